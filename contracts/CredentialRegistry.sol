@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {ICredentialRegistry} from "./ICredentialRegistry.sol";
+
+/// @title CredentialRegistry
+/// @notice Write-once Merkle roots of credential batches, anchored by issuers an admin authorizes,
+/// with permanent per-credential (bitmap) and whole-batch revocation. See {ICredentialRegistry}.
+contract CredentialRegistry is ICredentialRegistry {
+    /// @dev One storage slot per issuer account.
+    struct IssuerRecord {
+        uint32 id;
+        bool active;
+        uint48 addedAt;
+        uint48 removedAt;
+    }
+
+    /// @dev One storage slot per batch (32 + 64 + 48 + 64 + 48 = 256 bits), so anchoring writes
+    /// exactly one fresh slot. The issuer is kept as its 32-bit id rather than its 160-bit address
+    /// to make room for the block number; {batchInfo} resolves it back to the address.
+    struct BatchRecord {
+        uint32 issuerId;
+        uint64 leafCount;
+        uint48 anchoredAt;
+        uint64 anchoredBlock;
+        uint48 revokedAt;
+    }
+
+    address private _admin;
+    address private _pendingAdmin;
+    uint32 private _issuerCount;
+    mapping(address account => IssuerRecord) private _issuers;
+    mapping(uint32 id => address account) private _issuerAccounts;
+    mapping(address account => string) private _profileURIs;
+    mapping(bytes32 root => BatchRecord) private _batches;
+    mapping(bytes32 root => mapping(uint256 word => uint256 bits)) private _revoked;
+
+    constructor(address initialAdmin) {
+        if (initialAdmin == address(0)) revert RegistryZeroAddress();
+        _admin = initialAdmin;
+        emit AdminTransferred(address(0), initialAdmin);
+    }
+
+    modifier onlyAdmin() {
+        if (msg.sender != _admin) revert RegistryUnauthorizedAdmin(msg.sender);
+        _;
+    }
+
+    // ----------------------------------------------------------------------------- admin
+
+    /// @inheritdoc ICredentialRegistry
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        if (newAdmin == address(0)) revert RegistryZeroAddress();
+        _pendingAdmin = newAdmin;
+        emit AdminTransferStarted(_admin, newAdmin);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function acceptAdmin() external {
+        if (msg.sender != _pendingAdmin) revert RegistryUnauthorizedAdmin(msg.sender);
+        address previous = _admin;
+        _admin = msg.sender;
+        delete _pendingAdmin;
+        emit AdminTransferred(previous, msg.sender);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function addIssuer(address issuer, string calldata profileURI) external onlyAdmin {
+        if (issuer == address(0)) revert RegistryZeroAddress();
+        if (bytes(profileURI).length == 0) revert RegistryEmptyProfileURI();
+        IssuerRecord memory record = _issuers[issuer];
+        if (record.active) revert RegistryIssuerAlreadyActive(issuer);
+        if (record.id == 0) {
+            record.id = ++_issuerCount;
+            _issuerAccounts[record.id] = issuer;
+            _profileURIs[issuer] = profileURI;
+        } else if (keccak256(bytes(_profileURIs[issuer])) != keccak256(bytes(profileURI))) {
+            // Credentials name their issuer by profile URI: changing it under an account would
+            // orphan every credential the account already anchored.
+            revert RegistryIssuerProfileMismatch(issuer, _profileURIs[issuer]);
+        }
+        record.active = true;
+        record.addedAt = _time();
+        _issuers[issuer] = record;
+        emit IssuerAdded(issuer, record.id, profileURI);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function removeIssuer(address issuer) external onlyAdmin {
+        IssuerRecord storage record = _issuers[issuer];
+        if (!record.active) revert RegistryIssuerNotActive(issuer);
+        record.active = false;
+        record.removedAt = _time();
+        emit IssuerRemoved(issuer, record.id);
+    }
+
+    // ----------------------------------------------------------------------------- issuers
+
+    /// @inheritdoc ICredentialRegistry
+    function anchor(bytes32 root, uint64 leafCount) external {
+        IssuerRecord memory record = _issuers[msg.sender];
+        if (!record.active) revert RegistryUnauthorizedIssuer(msg.sender);
+        if (root == bytes32(0)) revert RegistryZeroRoot();
+        if (leafCount == 0) revert RegistryZeroLeafCount();
+        BatchRecord storage batch = _batches[root];
+        uint32 existing = batch.issuerId;
+        if (existing != 0) revert RegistryRootAlreadyAnchored(root, _issuerAccounts[existing]);
+        _batches[root] = BatchRecord({
+            issuerId: record.id,
+            leafCount: leafCount,
+            anchoredAt: _time(),
+            anchoredBlock: uint64(block.number),
+            revokedAt: 0
+        });
+        emit BatchAnchored(root, msg.sender, leafCount);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function revoke(bytes32 root, RevocationWord[] calldata words, uint8 reason) external {
+        BatchRecord memory batch = _batchOfCaller(root);
+        if (words.length == 0) revert RegistryEmptyRevocation(root);
+        mapping(uint256 word => uint256 bits) storage bitmap = _revoked[root];
+        for (uint256 i = 0; i < words.length; ++i) {
+            uint256 word = words[i].word;
+            uint256 mask = words[i].mask;
+            if (mask == 0) revert RegistryEmptyRevocation(root);
+            _checkInRange(root, word, mask, batch.leafCount);
+            uint256 bits = bitmap[word];
+            uint256 overlap = bits & mask;
+            if (overlap != 0) revert RegistryAlreadyRevoked(root, word * 256 + _lowestBit(overlap));
+            bitmap[word] = bits | mask;
+        }
+        emit CredentialsRevoked(root, msg.sender, reason, words);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function revokeBatch(bytes32 root, uint8 reason) external {
+        BatchRecord memory batch = _batchOfCaller(root);
+        if (batch.revokedAt != 0) revert RegistryBatchAlreadyRevoked(root);
+        _batches[root].revokedAt = _time();
+        emit BatchRevoked(root, msg.sender, reason);
+    }
+
+    // ----------------------------------------------------------------------------- views
+
+    /// @inheritdoc ICredentialRegistry
+    function admin() external view returns (address) {
+        return _admin;
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function pendingAdmin() external view returns (address) {
+        return _pendingAdmin;
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function issuerCount() external view returns (uint32) {
+        return _issuerCount;
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function issuerInfo(address issuer) external view returns (IssuerInfo memory) {
+        IssuerRecord memory record = _issuers[issuer];
+        return IssuerInfo({
+            id: record.id,
+            active: record.active,
+            addedAt: record.addedAt,
+            removedAt: record.removedAt,
+            profileURI: _profileURIs[issuer]
+        });
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function issuerAccount(uint32 id) external view returns (address) {
+        return _issuerAccounts[id];
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function batchInfo(bytes32 root) external view returns (BatchInfo memory) {
+        BatchRecord memory batch = _batches[root];
+        return BatchInfo({
+            issuer: _issuerAccounts[batch.issuerId],
+            leafCount: batch.leafCount,
+            anchoredAt: batch.anchoredAt,
+            anchoredBlock: batch.anchoredBlock,
+            revokedAt: batch.revokedAt
+        });
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function isRevoked(bytes32 root, uint256 index) external view returns (bool) {
+        if (_batches[root].revokedAt != 0) return true;
+        return (_revoked[root][index >> 8] >> (index & 0xff)) & 1 == 1;
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function isBatchRevoked(bytes32 root) external view returns (bool) {
+        return _batches[root].revokedAt != 0;
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function revocationWord(bytes32 root, uint256 word) external view returns (uint256) {
+        return _revoked[root][word];
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function verify(bytes32 root, bytes32 leaf, uint256 index, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        uint256 count = _batches[root].leafCount;
+        if (index >= count) return false;
+        bytes32 node = leaf;
+        uint256 used = 0;
+        while (count > 1) {
+            // A node has a sibling unless it is the last node of a level with an odd count;
+            // then merkletools promotes it unchanged and the proof has no step for this level.
+            if ((index ^ 1) < count) {
+                if (used == proof.length) return false;
+                bytes32 sibling = proof[used++];
+                node = index & 1 == 0 ? sha256(abi.encodePacked(node, sibling)) : sha256(abi.encodePacked(sibling, node));
+            }
+            index >>= 1;
+            count = (count + 1) >> 1;
+        }
+        return used == proof.length && node == root;
+    }
+
+    // ----------------------------------------------------------------------------- internals
+
+    /// @dev Block time; virtual so tests can control it.
+    function _time() internal view virtual returns (uint48) {
+        return uint48(block.timestamp);
+    }
+
+    /// @dev The record of `root`, which the caller must have anchored.
+    function _batchOfCaller(bytes32 root) private view returns (BatchRecord memory batch) {
+        batch = _batches[root];
+        if (batch.issuerId == 0) revert RegistryUnknownRoot(root);
+        if (_issuerAccounts[batch.issuerId] != msg.sender) revert RegistryNotBatchIssuer(root, msg.sender);
+    }
+
+    /// @dev Reverts unless every index set in `mask` of bitmap word `word` is below `leafCount`.
+    function _checkInRange(bytes32 root, uint256 word, uint256 mask, uint64 leafCount) private pure {
+        uint256 words = (uint256(leafCount) + 255) >> 8;
+        if (word >= words) {
+            // Report the first index the mask names; a word this far out cannot overflow below.
+            uint256 first = word <= type(uint256).max >> 8 ? (word << 8) | _lowestBit(mask) : type(uint256).max;
+            revert RegistryIndexOutOfRange(root, first, leafCount);
+        }
+        uint256 usedBits = uint256(leafCount) - word * 256; // > 0 because word < words
+        if (usedBits < 256) {
+            uint256 outside = mask >> usedBits;
+            if (outside != 0) revert RegistryIndexOutOfRange(root, word * 256 + usedBits + _lowestBit(outside), leafCount);
+        }
+    }
+
+    /// @dev Position of the lowest set bit of `x` (x != 0). Only used on revert paths.
+    function _lowestBit(uint256 x) private pure returns (uint256 n) {
+        while (x & 1 == 0) {
+            x >>= 1;
+            ++n;
+        }
+    }
+}

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {TestBase} from "./Vm.sol";
+import {CredentialRegistry} from "../CredentialRegistry.sol";
+import {ICredentialRegistry} from "../ICredentialRegistry.sol";
+import {MerkleTestTree} from "./MerkleTestTree.sol";
+
+/// @dev Unit tests: every function, every revert, every event.
+contract CredentialRegistryTest is TestBase {
+    CredentialRegistry internal reg;
+    address internal constant ADMIN = address(0xA11CE);
+    address internal constant ISSUER = address(0x1551);
+    address internal constant OTHER = address(0x0BAD);
+    string internal constant PROFILE = "https://university.example/issuer";
+    bytes32 internal constant ROOT = keccak256("root");
+
+    function setUp() public {
+        vm.warp(1_700_000_000);
+        vm.roll(100);
+        reg = new CredentialRegistry(ADMIN);
+        vm.prank(ADMIN);
+        reg.addIssuer(ISSUER, PROFILE);
+    }
+
+    function _words1(uint256 word, uint256 mask) internal pure returns (ICredentialRegistry.RevocationWord[] memory w) {
+        w = new ICredentialRegistry.RevocationWord[](1);
+        w[0] = ICredentialRegistry.RevocationWord(word, mask);
+    }
+
+    function _anchor(bytes32 root, uint64 count) internal {
+        vm.prank(ISSUER);
+        reg.anchor(root, count);
+    }
+
+    // --------------------------------------------------------------------- admin
+
+    function test_constructor_setsAdmin() public view {
+        vm.assertEq(reg.admin(), ADMIN, "admin");
+        vm.assertEq(reg.pendingAdmin(), address(0), "no pending admin");
+    }
+
+    function test_constructor_rejectsZeroAdmin() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryZeroAddress.selector));
+        new CredentialRegistry(address(0));
+    }
+
+    function test_transferAdmin_twoStep() public {
+        vm.expectEmit();
+        emit ICredentialRegistry.AdminTransferStarted(ADMIN, OTHER);
+        vm.prank(ADMIN);
+        reg.transferAdmin(OTHER);
+        vm.assertEq(reg.admin(), ADMIN, "unchanged until accepted");
+        vm.assertEq(reg.pendingAdmin(), OTHER, "pending");
+
+        vm.expectEmit();
+        emit ICredentialRegistry.AdminTransferred(ADMIN, OTHER);
+        vm.prank(OTHER);
+        reg.acceptAdmin();
+        vm.assertEq(reg.admin(), OTHER, "new admin");
+        vm.assertEq(reg.pendingAdmin(), address(0), "pending cleared");
+    }
+
+    function test_transferAdmin_onlyAdmin() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedAdmin.selector, OTHER));
+        vm.prank(OTHER);
+        reg.transferAdmin(OTHER);
+    }
+
+    function test_transferAdmin_rejectsZero() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryZeroAddress.selector));
+        vm.prank(ADMIN);
+        reg.transferAdmin(address(0));
+    }
+
+    function test_acceptAdmin_onlyPending() public {
+        vm.prank(ADMIN);
+        reg.transferAdmin(OTHER);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedAdmin.selector, ISSUER));
+        vm.prank(ISSUER);
+        reg.acceptAdmin();
+    }
+
+    // --------------------------------------------------------------------- issuers
+
+    function test_addIssuer_recordsAndEmits() public {
+        vm.warp(1_700_000_500);
+        vm.expectEmit();
+        emit ICredentialRegistry.IssuerAdded(OTHER, 2, "https://other.example");
+        vm.prank(ADMIN);
+        reg.addIssuer(OTHER, "https://other.example");
+        ICredentialRegistry.IssuerInfo memory info = reg.issuerInfo(OTHER);
+        vm.assertEq(info.id, 2, "id");
+        vm.assertTrue(info.active, "active");
+        vm.assertEq(info.addedAt, 1_700_000_500, "addedAt");
+        vm.assertEq(info.removedAt, 0, "removedAt");
+        vm.assertEq(info.profileURI, "https://other.example", "profile");
+        vm.assertEq(reg.issuerCount(), 2, "count");
+        vm.assertEq(reg.issuerAccount(2), OTHER, "account by id");
+    }
+
+    function test_addIssuer_onlyAdmin() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedAdmin.selector, ISSUER));
+        vm.prank(ISSUER);
+        reg.addIssuer(OTHER, PROFILE);
+    }
+
+    function test_addIssuer_rejectsZeroAddressAndEmptyProfile() public {
+        vm.startPrank(ADMIN);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryZeroAddress.selector));
+        reg.addIssuer(address(0), PROFILE);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryEmptyProfileURI.selector));
+        reg.addIssuer(OTHER, "");
+        vm.stopPrank();
+    }
+
+    function test_addIssuer_rejectsActive() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIssuerAlreadyActive.selector, ISSUER));
+        vm.prank(ADMIN);
+        reg.addIssuer(ISSUER, PROFILE);
+    }
+
+    function test_removeIssuer_stopsAnchoringKeepsHistory() public {
+        _anchor(ROOT, 10);
+        vm.warp(1_700_001_000);
+        vm.expectEmit();
+        emit ICredentialRegistry.IssuerRemoved(ISSUER, 1);
+        vm.prank(ADMIN);
+        reg.removeIssuer(ISSUER);
+        ICredentialRegistry.IssuerInfo memory info = reg.issuerInfo(ISSUER);
+        vm.assertFalse(info.active, "inactive");
+        vm.assertEq(info.removedAt, 1_700_001_000, "removedAt");
+        vm.assertEq(reg.batchInfo(ROOT).issuer, ISSUER, "history kept");
+
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, ISSUER));
+        vm.prank(ISSUER);
+        reg.anchor(keccak256("later"), 1);
+
+        // A removed issuer can still revoke what it anchored (revocation only removes trust).
+        vm.prank(ISSUER);
+        reg.revoke(ROOT, _words1(0, 1), 2);
+        vm.assertTrue(reg.isRevoked(ROOT, 0), "revoked after removal");
+    }
+
+    function test_removeIssuer_onlyAdminAndActive() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedAdmin.selector, ISSUER));
+        vm.prank(ISSUER);
+        reg.removeIssuer(ISSUER);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIssuerNotActive.selector, OTHER));
+        vm.prank(ADMIN);
+        reg.removeIssuer(OTHER);
+    }
+
+    function test_readdIssuer_keepsIdAndProfile() public {
+        vm.startPrank(ADMIN);
+        reg.removeIssuer(ISSUER);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIssuerProfileMismatch.selector, ISSUER, PROFILE));
+        reg.addIssuer(ISSUER, "https://elsewhere.example");
+        reg.addIssuer(ISSUER, PROFILE);
+        vm.stopPrank();
+        ICredentialRegistry.IssuerInfo memory info = reg.issuerInfo(ISSUER);
+        vm.assertEq(info.id, 1, "same id");
+        vm.assertTrue(info.active, "active again");
+        vm.assertEq(reg.issuerCount(), 1, "no new id");
+    }
+
+    // --------------------------------------------------------------------- anchor
+
+    function test_anchor_recordsOnceAndEmits() public {
+        vm.warp(1_700_000_123);
+        vm.roll(4242);
+        vm.expectEmit();
+        emit ICredentialRegistry.BatchAnchored(ROOT, ISSUER, 1000);
+        _anchor(ROOT, 1000);
+        ICredentialRegistry.BatchInfo memory b = reg.batchInfo(ROOT);
+        vm.assertEq(b.issuer, ISSUER, "issuer");
+        vm.assertEq(b.leafCount, 1000, "count");
+        vm.assertEq(b.anchoredAt, 1_700_000_123, "time");
+        vm.assertEq(b.anchoredBlock, 4242, "block");
+        vm.assertEq(b.revokedAt, 0, "not revoked");
+    }
+
+    function test_anchor_rejectsReanchor() public {
+        _anchor(ROOT, 10);
+        vm.prank(ADMIN);
+        reg.addIssuer(OTHER, "https://other.example");
+        vm.warp(1_800_000_000);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryRootAlreadyAnchored.selector, ROOT, ISSUER));
+        vm.prank(OTHER);
+        reg.anchor(ROOT, 99);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryRootAlreadyAnchored.selector, ROOT, ISSUER));
+        _anchor(ROOT, 10);
+        vm.assertEq(reg.batchInfo(ROOT).anchoredAt, 1_700_000_000, "first time kept");
+    }
+
+    function test_anchor_rejectsZeroRootZeroCountAndStrangers() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryZeroRoot.selector));
+        _anchor(bytes32(0), 1);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryZeroLeafCount.selector));
+        _anchor(ROOT, 0);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, OTHER));
+        vm.prank(OTHER);
+        reg.anchor(ROOT, 1);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, ADMIN));
+        vm.prank(ADMIN);
+        reg.anchor(ROOT, 1);
+    }
+
+    function test_anchor_maxLeafCount() public {
+        _anchor(ROOT, type(uint64).max);
+        vm.assertEq(reg.batchInfo(ROOT).leafCount, type(uint64).max, "count");
+    }
+
+    // --------------------------------------------------------------------- revoke
+
+    function test_revoke_setsBitsAndEmits() public {
+        _anchor(ROOT, 600);
+        ICredentialRegistry.RevocationWord[] memory w = new ICredentialRegistry.RevocationWord[](2);
+        w[0] = ICredentialRegistry.RevocationWord(0, (1 << 3) | (1 << 255));
+        w[1] = ICredentialRegistry.RevocationWord(2, 1 << 87); // index 599, the last one
+        vm.expectEmit();
+        emit ICredentialRegistry.CredentialsRevoked(ROOT, ISSUER, 4, w);
+        vm.prank(ISSUER);
+        reg.revoke(ROOT, w, 4);
+        vm.assertTrue(reg.isRevoked(ROOT, 3), "3");
+        vm.assertTrue(reg.isRevoked(ROOT, 255), "255");
+        vm.assertTrue(reg.isRevoked(ROOT, 599), "599");
+        vm.assertFalse(reg.isRevoked(ROOT, 4), "4");
+        vm.assertFalse(reg.isRevoked(ROOT, 256), "256");
+        vm.assertEq(reg.revocationWord(ROOT, 0), (1 << 3) | (1 << 255), "word 0");
+        vm.assertFalse(reg.isBatchRevoked(ROOT), "batch not revoked");
+    }
+
+    function test_revoke_onlyBatchIssuer() public {
+        _anchor(ROOT, 10);
+        vm.prank(ADMIN);
+        reg.addIssuer(OTHER, "https://other.example");
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryNotBatchIssuer.selector, ROOT, OTHER));
+        vm.prank(OTHER);
+        reg.revoke(ROOT, _words1(0, 1), 0);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryNotBatchIssuer.selector, ROOT, ADMIN));
+        vm.prank(ADMIN);
+        reg.revoke(ROOT, _words1(0, 1), 0);
+    }
+
+    function test_revoke_unknownRoot() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownRoot.selector, ROOT));
+        vm.prank(ISSUER);
+        reg.revoke(ROOT, _words1(0, 1), 0);
+    }
+
+    function test_revoke_rejectsEmpty() public {
+        _anchor(ROOT, 10);
+        vm.startPrank(ISSUER);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryEmptyRevocation.selector, ROOT));
+        reg.revoke(ROOT, new ICredentialRegistry.RevocationWord[](0), 0);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryEmptyRevocation.selector, ROOT));
+        reg.revoke(ROOT, _words1(0, 0), 0);
+        vm.stopPrank();
+    }
+
+    function test_revoke_rejectsOutOfRange() public {
+        _anchor(ROOT, 300); // word 0 full, word 1 holds indices 256..299
+        vm.startPrank(ISSUER);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, 300, 300));
+        reg.revoke(ROOT, _words1(1, 1 << 44), 0);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, 512 + 7, 300));
+        reg.revoke(ROOT, _words1(2, 1 << 7), 0);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, type(uint256).max, 300));
+        reg.revoke(ROOT, _words1(type(uint256).max, 1), 0);
+        reg.revoke(ROOT, _words1(1, 1 << 43), 0); // index 299 is fine
+        vm.stopPrank();
+        vm.assertTrue(reg.isRevoked(ROOT, 299), "299");
+    }
+
+    function test_revoke_isPermanentAndOnce() public {
+        _anchor(ROOT, 10);
+        vm.startPrank(ISSUER);
+        reg.revoke(ROOT, _words1(0, 0x6), 1);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryAlreadyRevoked.selector, ROOT, 2));
+        reg.revoke(ROOT, _words1(0, 0xC), 1);
+        vm.stopPrank();
+        vm.assertFalse(reg.isRevoked(ROOT, 3), "whole call reverted");
+        vm.assertEq(reg.revocationWord(ROOT, 0), 0x6, "bits kept");
+    }
+
+    function test_revoke_duplicateWordInOneCall() public {
+        _anchor(ROOT, 10);
+        ICredentialRegistry.RevocationWord[] memory w = new ICredentialRegistry.RevocationWord[](2);
+        w[0] = ICredentialRegistry.RevocationWord(0, 1);
+        w[1] = ICredentialRegistry.RevocationWord(0, 1);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryAlreadyRevoked.selector, ROOT, 0));
+        vm.prank(ISSUER);
+        reg.revoke(ROOT, w, 0);
+    }
+
+    function test_revokeBatch() public {
+        _anchor(ROOT, 10);
+        vm.warp(1_700_009_999);
+        vm.expectEmit();
+        emit ICredentialRegistry.BatchRevoked(ROOT, ISSUER, 2);
+        vm.prank(ISSUER);
+        reg.revokeBatch(ROOT, 2);
+        vm.assertTrue(reg.isBatchRevoked(ROOT), "batch");
+        vm.assertTrue(reg.isRevoked(ROOT, 7), "every index");
+        vm.assertEq(reg.batchInfo(ROOT).revokedAt, 1_700_009_999, "time");
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryBatchAlreadyRevoked.selector, ROOT));
+        vm.prank(ISSUER);
+        reg.revokeBatch(ROOT, 2);
+    }
+
+    function test_revokeBatch_onlyBatchIssuer() public {
+        _anchor(ROOT, 10);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryNotBatchIssuer.selector, ROOT, OTHER));
+        vm.prank(OTHER);
+        reg.revokeBatch(ROOT, 1);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownRoot.selector, keccak256("x")));
+        vm.prank(ISSUER);
+        reg.revokeBatch(keccak256("x"), 1);
+    }
+
+    // --------------------------------------------------------------------- views
+
+    function test_views_unknown() public view {
+        ICredentialRegistry.BatchInfo memory b = reg.batchInfo(ROOT);
+        vm.assertEq(b.issuer, address(0), "no issuer");
+        vm.assertEq(b.leafCount, 0, "no count");
+        vm.assertFalse(reg.isRevoked(ROOT, 0), "not revoked");
+        ICredentialRegistry.IssuerInfo memory i = reg.issuerInfo(OTHER);
+        vm.assertEq(i.id, 0, "no id");
+        vm.assertEq(reg.issuerAccount(77), address(0), "no account");
+    }
+
+    function test_verify_bindsIndex() public {
+        bytes32[] memory leaves = new bytes32[](5);
+        for (uint256 i = 0; i < 5; ++i) leaves[i] = sha256(abi.encodePacked(bytes1(0x00), i));
+        bytes32 root = MerkleTestTree.root(leaves);
+        vm.assertFalse(reg.verify(root, leaves[0], 0, MerkleTestTree.proof(leaves, 0)), "not anchored yet");
+        _anchor(root, 5);
+        for (uint256 i = 0; i < 5; ++i) {
+            bytes32[] memory p = MerkleTestTree.proof(leaves, i);
+            vm.assertTrue(reg.verify(root, leaves[i], i, p), "valid");
+            for (uint256 j = 0; j < 6; ++j) {
+                if (j != i) vm.assertFalse(reg.verify(root, leaves[i], j, p), "other index");
+            }
+        }
+        // Leaf 4 is promoted twice: its proof is one step (the level-2 node over leaves 0..3).
+        vm.assertEq(MerkleTestTree.proof(leaves, 4).length, 1, "promoted leaf proof");
+    }
+}

@@ -1,0 +1,126 @@
+"""Settings, read once: defaults < ``anchor.toml`` < environment < command-line flags.
+
+The embedded defaults are a local Anvil on 127.0.0.1:8545 and a SQLite file under ``var/``.
+``anchor deploy`` records the registry it deployed in ``var/deployment.json``; without an explicit
+registry address, that record is used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from anchor.errors import ConfigError
+
+ENV_PREFIX = "ANCHOR_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path("var")  # local state: chain state file, deployment record, database, logs
+    rpc_url: str = "http://127.0.0.1:8545"
+    registry: str | None = None  # registry address; default: the one in var/deployment.json
+    database_url: str | None = None  # default: sqlite under `home`
+    confirmations: int = 1  # blocks (the anchoring block included) before a proof is released
+    receipt_timeout: float = 300.0  # seconds to wait for an anchoring transaction
+    issuer_keystore: Path | None = None  # encrypted keystore; password in $ANCHOR_KEYSTORE_PASSWORD
+    admin_keystore: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'anchor.db').resolve()}"
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.home / "deployment.json"
+
+    @property
+    def chain_state_file(self) -> Path:
+        return self.home / "chain" / "anvil-state.json"
+
+    def is_local_chain(self) -> bool:
+        host = urlparse(self.rpc_url).hostname or ""
+        return host in {"127.0.0.1", "localhost", "::1"}
+
+    def registry_address(self) -> str:
+        """The configured registry, or the one ``anchor deploy`` recorded."""
+        if self.registry:
+            return self.registry
+        record = read_deployment(self.deployment_file)
+        if record is None:
+            raise ConfigError(
+                "no registry address: pass --registry / set $ANCHOR_REGISTRY, or run `anchor deploy` first"
+            )
+        return str(record["registry"])
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = str(_TYPES[name])
+    try:
+        if "Path" in kind:
+            return Path(value)
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r} must be a {kind.split()[0]}, got {value!r}") from None
+    return str(value)
+
+
+def load_settings(config_file: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (``$ANCHOR_CONFIG`` or ``./anchor.toml`` if present), then env."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["ANCHOR_CONFIG"]) if env.get("ANCHOR_CONFIG") else Path("anchor.toml"))
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path} is not valid TOML: {e}") from None
+        for key, value in data.items():
+            name = key.replace("-", "_")
+            if name not in _TYPES or name == "extra":
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[name] = _coerce(name, value)
+    elif config_file is not None:
+        raise ConfigError(f"config file not found: {config_file}")
+    for name in _TYPES:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw and name != "extra":
+            values[name] = _coerce(name, raw)
+    settings = Settings(**values)
+    if settings.confirmations < 1:
+        raise ConfigError("confirmations must be at least 1 (the anchoring block itself)")
+    return settings
+
+
+def read_deployment(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or "registry" not in data:
+        raise ConfigError(f"{path} has no registry address")
+    return data
+
+
+def write_deployment(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,81 @@
+"""``anchor chain up|down|status``: the local Anvil the embedded defaults use, kept running
+in the background between commands, its state persisted under ``var/chain/``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from anchor.config import Settings
+from anchor.devchain import DevChain, rpc_ready
+from anchor.errors import ChainUnavailable
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    running: bool
+    rpc_url: str
+    pid: int | None
+    state_file: Path
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.home / "chain" / "anvil.pid"
+
+
+def _read_pid(settings: Settings) -> int | None:
+    try:
+        pid = int(_pid_file(settings).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def status(settings: Settings) -> ChainStatus:
+    return ChainStatus(rpc_ready(settings.rpc_url), settings.rpc_url, _read_pid(settings), settings.chain_state_file)
+
+
+def up(settings: Settings) -> tuple[ChainStatus, bool]:
+    """Start the local chain unless something already answers at the RPC URL.
+
+    Returns the status and whether this call started it.
+    """
+    if rpc_ready(settings.rpc_url):
+        return status(settings), False
+    if not settings.is_local_chain():
+        raise ChainUnavailable(f"cannot reach {settings.rpc_url}, and it is not a local chain anchor can start")
+    log = settings.home / "chain" / "anvil.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    port = urlparse(settings.rpc_url).port or 8545
+    node = DevChain.start(port=port, state_file=settings.chain_state_file, log_file=log, detach=True)
+    _pid_file(settings).write_text(f"{node.process.pid}\n")
+    return status(settings), True
+
+
+def down(settings: Settings, timeout: float = 15.0) -> bool:
+    """Stop the chain ``up`` started (Anvil writes its state file on the way out)."""
+    pid = _read_pid(settings)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(settings).unlink(missing_ok=True)
+    return True
