@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a check failed (e.g. a badge is invalid or revoked); 2 
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from functools import cached_property
@@ -29,6 +30,8 @@ from anchor.errors import (
     VerificationError,
 )
 from anchor.signer import DEV_CHAIN_ID, Signer, resolve_signer
+from anchor.store import Store
+from anchor.store.schema import IssuerRow
 
 EXIT_CODES: list[tuple[type[AnchorError], int]] = [
     (InputError, 2),
@@ -58,6 +61,17 @@ class App:
         registry = Registry(self.chain, self.settings.registry_address())
         registry.check_deployed()
         return registry
+
+    @cached_property
+    def store(self) -> Store:
+        if self.settings.database_url is None:
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+        return Store.open(self.settings.db_url)
+
+    def issuer_row(self) -> IssuerRow:
+        from anchor.issuing import issuer_row_for
+
+        return issuer_row_for(self.store, self.signer("issuer")[0].address)
 
     def local_dev_chain(self) -> bool:
         return self.settings.is_local_chain() and self.chain.chain_id == DEV_CHAIN_ID
@@ -174,22 +188,220 @@ def issuer_remove(app: App, address: str) -> None:
     say(f"issuer {address} removed; its existing batches stay valid")
 
 
+@issuer.command("register")
+@click.option("--name", required=True, help="Issuer name shown on badges, e.g. 'Demo University'.")
+@click.option("--profile-id", required=True, help="Issuer Profile URI (its id in every badge), e.g. https://uni.example/issuer.")
+@click.option("--url", help="Issuer home page.")
+@click.option("--email", help="Contact email shown in the profile.")
+@click.option("--description", help="One-line description.")
+@click.option("--image", help="Logo URL.")
+@click.option("--no-chain", is_flag=True, help="Only store the profile; the registry admin adds the on-chain role separately.")
+@pass_app
+def issuer_register(app: App, name: str, profile_id: str, url: str | None, email: str | None, description: str | None,
+                    image: str | None, no_chain: bool) -> None:
+    """Register this machine's issuer key: its Open Badges profile (database) and its role (chain, admin key)."""
+    from anchor.registration import register_issuer
+
+    signer, source = app.signer("issuer")
+    result = register_issuer(
+        app.store, app.registry, signer,
+        None if no_chain else app.signer("admin")[0],
+        name=name, profile_id=profile_id, url=url, email=email, description=description, image=image,
+    )
+    say(f"issuer {signer.address} (key from {source}) registered with profile {result.profile_uri}")
+    if result.on_chain is None:
+        say(f"on chain: not yet authorized; ask the registry admin to run: anchor issuer add {signer.address} {result.profile_uri}")
+    else:
+        say(f"on chain: issuer #{result.on_chain.id}, {'added now' if result.added else 'already authorized'}")
+
+
 @issuer.command("show")
 @click.argument("address", required=False)
 @pass_app
 def issuer_show(app: App, address: str | None) -> None:
-    """Show the on-chain record of ADDRESS (default: this machine's issuer key)."""
+    """Show the profile and on-chain record of ADDRESS (default: this machine's issuer key)."""
     if address is None:
         address = app.signer("issuer")[0].address
     info = app.registry.issuer_info(address)
-    if info.id == 0:
-        raise NotFound(f"{address} was never an issuer on registry {app.registry.address}")
-    say(f"issuer      {info.address} (id {info.id})")
-    say(f"profile     {info.profile_uri}")
-    say(f"active      {'yes' if info.active else 'no'}")
-    say(f"added at    {_time(info.added_at)}")
+    row = app.store.issuer(info.address)
+    if info.id == 0 and row is None:
+        raise NotFound(f"{address} was never an issuer on registry {app.registry.address} nor in this database")
+    say(f"issuer      {info.address}" + (f" (id {info.id} on chain)" if info.id else " (not on chain)"))
+    if row is not None:
+        profile = json.loads(row.profile_json)
+        say(f"name        {profile.get('name')}")
+        say(f"profile     {row.profile_uri}")
+    elif info.profile_uri:
+        say(f"profile     {info.profile_uri} (not in this database)")
+    if info.id:
+        say(f"active      {'yes' if info.active else 'no'}")
+        say(f"added at    {_time(info.added_at)}")
     if info.removed_at:
         say(f"removed at  {_time(info.removed_at)}")
+    if row is not None and info.id and row.profile_uri != info.profile_uri:
+        say(f"WARNING: on-chain profile {info.profile_uri} differs from the database's", fg="red")
+
+
+# ------------------------------------------------------------------------------ issuing
+
+
+def _progress(total: int, desc: str, unit: str = "credential") -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, leave=False,
+                disable=not sys.stderr.isatty() or total < 2000)
+
+
+@cli.command()
+@click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--achievement", "achievement_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Achievement definition (YAML or JSON).")
+@click.option("--skip-invalid", is_flag=True, help="Issue the good rows of a roster that has bad ones (default: issue none).")
+@click.option("--valid-from", help="Default validFrom (ISO 8601; default now).")
+@click.option("--valid-until", help="Default validUntil (ISO 8601 date or date-time).")
+@click.option("--valid-for-days", type=click.IntRange(min=1), help="Default validUntil as days after validFrom.")
+@pass_app
+def issue(app: App, roster: Path, achievement_file: Path, skip_invalid: bool, valid_from: str | None,
+          valid_until: str | None, valid_for_days: int | None) -> None:
+    """Turn ROSTER (CSV: name,email[,evidence_url,valid_from,valid_until,awarded_date,narrative]) into pending credentials."""
+    from anchor.achievement import build_achievement, parse_achievement_text
+    from anchor.issuing import issue_credentials
+    from anchor.roster import parse_roster
+    from anchor.timefmt import days, parse_ts, utcnow
+
+    if valid_until and valid_for_days:
+        raise InputError("give --valid-until or --valid-for-days, not both")
+    achievement = build_achievement(parse_achievement_text(_read_text(achievement_file), source=str(achievement_file)))
+    start = parse_ts(valid_from, what="--valid-from") if valid_from else utcnow()
+    until = parse_ts(valid_until, what="--valid-until", end_of_day=True) if valid_until else None
+    if valid_for_days:
+        until = start + days(valid_for_days)
+    parsed = parse_roster(_read_text(roster))
+    issuer_row = app.issuer_row()
+    with _progress(len(parsed.rows), "issuing") as bar:
+        report = issue_credentials(app.store, issuer_row, achievement, parsed, skip_invalid=skip_invalid,
+                                   valid_from=start, valid_until=until, progress=bar.update)
+    say(f"issued {report.created} pending credential(s) of '{achievement['name']}' ({achievement['id']})")
+    if report.already_issued:
+        lines = ", ".join(str(n) for n in report.already_issued[:20]) + (" ..." if len(report.already_issued) > 20 else "")
+        say(f"skipped {len(report.already_issued)} recipient(s) who already hold it (rows {lines})")
+    if report.skipped_rows:
+        say(f"skipped {len(report.skipped_rows)} bad row(s):", fg="yellow")
+        for err in report.skipped_rows[:50]:
+            say(f"  {err}", fg="yellow")
+    say("next: `anchor anchor` puts them on chain")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+
+
+@cli.command("anchor")
+@click.option("--max-batch", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="Credentials per batch (one transaction each).")
+@pass_app
+def anchor_cmd(app: App, max_batch: int) -> None:
+    """Batch the pending credentials, anchor each batch's root, wait for confirmations."""
+    from anchor.anchoring import Anchorer
+
+    signer, _ = app.signer("issuer")
+    issuer_row = app.issuer_row()
+    pending = app.store.counts(issuer_row.id)
+    with _progress(pending.pending + pending.batched, "anchoring") as bar:
+        anchorer = Anchorer(app.store, app.registry, signer, issuer_row, confirmations=app.settings.confirmations,
+                            timeout=app.settings.receipt_timeout, on_batch=lambda o: bar.update(o.leaf_count))
+        report = anchorer.run(max_batch=max_batch)
+    if not report.outcomes:
+        say("nothing to anchor: no pending credentials")
+        return
+    for o in report.outcomes:
+        say(f"batch {o.batch_id}: {o.leaf_count} credential(s), root 0x{o.root.hex()}, block {o.block_number}, "
+            f"tx 0x{o.tx_hash.hex()} ({o.how})")
+    say(f"anchored {report.credentials} credential(s) in {len(report.outcomes)} batch(es) with "
+        f"{app.settings.confirmations} confirmation(s); next: `anchor export DIR`")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_app
+def export(app: App, directory: Path) -> None:
+    """Write every anchored credential with its proof to DIRECTORY/<uuid>.json."""
+    from anchor.exporting import export_credentials
+
+    issuer_row = app.issuer_row()
+    total = app.store.counts(issuer_row.id).anchored
+    with _progress(total, "exporting", unit="file") as bar:
+        report = export_credentials(app.store, issuer_row.id, issuer_row.address, directory, progress=bar.update)
+    say(f"wrote {report.files} badge file(s) from {report.batches} batch(es) to {directory}")
+    if report.unconfirmed_batches or report.pending_credentials:
+        say(f"not exported yet: {report.pending_credentials} pending credential(s), {report.unconfirmed_batches} "
+            "unconfirmed batch(es); run `anchor anchor` first", fg="yellow")
+
+
+@cli.command()
+@click.argument("credential_ids", nargs=-1)
+@click.option("--file", "id_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="File of credential ids, one per line.")
+@click.option("--batch", "batch_root", help="Revoke a whole batch by its Merkle root (e.g. after a key compromise).")
+@click.option("--reason", default="unspecified", show_default=True, help="unspecified, issued_in_error, key_compromise, superseded, misconduct, withdrawn, expired_requirement")
+@click.option("--note", help="Free-text note kept in the database (not on chain).")
+@pass_app
+def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batch_root: str | None, reason: str, note: str | None) -> None:
+    """Revoke credentials (by id, or a file of ids) or a whole batch; permanent."""
+    from anchor.revoking import reason_code, request_batch_revocation, request_revocation, submit_revocations
+
+    code = reason_code(reason)
+    ids = list(credential_ids)
+    if id_file:
+        ids += [line.strip() for line in _read_text(id_file).splitlines() if line.strip() and not line.startswith("#")]
+    if not ids and not batch_root:
+        raise InputError("nothing to revoke: give credential ids, --file or --batch")
+    signer, _ = app.signer("issuer")
+    issuer_row = app.issuer_row()
+    if batch_root:
+        root = _parse_root(batch_root)
+        new = request_batch_revocation(app.store, issuer_row.id, root, code, note)
+        say(f"batch 0x{root.hex()}: {'revocation recorded' if new else 'already recorded'}")
+    if ids:
+        req = request_revocation(app.store, issuer_row.id, list(dict.fromkeys(ids)), code, note)
+        say(f"recorded {req.recorded} revocation(s)" + (f"; {len(req.already)} already revoked" if req.already else ""))
+        if req.withdrawn:
+            say(f"withdrew {len(req.withdrawn)} never-anchored credential(s) (deleted; no proof was ever released)")
+    report = submit_revocations(app.store, app.registry, signer, issuer_row.id, confirmations=app.settings.confirmations,
+                                timeout=app.settings.receipt_timeout)
+    say(f"on chain: {report.indices} index(es) and {report.batches_revoked} whole batch(es) revoked in "
+        f"{report.transactions} transaction(s)")
+
+
+def _parse_root(text: str) -> bytes:
+    value = text.removeprefix("0x")
+    if len(value) != 64:
+        raise InputError(f"a batch root is 32 bytes of hex, got {text!r}")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise InputError(f"a batch root is 32 bytes of hex, got {text!r}") from None
+
+
+@cli.command()
+@click.option("--batches", "n_batches", type=click.IntRange(min=0), default=5, show_default=True, help="How many recent batches to list.")
+@pass_app
+def status(app: App, n_batches: int) -> None:
+    """Pending / anchored / revoked counts and the latest batches."""
+    issuer_row = app.issuer_row()
+    c = app.store.counts(issuer_row.id)
+    say(f"issuer {issuer_row.address} ({issuer_row.profile_uri})")
+    say(f"pending {c.pending}   being anchored {c.batched}   anchored {c.anchored}   revoked {c.revoked}"
+        + (f"   revocations in flight {c.revoking}" if c.revoking else ""))
+    batches = app.store.batches(issuer_row.id, newest_first=True, limit=n_batches)
+    if batches:
+        say(f"{'batch':>6}  {'status':<10} {'size':>9}  {'block':>8}  {'anchored at':<20}  root")
+        for b in batches:
+            when = _time(b.block_time) if b.block_time else "-"
+            say(f"{b.id:>6}  {b.status:<10} {b.leaf_count:>9}  {b.block_number if b.block_number is not None else '-':>8}  {when:<20}  0x{b.root.hex()}")
 
 
 def _time(ts: int) -> str:

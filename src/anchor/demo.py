@@ -1,19 +1,35 @@
-"""The README's main job on the embedded defaults: local Anvil + SQLite, explained step by step."""
+"""The README's main job on the embedded defaults (local Anvil + SQLite), step by step:
+chain up, registry, issuer, issue the sample roster, anchor, export, check one badge on chain."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from anchor import localchain, merkle
+from anchor import localchain
+from anchor.achievement import build_achievement, parse_achievement_text
+from anchor.anchoring import Anchorer
 from anchor.chain import Chain
 from anchor.config import Settings
-from anchor.deployment import ensure_issuer, ensure_registry
+from anchor.contracts import project_root
+from anchor.credentials import leaf_of
+from anchor.deployment import ensure_registry
+from anchor.exporting import export_credentials
+from anchor.issuing import issue_credentials
+from anchor.proofs import AnchorProof
+from anchor.registration import register_issuer
+from anchor.roster import parse_roster
 from anchor.signer import dev_signer
+from anchor.store import Store
 
 DEMO_PROFILE = "https://demo-university.example/issuer"
-
 Say = Callable[..., None]
+
+
+def examples_dir() -> Path:
+    return project_root() / "examples"
 
 
 def run_demo(settings: Settings, say: Say) -> dict[str, Any]:
@@ -28,17 +44,41 @@ def run_demo(settings: Settings, say: Say) -> dict[str, Any]:
     say(f"   CredentialRegistry {'deployed' if d.created else 'found'} at {d.registry.address} (chain id {chain.chain_id})")
 
     say("3. issuer", bold=True)
-    info, added = ensure_issuer(d.registry, admin, issuer.address, DEMO_PROFILE)
-    say(f"   {issuer.address} {'registered' if added else 'already registered'} as issuer #{info.id} with profile {info.profile_uri}")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.db_url)
+    reg = register_issuer(store, d.registry, issuer, admin, name="Demo University", profile_id=DEMO_PROFILE,
+                          url="https://demo-university.example", description="A university that exists only in demos.")
+    say(f"   {issuer.address} (Anvil dev account 1) is issuer #{reg.on_chain.id if reg.on_chain else '?'} "
+        f"with profile {reg.profile_uri}")
 
-    say("4. anchor", bold=True)
-    leaves = [merkle.hash_leaf(f"demo credential {i} at block {chain.block_number()}".encode()) for i in range(8)]
-    root = merkle.root_of(b"".join(leaves))
-    receipt = d.registry.anchor(issuer, root, len(leaves), confirmations=settings.confirmations)
-    batch = d.registry.batch_info(root)
-    say(f"   root 0x{root.hex()} of {batch.leaf_count} demo leaves anchored in block {receipt.block_number}, "
-        f"{receipt.gas_used:,} gas")
-    proof = merkle.prove(merkle.build_levels(b"".join(leaves)), 3)
-    ok = d.registry.verify(root, leaves[3], 3, proof)
-    say(f"   on-chain verify of leaf 3 with its {len(proof)}-step proof: {ok}")
-    return {"registry": d.registry.address, "root": root, "block": receipt.block_number}
+    say("4. issue", bold=True)
+    ach_file, roster_file = examples_dir() / "achievement.yaml", examples_dir() / "roster.csv"
+    achievement = build_achievement(parse_achievement_text(ach_file.read_text(), source=str(ach_file)))
+    issuer_row = store.issuer(issuer.address)
+    assert issuer_row is not None
+    report = issue_credentials(store, issuer_row, achievement, parse_roster(roster_file.read_text()))
+    say(f"   {roster_file.name}: {report.created} new credential(s) of '{achievement['name']}'"
+        + (f", {len(report.already_issued)} recipient(s) already held it" if report.already_issued else ""))
+
+    say("5. anchor", bold=True)
+    anchored = Anchorer(store, d.registry, issuer, issuer_row, confirmations=settings.confirmations).run()
+    for o in anchored.outcomes:
+        say(f"   batch {o.batch_id}: {o.leaf_count} credential(s) → root 0x{o.root.hex()[:16]}… in block "
+            f"{o.block_number} (one transaction, {o.how})")
+    if not anchored.outcomes:
+        say("   nothing pending: every credential was already anchored")
+
+    say("6. export", bold=True)
+    out = settings.home / "badges"
+    exported = export_credentials(store, issuer_row.id, issuer.address, out)
+    say(f"   {exported.files} badge file(s) with their proofs in {out.resolve()}/")
+
+    say("7. check one badge against the chain", bold=True)
+    sample = sorted(out.glob("*.json"))[0]
+    badge = json.loads(sample.read_text())
+    proof = AnchorProof.from_json(badge["proof"])
+    ok = d.registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
+    holder = badge["credentialSubject"]["identifier"][1]["identityHash"]
+    say(f"   {sample.name} ({holder}): registry.verify(root, leaf, index {proof.index}, proof) = {ok}")
+    store.close()
+    return {"registry": d.registry.address, "badges": out, "sample": sample}

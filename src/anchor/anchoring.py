@@ -1,0 +1,189 @@
+"""``anchor anchor``: batch pending credentials and anchor each batch's root exactly once.
+
+A batch moves ``pending`` (tree built, root known) → ``submitted`` (signed transaction stored
+with its hash and nonce, *then* broadcast) → ``confirmed`` (mined with the configured number of
+confirmations; only now are its proofs released). Every step is committed before the next side
+effect, so a crash at any point (``kill -9``) leaves a state the next run resumes from:
+
+* ``pending`` — if the root is already on chain (an earlier run got that far), it is adopted;
+  otherwise a transaction is signed and stored, then sent.
+* ``submitted`` — the stored transaction is looked up: mined → confirmed; still pending → waited
+  for; unknown to the node → the same signed bytes are re-broadcast (same hash, same nonce, so it
+  can never anchor twice); its nonce taken by something else → the batch goes back to pending.
+
+Before every send the registry is asked whether the root is already anchored, so a root that
+is on chain is recognized rather than retried, and the registry itself refuses a second anchor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from anchor.chain import BatchInfo, ChainError, Registry
+from anchor.errors import ConfigError, ContractRevert
+from anchor.faults import crashpoint
+from anchor.signer import Signer
+from anchor.store import Store
+from anchor.store.schema import BatchRow, IssuerRow
+
+DEFAULT_MAX_BATCH = 1_000_000
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    batch_id: int
+    root: bytes
+    leaf_count: int
+    tx_hash: bytes
+    block_number: int
+    how: str  # anchored | resumed | adopted
+
+
+@dataclass
+class AnchorReport:
+    outcomes: list[BatchOutcome] = field(default_factory=list)
+
+    @property
+    def credentials(self) -> int:
+        return sum(o.leaf_count for o in self.outcomes)
+
+
+@dataclass
+class Anchorer:
+    store: Store
+    registry: Registry
+    signer: Signer
+    issuer: IssuerRow
+    confirmations: int = 1
+    timeout: float = 300.0
+    on_batch: Callable[[BatchOutcome], None] | None = None
+
+    def check_issuer(self) -> None:
+        info = self.registry.issuer_info(self.signer.address)
+        if not info.active:
+            state = "was removed from" if info.id else "is not an issuer on"
+            raise ConfigError(f"{self.signer.address} {state} registry {self.registry.address}; the admin must add it")
+        if info.profile_uri != self.issuer.profile_uri:
+            raise ConfigError(
+                f"on-chain profile of {self.signer.address} is {info.profile_uri!r} but this database says "
+                f"{self.issuer.profile_uri!r}; credentials would not verify"
+            )
+
+    def run(self, *, max_batch: int = DEFAULT_MAX_BATCH) -> AnchorReport:
+        """Resume unfinished batches, then batch and anchor everything pending."""
+        if max_batch < 1:
+            raise ConfigError("max batch size must be at least 1")
+        self.check_issuer()
+        report = AnchorReport()
+        for batch in self.store.batches(self.issuer.id, statuses=("pending", "submitted")):
+            report.outcomes.append(self._settle(batch))
+        while (batch := self.store.create_batch(self.issuer.id, max_batch)) is not None:
+            crashpoint("after_batch")
+            report.outcomes.append(self._settle(batch))
+        return report
+
+    # ------------------------------------------------------------------ one batch
+
+    def _settle(self, batch: BatchRow) -> BatchOutcome:
+        outcome = None
+        if batch.status == "submitted":
+            outcome = self._resume(batch)
+        if outcome is None:
+            outcome = self._submit(batch)
+        if self.on_batch:
+            self.on_batch(outcome)
+        return outcome
+
+    def _submit(self, batch: BatchRow) -> BatchOutcome:
+        info = self.registry.batch_info(batch.root)
+        if info.anchored:
+            return self._adopt(batch, info)
+        try:
+            prepared = self.registry.prepare(self.signer, "anchor", batch.root, batch.leaf_count)
+        except ContractRevert as e:
+            if e.reason == "root_already_anchored":  # anchored between our read and our estimate
+                return self._adopt(batch, self.registry.batch_info(batch.root))
+            raise
+        tx_id = self.store.record_signed_tx(
+            batch.id, "anchor", self.registry.chain.chain_id, prepared.sender, prepared.nonce, prepared.tx_hash,
+            prepared.raw, batch_status="submitted",
+        )
+        crashpoint("before_send")
+        self.registry.chain.broadcast(prepared.raw)
+        crashpoint("after_send")
+        return self._await(batch, tx_id, prepared.tx_hash, how="anchored")
+
+    def _await(self, batch: BatchRow, tx_id: int, tx_hash: bytes, *, how: str) -> BatchOutcome:
+        chain = self.registry.chain
+        receipt = chain.wait_for_receipt(tx_hash, confirmations=self.confirmations, timeout=self.timeout)
+        crashpoint("after_receipt")
+        if receipt.status != 1:
+            self.store.set_tx_status(tx_id, "failed", block_number=receipt.block_number, gas_used=receipt.gas_used)
+            info = self.registry.batch_info(batch.root)
+            if info.anchored:  # another transaction of ours won the race
+                return self._adopt(batch, info)
+            self.store.reset_batch(batch.id)
+            raise ChainError(f"anchoring transaction 0x{tx_hash.hex()} of batch {batch.id} reverted", reason="tx_reverted")
+        self.store.set_tx_status(tx_id, "mined", block_number=receipt.block_number, gas_used=receipt.gas_used)
+        info = self.registry.batch_info(batch.root)
+        self._check_ours(batch, info)
+        self.store.confirm_batch(
+            batch.id, chain_id=chain.chain_id, registry=self.registry.address, tx_hash=tx_hash,
+            block_number=info.anchored_block, block_time=info.anchored_at,
+        )
+        crashpoint("after_commit")
+        return BatchOutcome(batch.id, batch.root, batch.leaf_count, tx_hash, info.anchored_block, how)
+
+    def _resume(self, batch: BatchRow) -> BatchOutcome | None:
+        """Finish a batch whose transaction was stored; None if it must be signed again."""
+        info = self.registry.batch_info(batch.root)
+        if info.anchored:
+            return self._adopt(batch, info)
+        chain = self.registry.chain
+        for tx in reversed(self.store.transactions(batch.id, "anchor")):
+            if tx.status != "signed":
+                continue
+            receipt = chain.receipt(tx.tx_hash)
+            if receipt is None and not chain.transaction_known(tx.tx_hash):
+                try:
+                    chain.broadcast(tx.raw)  # same bytes, same hash: it can only ever land once
+                except ChainError as e:
+                    if "nonce" in str(e).lower():  # its nonce went to another transaction
+                        self.store.set_tx_status(tx.id, "dropped")
+                        continue
+                    raise
+            return self._await(batch, tx.id, tx.tx_hash, how="resumed")
+        self.store.reset_batch(batch.id)
+        return None
+
+    def _adopt(self, batch: BatchRow, info: BatchInfo) -> BatchOutcome:
+        """The root is on chain already: find the anchoring transaction and confirm the batch."""
+        self._check_ours(batch, info)
+        chain = self.registry.chain
+        topic = self.registry.event_topic("BatchAnchored")
+        events = list(
+            self.registry.events(
+                from_block=info.anchored_block, to_block=info.anchored_block, topics=["0x" + topic.hex(), "0x" + batch.root.hex()]
+            )
+        )
+        if not events:
+            raise ChainError(f"root of batch {batch.id} is anchored but its BatchAnchored event is missing", reason="event_missing")
+        tx_hash = events[0].tx_hash
+        chain.wait_for_receipt(tx_hash, confirmations=self.confirmations, timeout=self.timeout)
+        for tx in self.store.transactions(batch.id, "anchor"):
+            if tx.tx_hash == tx_hash:
+                self.store.set_tx_status(tx.id, "mined", block_number=info.anchored_block)
+        self.store.confirm_batch(
+            batch.id, chain_id=chain.chain_id, registry=self.registry.address, tx_hash=tx_hash,
+            block_number=info.anchored_block, block_time=info.anchored_at,
+        )
+        return BatchOutcome(batch.id, batch.root, batch.leaf_count, tx_hash, info.anchored_block, "adopted")
+
+    def _check_ours(self, batch: BatchRow, info: BatchInfo) -> None:
+        if info.issuer != self.signer.address or info.leaf_count != batch.leaf_count:
+            raise ChainError(
+                f"root 0x{batch.root.hex()} of batch {batch.id} is anchored on chain by {info.issuer} with "
+                f"{info.leaf_count} leaves, not by {self.signer.address} with {batch.leaf_count}",
+                reason="root_conflict",
+            )

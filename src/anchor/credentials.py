@@ -1,0 +1,281 @@
+"""Open Badges 3.0 ``AchievementCredential`` documents: build, hash, check. Pure, no I/O.
+
+A credential names its issuer by Profile (whose ``id`` is the profile URI registered on chain
+for the anchoring account), its recipient by salted ``IdentityObject`` hashes (OB 3.0 §
+IdentityHash: ``sha256$hex(sha256(email + salt))``), and its achievement by the embedded
+``Achievement``. The leaf that goes into the Merkle tree is
+``sha256(0x00 || RFC 8785 bytes of the credential without "proof")``.
+
+Privacy: the salt is 128 random bits per credential, and the ``urn:uuid`` id is random too, so
+the sibling hashes a proof reveals cannot be linked to anyone by guessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from anchor import merkle
+from anchor.canonical import canonical_bytes
+from anchor.errors import InputError, VerificationError
+from anchor.timefmt import format_ts
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+CREDENTIAL_TYPE = ["VerifiableCredential", "AchievementCredential"]
+PROOF_KEY = "proof"
+SCHEMA_FILE = "ob_v3p0_achievementcredential_schema.json"
+
+
+@dataclass(frozen=True)
+class IssuerProfile:
+    """The issuer as credentials show it (OB 3.0 ``Profile``)."""
+
+    id: str  # the profile URI registered on chain
+    name: str
+    url: str | None = None
+    email: str | None = None
+    description: str | None = None
+    image: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": ["Profile"], "name": self.name}
+        if self.url:
+            out["url"] = self.url
+        if self.email:
+            out["email"] = self.email
+        if self.description:
+            out["description"] = self.description
+        if self.image:
+            out["image"] = {"id": self.image, "type": "Image"}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> IssuerProfile:
+        image = data.get("image")
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            url=data.get("url"),
+            email=data.get("email"),
+            description=data.get("description"),
+            image=image.get("id") if isinstance(image, dict) else image,
+        )
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def identity_hash(identifier: str, salt: str) -> str:
+    """OB 3.0 IdentityHash: ``sha256$`` + hex sha256 of the identifier with the salt appended."""
+    return "sha256$" + hashlib.sha256((identifier + salt).encode("utf-8")).hexdigest()
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def new_credential_id() -> str:
+    return f"urn:uuid:{uuid.UUID(bytes=os.urandom(16), version=4)}"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One freshly built credential: its id, canonical bytes (no proof yet) and Merkle leaf."""
+
+    credential_id: str
+    canonical: bytes
+    leaf: bytes
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return json.loads(self.canonical)  # type: ignore[no-any-return]
+
+
+_MARK = "\ue000"  # a private-use character brackets the template's field markers
+_FIELD = re.compile(r'"\ue000(\w+)\ue000"')
+_quote = json.encoder.encode_basestring  # C; exactly json.dumps' (and RFC 8785's) string escaping
+
+
+class CredentialFactory:
+    """Builds credentials of one achievement from one issuer, fast.
+
+    Keys, not values, decide the order of RFC 8785 output, so the canonical text of a document
+    with marker strings in place of the per-recipient values is a template: split at the
+    markers once, a credential is the join of its fragments with the JSON-quoted values. One
+    template per combination of optional fields. :func:`canonical_bytes` of the parsed result is
+    the same text (the tests hold it to that).
+    """
+
+    def __init__(self, issuer: IssuerProfile, achievement: Mapping[str, Any]) -> None:
+        self.issuer = issuer.to_json()
+        self.achievement = dict(achievement)
+        if _MARK in json.dumps([self.issuer, self.achievement], ensure_ascii=False):
+            raise InputError("issuer profile or achievement contains the reserved character U+E000")
+        self._templates: dict[tuple[bool, bool, bool], tuple[list[str], list[str]]] = {}
+        self._ts: dict[datetime, str] = {}
+
+    def skeleton(self, *, valid_until: bool, evidence: bool, narrative: bool) -> dict[str, Any]:
+        """The document with ``\ue000field\ue000`` markers for every per-recipient value."""
+
+        def m(name: str) -> str:
+            return f"{_MARK}{name}{_MARK}"
+
+        subject: dict[str, Any] = {
+            "type": ["AchievementSubject"],
+            "identifier": [
+                {
+                    "type": "IdentityObject",
+                    "identityHash": m("emailHash"),
+                    "identityType": "emailAddress",
+                    "hashed": True,
+                    "salt": m("salt"),
+                },
+                {"type": "IdentityObject", "identityHash": m("name"), "identityType": "name", "hashed": False},
+            ],
+            "achievement": self.achievement,
+        }
+        if narrative:
+            subject["narrative"] = m("narrative")
+        doc: dict[str, Any] = {
+            "@context": [VC_CONTEXT, OB_CONTEXT],
+            "id": m("id"),
+            "type": CREDENTIAL_TYPE,
+            "name": self.achievement["name"],
+            "issuer": self.issuer,
+            "validFrom": m("validFrom"),
+            "awardedDate": m("awardedDate"),
+            "credentialSubject": subject,
+        }
+        if valid_until:
+            doc["validUntil"] = m("validUntil")
+        if evidence:
+            doc["evidence"] = [{"id": m("evidence"), "type": ["Evidence"]}]
+        return doc
+
+    def _template(self, key: tuple[bool, bool, bool]) -> tuple[list[str], list[str]]:
+        if key not in self._templates:
+            text = canonical_bytes(self.skeleton(valid_until=key[0], evidence=key[1], narrative=key[2])).decode()
+            parts = _FIELD.split(text)
+            self._templates[key] = (parts[0::2], parts[1::2])
+        return self._templates[key]
+
+    def _fmt(self, moment: datetime) -> str:
+        text = self._ts.get(moment)
+        if text is None:
+            text = self._ts[moment] = format_ts(moment)
+        return text
+
+    def build(
+        self,
+        *,
+        name: str,
+        email: str,
+        valid_from: datetime,
+        valid_until: datetime | None = None,
+        awarded: datetime | None = None,
+        evidence_url: str | None = None,
+        narrative: str | None = None,
+        credential_id: str | None = None,
+        salt: str | None = None,
+    ) -> Issued:
+        credential_id = credential_id or new_credential_id()
+        salt = salt or new_salt()
+        values = {
+            "id": credential_id,
+            "validFrom": self._fmt(valid_from),
+            "awardedDate": self._fmt(awarded or valid_from),
+            "emailHash": identity_hash(normalize_email(email), salt),
+            "salt": salt,
+            "name": name,
+            "validUntil": self._fmt(valid_until) if valid_until is not None else "",
+            "evidence": evidence_url or "",
+            "narrative": narrative or "",
+        }
+        literals, fields = self._template((valid_until is not None, bool(evidence_url), bool(narrative)))
+        out = [literals[0]]
+        for field, literal in zip(fields, literals[1:]):
+            out.append(_quote(values[field]))
+            out.append(literal)
+        canonical = "".join(out).encode("utf-8")
+        return Issued(credential_id, canonical, merkle.hash_leaf(canonical))
+
+
+def without_proof(credential: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in credential.items() if k != PROOF_KEY}
+
+
+def leaf_of(credential: Mapping[str, Any]) -> bytes:
+    """The Merkle leaf of a credential (its ``proof``, if any, is left out)."""
+    return merkle.hash_leaf(canonical_bytes(without_proof(credential)))
+
+
+def recipient_matches(credential: Mapping[str, Any], email: str) -> bool:
+    """Whether any hashed email identity of the credential is ``email``."""
+    subject = credential.get("credentialSubject")
+    identities = subject.get("identifier", []) if isinstance(subject, dict) else []
+    wanted = normalize_email(email)
+    for ident in identities if isinstance(identities, list) else []:
+        if not isinstance(ident, dict) or ident.get("identityType") != "emailAddress":
+            continue
+        value = ident.get("identityHash")
+        if not isinstance(value, str):
+            continue
+        if ident.get("hashed") is False:
+            if normalize_email(value) == wanted:
+                return True
+            continue
+        algo, _, digest = value.partition("$")
+        salt = ident.get("salt") or ""
+        if algo.lower() == "sha256" and hashlib.sha256((wanted + str(salt)).encode()).hexdigest() == digest.lower():
+            return True
+        if algo.lower() == "md5" and hashlib.md5((wanted + str(salt)).encode(), usedforsecurity=False).hexdigest() == digest.lower():
+            return True
+    return False
+
+
+@cache
+def _schema_validator() -> Any:
+    from jsonschema import Draft201909Validator, FormatChecker
+
+    schema = json.loads(resources.files("anchor.schemas").joinpath(SCHEMA_FILE).read_text())
+    return Draft201909Validator(schema, format_checker=FormatChecker())
+
+
+def schema_errors(credential: Any) -> list[str]:
+    """Every violation of the official OB 3.0 AchievementCredential JSON Schema, as sentences."""
+    errors = sorted(_schema_validator().iter_errors(credential), key=lambda e: list(e.absolute_path))
+    out = []
+    for e in errors[:20]:
+        where = "/".join(str(p) for p in e.absolute_path) or "(root)"
+        out.append(f"{where}: {e.message[:300]}")
+    return out
+
+
+def check_schema(credential: Any) -> None:
+    """Raise :class:`VerificationError` (``schema_invalid``) unless the credential is valid OB 3.0."""
+    errors = schema_errors(credential)
+    if errors:
+        raise VerificationError("not a valid Open Badges 3.0 credential: " + "; ".join(errors[:3]), reason="schema_invalid")
+
+
+def parse_credential_json(text: str | bytes) -> dict[str, Any]:
+    """Parse a credential file's text into an object, or :class:`InputError`."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"a credential must be a JSON object, got {type(data).__name__}")
+    return data

@@ -1,0 +1,162 @@
+"""The ``proof`` a delivered credential carries: where it is anchored and its Merkle path.
+
+    "proof": {
+      "type": "AnchorMerkleProof2026",
+      "proofPurpose": "assertionMethod",
+      "created": "2026-11-27T10:00:00Z",       # block time of the anchoring
+      "chainId": 31337,                         # EIP-155 chain id
+      "registry": "0x5FbD...0aa3",              # CredentialRegistry address
+      "issuerAddress": "0x7099...79C8",         # account that anchored the root
+      "merkleRoot": "0x…",                      # 32 bytes, hex
+      "leafIndex": 5,                           # position of this credential in the batch
+      "leafCount": 10,                          # size of the batch
+      "path": [{"right": "…"}, {"left": "…"}],  # siblings leaf → root, merkletools/Chainpoint format
+      "transactionHash": "0x…",
+      "blockNumber": 12
+    }
+
+Only ``chainId``, ``registry``, ``merkleRoot``, ``leafIndex`` and ``path`` are trusted inputs to
+verification, and only as far as the chain confirms them: the leaf is recomputed from the
+credential, the leaf count, issuer and time are read from the registry, and each path step's side
+must be the one ``(leafIndex, leafCount)`` implies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+
+from anchor.errors import VerificationError
+
+PROOF_TYPE = "AnchorMerkleProof2026"
+MAX_PATH = 64
+_HEX32 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+
+def _bad(message: str) -> VerificationError:
+    return VerificationError(f"malformed proof: {message}", reason="malformed_proof")
+
+
+@dataclass(frozen=True)
+class AnchorProof:
+    chain_id: int
+    registry: str
+    root: bytes
+    index: int
+    leaf_count: int
+    path: tuple[bytes, ...]
+    sides: tuple[str, ...]  # "left"/"right" per step, as written in the document
+    issuer_address: str | None = None
+    tx_hash: bytes | None = None
+    block_number: int | None = None
+    created: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return render_proof(
+            chain_id=self.chain_id, registry=self.registry, issuer_address=self.issuer_address or "",
+            root=self.root, index=self.index, leaf_count=self.leaf_count,
+            path=self.path, sides=self.sides, tx_hash=self.tx_hash or b"", block_number=self.block_number or 0,
+            created=self.created or "",
+        )
+
+    @classmethod
+    def from_json(cls, data: object) -> AnchorProof:
+        """Parse and shape-check a proof object; :class:`VerificationError` ``malformed_proof``."""
+        if not isinstance(data, Mapping):
+            raise _bad("'proof' must be an object")
+        if data.get("type") != PROOF_TYPE:
+            raise _bad(f"type must be {PROOF_TYPE!r}, got {data.get('type')!r}")
+        chain_id = _int(data, "chainId", minimum=1)
+        registry = data.get("registry")
+        if not isinstance(registry, str) or not is_address(registry):
+            raise _bad("'registry' must be a 0x-prefixed 20-byte address")
+        root = _hex32(data.get("merkleRoot"), "merkleRoot")
+        index = _int(data, "leafIndex", minimum=0)
+        leaf_count = _int(data, "leafCount", minimum=1)
+        raw_path = data.get("path")
+        if not isinstance(raw_path, list):
+            raise _bad("'path' must be a list")
+        if len(raw_path) > MAX_PATH:
+            raise _bad(f"'path' has {len(raw_path)} steps, more than {MAX_PATH}")
+        path, sides = [], []
+        for n, step in enumerate(raw_path):
+            if not isinstance(step, Mapping) or len(step) != 1:
+                raise _bad(f"path step {n} must be an object with exactly one key, 'left' or 'right'")
+            ((side, value),) = step.items()
+            if side not in ("left", "right"):
+                raise _bad(f"path step {n} has key {side!r}, expected 'left' or 'right'")
+            path.append(_hex32(value, f"path step {n}"))
+            sides.append(side)
+        issuer = data.get("issuerAddress")
+        if issuer is not None and (not isinstance(issuer, str) or not is_address(issuer)):
+            raise _bad("'issuerAddress' must be an address")
+        tx = data.get("transactionHash")
+        block = data.get("blockNumber")
+        if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 0):
+            raise _bad("'blockNumber' must be a non-negative integer")
+        return cls(
+            chain_id=chain_id,
+            registry=to_checksum_address(registry),
+            root=root,
+            index=index,
+            leaf_count=leaf_count,
+            path=tuple(path),
+            sides=tuple(sides),
+            issuer_address=to_checksum_address(issuer) if issuer else None,
+            tx_hash=_hex32(tx, "transactionHash") if tx is not None else None,
+            block_number=block,
+            created=data.get("created") if isinstance(data.get("created"), str) else None,
+        )
+
+
+def _int(data: Mapping[str, Any], key: str, *, minimum: int) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value >= 2**64:
+        raise _bad(f"'{key}' must be an integer ≥ {minimum}, got {value!r}")
+    return value
+
+
+def _hex32(value: object, what: str) -> bytes:
+    if not isinstance(value, str) or not _HEX32.match(value):
+        raise _bad(f"{what} must be 32 bytes of hex")
+    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+
+
+def sides_for(index: int, leaf_count: int) -> tuple[str, ...]:
+    from anchor.merkle import path_positions
+
+    return tuple("right" if pos & 1 else "left" for _, pos in path_positions(index, leaf_count))
+
+
+def render_proof(
+    *,
+    chain_id: int,
+    registry: str,
+    issuer_address: str,
+    root: bytes,
+    index: int,
+    leaf_count: int,
+    path: Sequence[bytes],
+    sides: Sequence[str],
+    tx_hash: bytes,
+    block_number: int,
+    created: str,
+) -> dict[str, Any]:
+    return {
+        "type": PROOF_TYPE,
+        "proofPurpose": "assertionMethod",
+        "created": created,
+        "chainId": chain_id,
+        "registry": registry,
+        "issuerAddress": issuer_address,
+        "merkleRoot": "0x" + root.hex(),
+        "leafIndex": index,
+        "leafCount": leaf_count,
+        "path": [{side: node.hex()} for side, node in zip(sides, path)],
+        "transactionHash": "0x" + tx_hash.hex(),
+        "blockNumber": block_number,
+    }
