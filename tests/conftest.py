@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from anchor.chain import Chain, Registry
 from anchor.devchain import DevChain
 from anchor.signer import Signer, dev_signer
+from anchor.store import Store
 
 ISSUER_PROFILE = "https://university.example/issuer"
 
@@ -47,3 +51,51 @@ def registry(chain: Chain, admin: Signer, issuer: Signer) -> Registry:
     reg, _ = Registry.deploy(chain, admin)
     reg.add_issuer(admin, issuer.address, ISSUER_PROFILE)
     return reg
+
+
+# ---------------------------------------------------------------------------- databases
+
+POSTGRES_URL = os.environ.get("ANCHOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as e:
+        return str(e).strip().splitlines()[0]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database: a SQLite file, or a new schema in the local PostgreSQL.
+
+    PostgreSQL missing is a failure in CI (CI=true) and a skip, with the reason, elsewhere.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'anchor.db'}"
+        return
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} ({problem}); set ANCHOR_TEST_POSTGRES_URL")
+    import psycopg
+
+    schema = f"anchor_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    yield s
+    s.close()

@@ -18,7 +18,7 @@ from anchor.credentials import leaf_of
 from anchor.deployment import ensure_registry
 from anchor.exporting import export_credentials
 from anchor.issuing import issue_credentials
-from anchor.proofs import AnchorProof
+from anchor.proofs import find_anchor_proof
 from anchor.registration import register_issuer
 from anchor.roster import parse_roster
 from anchor.signer import dev_signer
@@ -76,7 +76,7 @@ def run_demo(settings: Settings, say: Say) -> dict[str, Any]:
     say("7. check one badge against the chain", bold=True)
     sample = sorted(out.glob("*.json"))[0]
     badge = json.loads(sample.read_text())
-    proof = AnchorProof.from_json(badge["proof"])
+    proof = find_anchor_proof(badge)
     ok = d.registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
     holder = badge["credentialSubject"]["identifier"][1]["identityHash"]
     say(f"   {sample.name} ({holder}): registry.verify(root, leaf, index {proof.index}, proof) = {ok}")

@@ -63,9 +63,10 @@ def render_path(index: int, leaf_count: int, proof: tuple[bytes, ...]) -> str:
 
 
 def credential_with_proof(document: bytes, prefix: bytes, index: int, path_json: str) -> bytes:
-    """The delivered badge: the stored document with ``"proof"`` appended as its last member."""
+    """The delivered badge: the stored document with ``"proof": [ … ]`` appended as its last member
+    (OB 3.0 makes ``proof`` a list of proofs)."""
     proof = prefix + f',"leafIndex":{index},"path":{path_json}}}'.encode()
-    return document[:-1] + b',"proof":' + proof + b"}"
+    return document[:-1] + b',"proof":[' + proof + b"]}"
 
 
 def export_credentials(

@@ -1,6 +1,9 @@
-"""The ``proof`` a delivered credential carries: where it is anchored and its Merkle path.
+"""The proof a delivered credential carries: where it is anchored and its Merkle path.
 
-    "proof": {
+Open Badges 3.0 makes ``proof`` a list; anchor's entry is the one of type
+``AnchorMerkleProof2026`` (a credential may carry other proofs next to it, e.g. a signature):
+
+    "proof": [{
       "type": "AnchorMerkleProof2026",
       "proofPurpose": "assertionMethod",
       "created": "2026-11-27T10:00:00Z",       # block time of the anchoring
@@ -13,7 +16,7 @@
       "path": [{"right": "…"}, {"left": "…"}],  # siblings leaf → root, merkletools/Chainpoint format
       "transactionHash": "0x…",
       "blockNumber": 12
-    }
+    }]
 
 Only ``chainId``, ``registry``, ``merkleRoot``, ``leafIndex`` and ``path`` are trusted inputs to
 verification, and only as far as the chain confirms them: the leaf is recomputed from the
@@ -111,6 +114,24 @@ class AnchorProof:
             block_number=block,
             created=data.get("created") if isinstance(data.get("created"), str) else None,
         )
+
+
+def find_anchor_proof(credential: Mapping[str, Any]) -> AnchorProof:
+    """The credential's anchor proof; :class:`VerificationError` (``missing_proof`` or
+    ``malformed_proof``) if there is none or more than one."""
+    proofs = credential.get("proof")
+    if proofs is None:
+        raise VerificationError("the credential has no proof", reason="missing_proof")
+    if isinstance(proofs, Mapping):
+        proofs = [proofs]
+    if not isinstance(proofs, list):
+        raise _bad("'proof' must be a list of proof objects")
+    ours = [p for p in proofs if isinstance(p, Mapping) and p.get("type") == PROOF_TYPE]
+    if not ours:
+        raise VerificationError(f"the credential has no {PROOF_TYPE} proof", reason="missing_proof")
+    if len(ours) > 1:
+        raise _bad(f"more than one {PROOF_TYPE} proof")
+    return AnchorProof.from_json(ours[0])
 
 
 def _int(data: Mapping[str, Any], key: str, *, minimum: int) -> int:

@@ -1,0 +1,394 @@
+"""Issuing throughput end to end, and Merkle tree speed next to blockcerts-merkletools.
+
+    python bench/issuing.py
+    python bench/issuing.py --sizes 10000,100000 --tree 1000000
+    python bench/issuing.py --db postgresql://localhost/postgres    # PostgreSQL instead of SQLite
+
+Two parts, one run:
+
+1. End to end, for each roster size N (default 10,000 and 100,000): roster CSV → parse →
+   issue (OB 3.0 documents, canonical bytes, leaf hashes, database insert) → anchor (one batch
+   of N: batching in the database, Merkle tree, tree chunks stored, one transaction confirmed
+   on Anvil) → export (proofs, one file per credential). Each N runs in its own subprocess with
+   a fresh temporary directory, a fresh database and a fresh Anvil, so its peak RSS
+   (``getrusage(RUSAGE_SELF).ru_maxrss`` of that process; Anvil is another process) is its own.
+   Writing the synthetic roster file, starting Anvil, deploying the registry and registering the
+   issuer are set-up and are not timed.
+2. Merkle tree over 1,000,000 leaves (``--tree``, 0 skips it): ``anchor.merkle.build_levels``
+   and every proof through ``anchor.merkle.iter_proofs`` (best of ``--repeat``), against
+   ``blockcerts_merkletools.MerkleTools`` ``make_tree`` and ``get_proof`` for every index (once;
+   it takes ~10 s). The roots and a sample of proofs must match.
+
+``--db`` takes a SQLite URL (``{tmp}`` is replaced by the run's temporary directory; the
+default is ``sqlite:///{tmp}/anchor.db``) or a PostgreSQL URL of a database to connect to
+first: a fresh database ``anchor_bench_<pid>`` is created on that server for the run and
+dropped after it.
+
+Reference figures and targets (from the spec) are printed next to the measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from anchor import merkle
+from anchor.achievement import build_achievement, parse_achievement_text
+from anchor.anchoring import Anchorer
+from anchor.chain import Chain, Registry
+from anchor.contracts import project_root
+from anchor.credentials import leaf_of
+from anchor.devchain import DevChain
+from anchor.exporting import export_credentials
+from anchor.issuing import issue_credentials
+from anchor.proofs import AnchorProof
+from anchor.registration import register_issuer
+from anchor.roster import parse_roster
+from anchor.signer import dev_signer
+from anchor.store import Store
+
+T = TypeVar("T")
+
+# Reference figures and targets (spec).
+REF_CERT_ISSUER_PER_S = 105  # Blockcerts cert-issuer, credentials/s end to end
+TARGET_PER_S = 10_000  # credentials/s end to end, at N = 100,000
+TARGET_RSS_MB = 600  # peak RSS at N = 100,000
+TARGET_AT_N = 100_000
+REF_MT_TREE_S = 0.92  # blockcerts-merkletools, 1M-leaf tree, reference machine
+REF_MT_PROOFS_S = 10.0  # blockcerts-merkletools, all 1M proofs, reference machine (~)
+REF_OPENSSL_TREE_S = 0.47  # C + OpenSSL floor for the 1M-leaf tree
+TARGET_TREE_S = 0.6  # 1M-leaf tree
+TARGET_PROOFS_S = 3.0  # all 1M proofs
+TREE_TARGET_AT = 1_000_000
+
+PROFILE_ID = "https://bench.example/issuer"
+RESULT_TAG = "BENCH-RESULT "
+PHASES = (
+    ("parse", "(a) roster CSV → parse_roster"),
+    ("issue", "(b) issue_credentials"),
+    ("anchor", "(c) Anchorer.run"),
+    ("export", "(d) export_credentials"),
+)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports kilobytes, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def write_roster(path: Path, n: int, seed: int = 1) -> None:
+    """A synthetic roster of ``n`` distinct recipients; some rows fill the optional columns."""
+    rnd = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "email", "evidence_url", "valid_until", "narrative"])
+        for i in range(n):
+            w.writerow(
+                [
+                    f"Learner {i:07d} {rnd.choice(('Ng', 'Okafor', 'Müller', 'García', 'Tanaka', 'Smith'))}",
+                    f"learner.{i:07d}@bench.example",
+                    f"https://bench.example/portfolio/{i}" if i % 3 == 0 else "",
+                    "2030-12-31" if i % 4 == 0 else "",
+                    f"Capstone project #{i}: an analysis of a public data set" if i % 5 == 0 else "",
+                ]
+            )
+
+
+@contextmanager
+def fresh_database(url: str, tmp: Path) -> Iterator[str]:
+    """The URL of an empty database for one run (see the module docstring)."""
+    if url.startswith("sqlite"):
+        yield url.replace("{tmp}", str(tmp))
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from anchor.store.store import normalize_url
+
+    admin_url = make_url(normalize_url(url))
+    name = f"anchor_bench_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# ---------------------------------------------------------------------- part 1: end to end
+
+
+@dataclass
+class EndToEnd:
+    n: int
+    db: str
+    seconds: dict[str, float] = field(default_factory=dict)  # phase → wall time
+    rss_after: dict[str, float] = field(default_factory=dict)  # phase → peak RSS so far (MB)
+    batch_seconds: float = 0.0  # part of "anchor": Store.create_batch (DB batching, tree, chunks)
+    rss_baseline_mb: float = 0.0  # peak RSS after set-up, before the first timed phase
+    peak_rss_mb: float = 0.0
+    export_bytes: int = 0
+    verified_on_chain: bool = False
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+    @property
+    def per_second(self) -> float:
+        return self.n / self.total
+
+
+def run_one(n: int, db_url: str) -> EndToEnd:
+    """One end-to-end run of ``n`` credentials in a fresh directory, database and Anvil."""
+    admin, issuer = dev_signer(0), dev_signer(1)
+    ach_file = project_root() / "examples" / "achievement.yaml"
+    achievement = build_achievement(parse_achievement_text(ach_file.read_text(), source=str(ach_file)))
+    with tempfile.TemporaryDirectory(prefix="anchor-bench-") as tmp_name, DevChain.start() as node:
+        tmp = Path(tmp_name)
+        roster_file = tmp / "roster.csv"
+        write_roster(roster_file, n)
+        with fresh_database(db_url, tmp) as url:
+            store = Store.open(url)
+            try:
+                chain = Chain(node.rpc_url)
+                registry, _ = Registry.deploy(chain, admin)
+                register_issuer(store, registry, issuer, admin, name="Bench University", profile_id=PROFILE_ID)
+                issuer_row = store.issuer(issuer.address)
+                assert issuer_row is not None
+                result = EndToEnd(n=n, db=store.engine.dialect.name)
+
+                # Store.create_batch is the database + tree part of Anchorer.run; time it apart.
+                create_batch = store.create_batch
+
+                def timed_create_batch(issuer_id: int, max_size: int) -> Any:
+                    batch, took = timed(lambda: create_batch(issuer_id, max_size))
+                    result.batch_seconds += took
+                    return batch
+
+                store.create_batch = timed_create_batch  # type: ignore[method-assign]
+
+                gc.collect()
+                result.rss_baseline_mb = peak_rss_mb()
+
+                def phase(name: str, fn: Callable[[], T]) -> T:
+                    out, took = timed(fn)
+                    result.seconds[name] = took
+                    result.rss_after[name] = peak_rss_mb()
+                    return out
+
+                out_dir = tmp / "badges"
+                roster = phase("parse", lambda: parse_roster(roster_file.read_text(encoding="utf-8")))
+                issued = phase("issue", lambda: issue_credentials(store, issuer_row, achievement, roster))
+                anchored = phase(
+                    "anchor", lambda: Anchorer(store, registry, issuer, issuer_row, confirmations=1).run(max_batch=n)
+                )
+                exported = phase("export", lambda: export_credentials(store, issuer_row.id, issuer.address, out_dir))
+                result.peak_rss_mb = peak_rss_mb()
+
+                # Not timed: the run did what it claims, and a badge verifies on chain.
+                assert not roster.errors and len(roster.rows) == n, "synthetic roster did not parse cleanly"
+                assert issued.created == n, f"issued {issued.created} of {n}"
+                assert len(anchored.outcomes) == 1 and anchored.outcomes[0].leaf_count == n, "expected one batch of N"
+                assert exported.files == n, f"exported {exported.files} of {n}"
+                files = sorted(out_dir.glob("*.json"))
+                assert len(files) == n
+                result.export_bytes = sum(f.stat().st_size for f in files[:1000]) * n // min(n, 1000)
+                badge = json.loads(random.Random(n).choice(files).read_text())
+                proof = AnchorProof.from_json(badge.pop("proof"))
+                result.verified_on_chain = registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
+                return result
+            finally:
+                store.close()
+
+
+def run_in_subprocess(n: int, db_url: str) -> EndToEnd:
+    """Run :func:`run_one` in a new interpreter, so the peak RSS is that run's alone."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(n), "--db", db_url]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"the run with N = {n:,} failed (exit code {proc.returncode}):\n{proc.stdout}")
+    data = json.loads(lines[-1][len(RESULT_TAG):])
+    return EndToEnd(**data)
+
+
+# ---------------------------------------------------------------------- part 2: Merkle tree
+
+
+@dataclass
+class TreeBench:
+    n: int
+    ours_tree: float
+    ours_proofs: float
+    theirs_tree: float
+    theirs_proofs: float
+    repeat: int
+    roots_equal: bool
+    proofs_checked: int
+    c_extension: bool
+
+
+def bench_tree(n: int, repeat: int) -> TreeBench:
+    from blockcerts_merkletools import MerkleTools
+
+    leaves = [merkle.hash_leaf(i.to_bytes(8, "big")) for i in range(n)]
+    leaf_level = b"".join(leaves)
+
+    def all_proofs(levels: list[bytes]) -> int:
+        count = 0
+        for _ in merkle.iter_proofs(levels):
+            count += 1
+        return count
+
+    ours_tree = ours_proofs = float("inf")
+    levels: list[bytes] = []
+    for _ in range(repeat):
+        gc.collect()
+        levels, took = timed(lambda: merkle.build_levels(leaf_level))
+        ours_tree = min(ours_tree, took)
+        count, took = timed(lambda: all_proofs(levels))
+        assert count == n
+        ours_proofs = min(ours_proofs, took)
+
+    gc.collect()
+    mt = MerkleTools()
+    mt.leaves = [bytearray(leaf) for leaf in leaves]
+    _, theirs_tree = timed(mt.make_tree)
+    their_proofs, theirs_proofs = timed(lambda: [mt.get_proof(i) for i in range(n)])
+
+    roots_equal = bytes.fromhex(mt.get_merkle_root()) == levels[-1]
+    sample = sorted({0, n - 1, *random.Random(7).sample(range(n), min(n, 1000))})
+    for i in sample:
+        ours = [{"right" if pos & 1 else "left": node.hex()} for (_, pos), node in
+                zip(merkle.path_positions(i, n), merkle.prove(levels, i))]
+        if ours != their_proofs[i]:
+            raise SystemExit(f"proof of leaf {i} differs from merkletools'")
+    return TreeBench(n, ours_tree, ours_proofs, theirs_tree, theirs_proofs, repeat, roots_equal, len(sample),
+                     merkle._next_level_c is not None)
+
+
+# ---------------------------------------------------------------------- report
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def print_end_to_end(runs: list[EndToEnd]) -> None:
+    print(f"End to end: roster CSV → parse → issue → anchor (one batch, Anvil) → export   [{runs[0].db}]")
+    label_w = 38
+    head = f"{'':<{label_w}}" + "".join(f"{f'N = {r.n:,}':>22}" for r in runs)
+    print(head)
+    print("-" * len(head))
+    for key, label in PHASES:
+        cells = "".join(f"{r.seconds[key]:>10.3f} s {r.n / r.seconds[key]:>8,.0f}/s" for r in runs)
+        print(f"{label:<{label_w}}{cells}")
+        if key == "anchor":
+            cells = "".join(f"{r.batch_seconds:>10.3f} s {'':>10}" for r in runs)
+            print(f"{'    of which batch + tree + chunks':<{label_w}}{cells}")
+            cells = "".join(f"{r.seconds['anchor'] - r.batch_seconds:>10.3f} s {'':>10}" for r in runs)
+            print(f"{'    of which chain (tx + confirm)':<{label_w}}{cells}")
+    print("-" * len(head))
+    print(f"{'total':<{label_w}}" + "".join(f"{r.total:>10.3f} s {'':>10}" for r in runs))
+    print(f"{'credentials/s end to end':<{label_w}}" + "".join(f"{r.per_second:>22,.0f}" for r in runs))
+    print(f"{'peak RSS (MB)':<{label_w}}" + "".join(f"{r.peak_rss_mb:>22,.0f}" for r in runs))
+    print(f"{'  after set-up, before phase (a)':<{label_w}}" + "".join(f"{r.rss_baseline_mb:>22,.0f}" for r in runs))
+    for key, _ in PHASES:
+        print(f"{f'  peak after ({key})':<{label_w}}" + "".join(f"{r.rss_after[key]:>22,.0f}" for r in runs))
+    print(f"{'exported (MB, estimated)':<{label_w}}" + "".join(f"{r.export_bytes / 1e6:>22,.1f}" for r in runs))
+    print(f"{'a badge verifies on chain':<{label_w}}" + "".join(f"{str(r.verified_on_chain):>22}" for r in runs))
+
+    at = next((r for r in runs if r.n == TARGET_AT_N), None)
+    print()
+    print(f"  reference: Blockcerts cert-issuer ~{REF_CERT_ISSUER_PER_S} credentials/s end to end")
+    if at is not None:
+        print(f"  target ≥ {TARGET_PER_S:,} credentials/s at N = {TARGET_AT_N:,}: {at.per_second:,.0f}/s "
+              f"({at.per_second / REF_CERT_ISSUER_PER_S:,.0f}x cert-issuer) → {verdict(at.per_second >= TARGET_PER_S)}")
+        print(f"  target peak RSS ≤ {TARGET_RSS_MB} MB at N = {TARGET_AT_N:,}: {at.peak_rss_mb:,.0f} MB "
+              f"→ {verdict(at.peak_rss_mb <= TARGET_RSS_MB)}")
+    else:
+        print(f"  (targets are stated at N = {TARGET_AT_N:,}; add it to --sizes to check them)")
+
+
+def print_tree(t: TreeBench) -> None:
+    print(f"Merkle tree, N = {t.n:,} leaves (ours: best of {t.repeat}, C extension "
+          f"{'loaded' if t.c_extension else 'MISSING'}; merkletools: one run)")
+    print(f"{'':<26}{'anchor.merkle':>15}{'merkletools':>14}{'speed-up':>10}  reference / target")
+    at_target = t.n == TREE_TARGET_AT
+
+    def check(ok: bool) -> str:
+        return f"→ {verdict(ok)}" if at_target else f"(targets are for {TREE_TARGET_AT:,} leaves)"
+
+    print(f"{'build tree':<26}{t.ours_tree:>13.3f} s{t.theirs_tree:>12.3f} s{t.theirs_tree / t.ours_tree:>9.1f}x"
+          f"  merkletools {REF_MT_TREE_S} s (ref. machine), C/OpenSSL floor {REF_OPENSSL_TREE_S} s; "
+          f"target ≤ {TARGET_TREE_S} s {check(t.ours_tree <= TARGET_TREE_S)}")
+    print(f"{'all proofs':<26}{t.ours_proofs:>13.3f} s{t.theirs_proofs:>12.3f} s{t.theirs_proofs / t.ours_proofs:>9.1f}x"
+          f"  merkletools ~{REF_MT_PROOFS_S:.0f} s (ref. machine); "
+          f"target ≤ {TARGET_PROOFS_S} s {check(t.ours_proofs <= TARGET_PROOFS_S)}")
+    total_ours, total_theirs = t.ours_tree + t.ours_proofs, t.theirs_tree + t.theirs_proofs
+    print(f"{'tree + all proofs':<26}{total_ours:>13.3f} s{total_theirs:>12.3f} s{total_theirs / total_ours:>9.1f}x")
+    print(f"  roots equal: {t.roots_equal}; {t.proofs_checked:,} sampled proofs identical to merkletools'")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--sizes", default="10000,100000", help="roster sizes N, comma-separated (default 10000,100000)")
+    p.add_argument("--tree", type=int, default=1_000_000, help="leaves for the Merkle comparison (0 skips it)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of our tree + proofs; the best is kept (default 3)")
+    p.add_argument("--db", default="sqlite:///{tmp}/anchor.db", help="database URL (see the module docstring)")
+    p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one end-to-end run, JSON on stdout
+    args = p.parse_args(argv)
+
+    if args.one is not None:
+        result = run_one(args.one, args.db)
+        print(RESULT_TAG + json.dumps(asdict(result)), flush=True)
+        return 0
+
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    print(f"anchor issuing bench — Python {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} CPU(s), {platform.platform(terse=True)}")
+    print()
+    runs = []
+    for n in sizes:
+        print(f"  running N = {n:,} in a subprocess ...", file=sys.stderr, flush=True)
+        runs.append(run_in_subprocess(n, args.db))
+    if runs:
+        print_end_to_end(runs)
+        print()
+    if args.tree > 0:
+        print(f"  Merkle tree over {args.tree:,} leaves, ours then merkletools ...", file=sys.stderr, flush=True)
+        print_tree(bench_tree(args.tree, max(1, args.repeat)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

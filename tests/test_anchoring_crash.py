@@ -1,0 +1,160 @@
+"""Anchoring loses nothing: real ``kill -9`` of the issuer process at every step, then a rerun.
+
+Each scenario ends with every credential in exactly one confirmed batch, every batch root anchored
+exactly once on chain (one BatchAnchored event), and every exported badge verifying on chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from anchor import merkle
+from anchor.anchoring import Anchorer
+from anchor.chain import Chain, Registry
+from anchor.config import read_deployment
+from anchor.credentials import leaf_of
+from anchor.devchain import DevChain
+from anchor.proofs import find_anchor_proof
+from anchor.signer import dev_signer
+from anchor.store import Store
+from anchor.store.schema import BatchRow, CredentialRow
+from tests.helpers import EXAMPLES, Cli, write_roster
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+N = 30
+
+
+def registry_of(cli: Cli) -> Registry:
+    record = read_deployment(cli.home / "deployment.json")
+    assert record is not None
+    return Registry(Chain(cli.rpc_url), record["registry"])
+
+
+def issue(cli: Cli, tmp_path: Path, n: int = N) -> None:
+    cli.ok("issue", str(write_roster(tmp_path / "roster.csv", n)), "--achievement", str(EXAMPLES / "achievement.yaml"))
+
+
+def assert_anchored_exactly_once(cli: Cli, tmp_path: Path, n: int, db_url: str) -> None:
+    store = Store.open(db_url)
+    with store.session() as s:
+        total = s.scalar(select(func.count(CredentialRow.id)))
+        unbatched = s.scalar(select(func.count(CredentialRow.id)).where(CredentialRow.batch_id.is_(None)))
+        batches = list(s.scalars(select(BatchRow)))
+        in_batches = s.scalar(select(func.count(CredentialRow.id)).join(BatchRow, CredentialRow.batch_id == BatchRow.id)
+                              .where(BatchRow.status == "confirmed"))
+    store.close()
+    assert total == n and unbatched == 0 and in_batches == n, "every credential in exactly one confirmed batch"
+    assert all(b.status == "confirmed" for b in batches)
+    assert sum(b.leaf_count for b in batches) == n
+
+    registry = registry_of(cli)
+    anchored = Counter(e.args["root"] for e in registry.events() if e.name == "BatchAnchored")
+    assert set(anchored) == {b.root for b in batches}, "every batch root on chain, nothing else"
+    assert all(count == 1 for count in anchored.values()), "each root anchored exactly once"
+
+    out = tmp_path / f"export-{time.monotonic_ns()}"
+    cli.ok("export", str(out))
+    files = list(out.glob("*.json"))
+    assert len(files) == n
+    for f in files:
+        badge = json.loads(f.read_text())
+        proof = find_anchor_proof(badge)
+        assert registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
+
+
+@pytest.fixture
+def cli(tmp_path: Path, anvil: DevChain, capsys: pytest.CaptureFixture[str]) -> Cli:
+    c = Cli(tmp_path / "home", anvil.rpc_url, capsys, db_url=f"sqlite:///{tmp_path / 'anchor.db'}")
+    c.setup_issuer()
+    return c
+
+
+@pytest.mark.parametrize("point", ["after_batch", "before_send", "after_send", "after_receipt", "after_commit"])
+def test_kill_at_each_step_then_resume(cli: Cli, tmp_path: Path, point: str) -> None:
+    issue(cli, tmp_path)
+    crashed = cli.subprocess("anchor", "--max-batch", "10", crash_at=point)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    resumed = cli.subprocess("anchor", "--max-batch", "10")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_anchored_exactly_once(cli, tmp_path, N, cli.db_url or "")
+    if point in ("after_send", "after_receipt"):  # the transaction landed before the kill
+        assert "(adopted)" in resumed.stdout or "(resumed)" in resumed.stdout
+
+
+def test_kill_twice_in_a_row_before_send(cli: Cli, tmp_path: Path) -> None:
+    issue(cli, tmp_path)
+    for _ in range(2):
+        assert cli.subprocess("anchor", "--max-batch", "10", crash_at="before_send").returncode == -signal.SIGKILL
+    assert cli.subprocess("anchor", "--max-batch", "10").returncode == 0
+    assert_anchored_exactly_once(cli, tmp_path, N, cli.db_url or "")
+
+
+def test_kill_at_random_moments_on_a_slow_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An external kill -9 at arbitrary instants while a chain mines a block every 0.3 s."""
+    with DevChain.start(block_time=0.3) as slow:
+        c = Cli(tmp_path / "home", slow.rpc_url, capsys, db_url=f"sqlite:///{tmp_path / 'anchor.db'}")
+        c.setup_issuer()
+        issue(c, tmp_path, 60)
+        for delay in (0.8, 1.3, 0.5, 2.0):
+            proc = subprocess.Popen(c.command("anchor", "--max-batch", "6"), env=c.env(), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        final = c.subprocess("anchor", "--max-batch", "6", timeout=300)
+        assert final.returncode == 0, final.stderr
+        assert_anchored_exactly_once(c, tmp_path, 60, c.db_url or "")
+
+
+def test_root_already_on_chain_is_recognized(cli: Cli, tmp_path: Path) -> None:
+    """A batch whose root someone (an earlier run, another machine) already anchored is adopted."""
+    issue(cli, tmp_path, 7)
+    store = Store.open(cli.db_url or "")
+    issuer_row = store.issuer(dev_signer(1).address)
+    assert issuer_row is not None
+    batch = store.create_batch(issuer_row.id, 100)
+    assert batch is not None
+    registry = registry_of(cli)
+    receipt = registry.anchor(dev_signer(1), batch.root, batch.leaf_count)  # behind the database's back
+    report = Anchorer(store, registry, dev_signer(1), issuer_row).run()
+    assert [o.how for o in report.outcomes] == ["adopted"]
+    assert report.outcomes[0].tx_hash == receipt.tx_hash and report.outcomes[0].block_number == receipt.block_number
+    assert store.batch(batch.id).status == "confirmed"  # type: ignore[union-attr]
+    store.close()
+    assert_anchored_exactly_once(cli, tmp_path, 7, cli.db_url or "")
+
+
+def test_no_proof_before_the_configured_confirmations(cli: Cli, tmp_path: Path, anvil: DevChain) -> None:
+    issue(cli, tmp_path, 10)
+    cli.confirmations = 3
+    # Auto-mining Anvil makes no new blocks by itself: the anchor gets 1 confirmation, not 3.
+    waited = cli.subprocess("anchor", ANCHOR_RECEIPT_TIMEOUT="2")
+    assert waited.returncode == 5 and "not confirmed" in waited.stderr
+    assert "wrote 0 badge file(s)" in cli.ok("export", str(tmp_path / "early"))
+    Chain(anvil.rpc_url).w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
+    resumed = cli.subprocess("anchor")
+    assert resumed.returncode == 0 and "(adopted)" in resumed.stdout
+    assert_anchored_exactly_once(cli, tmp_path, 10, cli.db_url or "")
+
+
+def test_unknown_signed_transaction_is_rebroadcast_not_resigned(cli: Cli, tmp_path: Path, anvil: DevChain) -> None:
+    """Killed after storing the signed tx but before sending it: the rerun sends the same bytes."""
+    issue(cli, tmp_path, 5)
+    assert cli.subprocess("anchor", crash_at="before_send").returncode == -signal.SIGKILL
+    store = Store.open(cli.db_url or "")
+    (batch,) = store.batches()
+    (tx,) = store.transactions(batch.id, "anchor")
+    store.close()
+    assert cli.subprocess("anchor").returncode == 0
+    events = [e for e in registry_of(cli).events() if e.name == "BatchAnchored"]
+    assert [e.tx_hash for e in events] == [tx.tx_hash]
+    assert merkle.HASH_SIZE == len(tx.tx_hash)

@@ -1,0 +1,97 @@
+"""The issuer database, on SQLite and on PostgreSQL: same code, same answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from anchor import merkle
+from anchor.credentials import CredentialFactory, IssuerProfile
+from anchor.errors import StoreError
+from anchor.issuing import recipient_ref
+from anchor.store import Store
+from anchor.store.store import CHUNK
+
+PROFILE = IssuerProfile(id="https://uni.example/issuer", name="Uni")
+ACHIEVEMENT = {"id": "https://uni.example/a/1", "type": ["Achievement"], "name": "A", "description": "D",
+               "criteria": {"narrative": "C"}, "achievementType": "MicroCredential"}
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def seed(store: Store, n: int, issuer_address: str = "0x" + "11" * 20) -> tuple[int, list[bytes]]:
+    issuer = store.upsert_issuer(issuer_address, PROFILE.id, PROFILE.to_json())
+    ach = store.achievement_for(issuer.id, ACHIEVEMENT)
+    factory = CredentialFactory(PROFILE, ACHIEVEMENT)
+    leaves = []
+    with store.session() as s:
+        rows = []
+        for i in range(n):
+            issued = factory.build(name=f"P{i}", email=f"p{i}@example.org", valid_from=T0)
+            leaves.append(issued.leaf)
+            rows.append({"credential_id": issued.credential_id, "issuer_id": issuer.id, "achievement_id": ach.id,
+                         "recipient_ref": recipient_ref(f"p{i}@example.org"), "document": issued.canonical,
+                         "leaf_hash": issued.leaf, "valid_from": 0, "valid_until": None, "created_at": 0})
+        store.insert_credentials(s, rows)
+    return issuer.id, leaves
+
+
+def test_batches_take_pending_credentials_in_order_with_their_tree(store: Store) -> None:
+    issuer_id, leaves = seed(store, 2 * CHUNK + 37)  # more than one chunk per low level
+    first = store.create_batch(issuer_id, 1500)
+    second = store.create_batch(issuer_id, 1500)
+    assert first is not None and second is not None
+    assert store.create_batch(issuer_id, 1500) is None  # nothing left
+    assert (first.leaf_count, second.leaf_count) == (1500, 2 * CHUNK + 37 - 1500)
+    assert first.status == "pending" and first.root == merkle.root_of(b"".join(leaves[:1500]))
+    assert second.root == merkle.root_of(b"".join(leaves[1500:]))
+
+    levels = store.levels(first.id)
+    assert levels == merkle.build_levels(b"".join(leaves[:1500]))
+    for index in (0, 1, 1023, 1024, 1499):
+        assert store.proof_path(first.id, index, 1500) == merkle.prove(levels, index)
+    docs = list(store.iter_documents(first.id, page=400))
+    assert [d[0] for d in docs] == list(range(1500))
+    assert all(merkle.hash_leaf(doc) == leaves[i] for i, _, doc in docs)
+
+
+def test_counts_follow_the_batch_lifecycle(store: Store) -> None:
+    issuer_id, _ = seed(store, 10)
+    c = store.counts(issuer_id)
+    assert (c.pending, c.batched, c.anchored) == (10, 0, 0)
+    batch = store.create_batch(issuer_id, 4)
+    assert batch is not None
+    c = store.counts(issuer_id)
+    assert (c.pending, c.batched, c.anchored) == (6, 4, 0)
+    store.record_signed_tx(batch.id, "anchor", 31337, "0x" + "11" * 20, 0, b"\x01" * 32, b"raw", batch_status="submitted")
+    assert store.batch(batch.id).status == "submitted"  # type: ignore[union-attr]
+    store.confirm_batch(batch.id, chain_id=31337, registry="0x" + "22" * 20, tx_hash=b"\x01" * 32, block_number=5, block_time=100)
+    c = store.counts(issuer_id)
+    assert (c.pending, c.batched, c.anchored) == (6, 0, 4)
+    got = store.batch_by_root(batch.root)
+    assert got is not None and (got.status, got.block_number, got.block_time) == ("confirmed", 5, 100)
+
+
+def test_signed_transaction_is_unique_by_hash(store: Store) -> None:
+    issuer_id, _ = seed(store, 3)
+    batch = store.create_batch(issuer_id, 10)
+    assert batch is not None
+    store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    with pytest.raises(StoreError):
+        store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    (tx,) = store.transactions(batch.id, "anchor")
+    assert (tx.nonce, tx.status, tx.raw) == (7, "signed", b"raw")
+
+
+def test_achievements_are_stored_once_per_content(store: Store) -> None:
+    issuer = store.upsert_issuer("0x" + "33" * 20, PROFILE.id, PROFILE.to_json())
+    a = store.achievement_for(issuer.id, ACHIEVEMENT)
+    b = store.achievement_for(issuer.id, dict(ACHIEVEMENT))
+    c = store.achievement_for(issuer.id, {**ACHIEVEMENT, "description": "changed"})
+    assert a.id == b.id != c.id
+
+
+def test_unreachable_database_is_a_store_error() -> None:
+    with pytest.raises(StoreError) as e:
+        Store.open("postgresql://nobody:secret@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    assert "secret" not in str(e.value)
