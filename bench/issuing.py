@@ -56,7 +56,7 @@ from anchor.credentials import leaf_of
 from anchor.devchain import DevChain
 from anchor.exporting import export_credentials
 from anchor.issuing import issue_credentials
-from anchor.proofs import AnchorProof
+from anchor.proofs import find_anchor_proof
 from anchor.registration import register_issuer
 from anchor.roster import parse_roster
 from anchor.signer import dev_signer
@@ -223,7 +223,7 @@ def run_one(n: int, db_url: str) -> EndToEnd:
                 assert len(files) == n
                 result.export_bytes = sum(f.stat().st_size for f in files[:1000]) * n // min(n, 1000)
                 badge = json.loads(random.Random(n).choice(files).read_text())
-                proof = AnchorProof.from_json(badge.pop("proof"))
+                proof = find_anchor_proof(badge)
                 result.verified_on_chain = registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
                 return result
             finally:

@@ -410,6 +410,81 @@ def _time(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# ------------------------------------------------------------------------------ verifying
+
+VERDICT_EXIT = {"valid": 0, "invalid": 1, "unknown": 4, "revoked": 10, "expired": 11, "not_yet_valid": 12}
+
+
+@cli.command()
+@click.argument("badge", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--email", help="Also check that the badge was issued to this email address.")
+@click.option("--at", "at_time", help="Judge the validity window at this time (ISO 8601; default now).")
+@click.option("--chain-id", type=int, help="Refuse proofs for any other chain id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@pass_app
+def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_id: int | None, as_json: bool) -> None:
+    """Verify BADGE (a credential JSON with its proof) against the chain alone: no service, no database.
+
+    The registry is --registry / $ANCHOR_REGISTRY / the recorded deployment; with none of these,
+    the one the proof names is used (and the report says so). Exit code: 0 valid, 1 invalid,
+    10 revoked, 11 expired, 12 not yet valid, 4 unknown (chain unreachable), 2 unreadable input.
+    """
+    from anchor.chainview import RegistryView
+    from anchor.config import read_deployment
+    from anchor.credentials import parse_credential_json
+    from anchor.timefmt import parse_ts
+    from anchor.verifying import Verifier, VerifyOptions
+
+    try:
+        raw = badge.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {badge}: {e.strerror}") from None
+    credential = parse_credential_json(raw)
+    registry = app.settings.registry
+    if registry is None:
+        record = read_deployment(app.settings.deployment_file)
+        registry = str(record["registry"]) if record else None
+    options = VerifyOptions(registry=registry, chain_id=chain_id, confirmations=app.settings.confirmations,
+                            at=parse_ts(at_time, what="--at") if at_time else None, email=email)
+    report = Verifier(lambda address: RegistryView(app.settings.rpc_url, address, head_ttl=0), options).verify(credential)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        colour = {"valid": "green", "unknown": "yellow"}.get(report.verdict.value, "red")
+        say(f"{report.verdict.value.upper()}: {badge.name}", fg=colour, bold=True)
+        for c in report.checks:
+            mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[c.status]
+            say(f"  {mark} {c.name:<10} {c.message}" + (f" [{c.reason}]" if c.reason and c.status != "passed" else ""))
+        for note in report.notes:
+            say(f"  note: {note}", fg="yellow")
+    sys.exit(VERDICT_EXIT[report.verdict.value])
+
+
+# ------------------------------------------------------------------------------ service
+
+
+@cli.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address for gunicorn to listen on.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Threads per worker.")
+@click.option("--detach", is_flag=True, help="Run in the background (pid and log under <home>/service).")
+@click.option("--stop", is_flag=True, help="Stop a service started with --detach.")
+@pass_app
+def serve(app: App, bind: str, workers: int, threads: int, detach: bool, stop: bool) -> None:
+    """Serve the public verification API and page with gunicorn."""
+    from anchor import serving
+
+    if stop:
+        say("service stopped" if serving.stop(app.settings) else "no detached service is running")
+        return
+    registry = app.settings.registry_address()
+    if detach:
+        url = serving.start_detached(app.settings, registry, bind=bind, workers=workers, threads=threads)
+        say(f"serving {url} (registry {registry}); log {serving.log_file(app.settings)}; stop with `anchor serve --stop`")
+        return
+    serving.run_foreground(app.settings, registry, bind=bind, workers=workers, threads=threads)
+
+
 # ------------------------------------------------------------------------------ demo
 
 

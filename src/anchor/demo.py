@@ -8,10 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from anchor import localchain
+import requests
+
+from anchor import localchain, serving
 from anchor.achievement import build_achievement, parse_achievement_text
 from anchor.anchoring import Anchorer
 from anchor.chain import Chain
+from anchor.chainview import RegistryView
 from anchor.config import Settings
 from anchor.contracts import project_root
 from anchor.credentials import leaf_of
@@ -23,8 +26,10 @@ from anchor.registration import register_issuer
 from anchor.roster import parse_roster
 from anchor.signer import dev_signer
 from anchor.store import Store
+from anchor.verifying import Verifier, VerifyOptions
 
 DEMO_PROFILE = "https://demo-university.example/issuer"
+SERVICE_BIND = "127.0.0.1:8000"
 Say = Callable[..., None]
 
 
@@ -81,4 +86,26 @@ def run_demo(settings: Settings, say: Say) -> dict[str, Any]:
     holder = badge["credentialSubject"]["identifier"][1]["identityHash"]
     say(f"   {sample.name} ({holder}): registry.verify(root, leaf, index {proof.index}, proof) = {ok}")
     store.close()
-    return {"registry": d.registry.address, "badges": out, "sample": sample}
+
+    say("8. serve the verification API (gunicorn)", bold=True)
+    url = serving.start_detached(settings, d.registry.address, bind=SERVICE_BIND, workers=2, threads=1)
+    say(f"   {url}/ (a page to check a badge), {url}/openapi.json, logs in {serving.log_file(settings)}")
+
+    say("9. verify the sample badge three ways", bold=True)
+    tampered = settings.home / "tampered-badge.json"
+    forged = json.loads(sample.read_text())
+    forged["credentialSubject"]["identifier"][1]["identityHash"] = "Mallory Forger"
+    tampered.write_text(json.dumps(forged, indent=2))
+    answer = requests.post(f"{url}/api/v1/verify", data=sample.read_bytes(), headers={"Content-Type": "application/json"}, timeout=10).json()
+    say(f"   a) the service:  curl -s -X POST -H 'Content-Type: application/json' --data-binary @{sample} {url}/api/v1/verify")
+    say(f"      → {answer['summary']}")
+    offline = Verifier(lambda a: RegistryView(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(badge)
+    say(f"   b) offline, chain only:  .venv/bin/anchor verify {sample}")
+    say(f"      → {offline.summary}")
+    bad = Verifier(lambda a: RegistryView(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(forged)
+    say(f"   c) a tampered copy (holder renamed):  .venv/bin/anchor verify {tampered}")
+    say(f"      → {bad.summary}")
+    say("")
+    say("Done. The chain and the service keep running in the background; `scripts/demo stop` stops both.", bold=True)
+    return {"registry": d.registry.address, "badges": out, "sample": sample, "url": url, "tampered": tampered,
+            "verdicts": (answer["verdict"], offline.verdict.value, bad.verdict.value)}

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    bindparam,
     and_,
     create_engine,
     event,
@@ -70,6 +71,24 @@ class Counts:
     revoking: int  # revocation recorded, not yet confirmed
 
 
+@dataclass(frozen=True)
+class CredentialLocation:
+    credential_id: str
+    valid_from: int
+    valid_until: int | None
+    leaf_index: int | None
+    batch_id: int | None
+    batch_status: str | None
+    root: bytes | None
+    leaf_count: int | None
+    chain_id: int | None
+    registry: str | None
+    tx_hash: bytes | None
+    block_number: int | None
+    block_time: int | None
+    issuer_address: str
+
+
 class Store:
     """The issuer database."""
 
@@ -77,6 +96,18 @@ class Store:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.is_postgres = engine.dialect.name == "postgresql"
+        self._locate_query = (
+            select(CredentialRow.credential_id, CredentialRow.valid_from, CredentialRow.valid_until, CredentialRow.leaf_index,
+                   CredentialRow.batch_id, BatchRow.status, BatchRow.root, BatchRow.leaf_count, BatchRow.chain_id,
+                   BatchRow.registry_address, BatchRow.tx_hash, BatchRow.block_number, BatchRow.block_time, IssuerRow.address)
+            .join(IssuerRow, CredentialRow.issuer_id == IssuerRow.id)
+            .outerjoin(BatchRow, CredentialRow.batch_id == BatchRow.id)
+            .where(CredentialRow.credential_id == bindparam("cid"))
+        )
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     @classmethod
     def open(cls, url: str, *, create: bool = True, **engine_kw: Any) -> Store:
@@ -356,6 +387,15 @@ class Store:
             for idx, cid, doc in rows:
                 yield int(idx), str(cid), bytes(doc)
             start = int(rows[-1][0]) + 1
+
+    def locate(self, credential_id: str) -> CredentialLocation | None:
+        """Where a credential sits (batch, index, anchoring) in one indexed query."""
+        q = self._locate_query
+        with self.engine.connect() as conn:
+            row = conn.execute(q, {"cid": credential_id}).first()
+        if row is None:
+            return None
+        return CredentialLocation(*row)
 
     # ------------------------------------------------------------------ status
 

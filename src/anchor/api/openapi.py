@@ -1,0 +1,172 @@
+"""The OpenAPI 3.1 document, generated from the routes themselves.
+
+Each view carries its operation metadata (``@operation(...)``); :func:`build` walks the app's URL
+map, so a route without documentation, or documentation without a route, cannot exist (a test
+checks both directions). No schema library sits on the request path: this costs nothing per request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask
+
+from anchor import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def operation(*, summary: str, tag: str, responses: dict[int, tuple[str, dict[str, Any] | None]],
+              parameters: list[dict[str, Any]] | None = None, body: dict[str, Any] | None = None,
+              description: str | None = None) -> Callable[[F], F]:
+    def mark(fn: F) -> F:
+        fn.__openapi__ = {  # type: ignore[attr-defined]
+            "summary": summary, "tag": tag, "responses": responses, "parameters": parameters or [],
+            "body": body, "description": description,
+        }
+        return fn
+
+    return mark
+
+
+def path_param(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
+
+
+def query_param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema or {"type": "string"}}
+
+
+def _path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def documented_rules(app: Flask) -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for rule in app.url_map.iter_rules():
+        spec = getattr(app.view_functions[rule.endpoint], "__openapi__", None)
+        if spec is None:
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append((_path(rule.rule), method.lower(), spec))
+    return out
+
+
+def build(app: Flask) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, spec in documented_rules(app):
+        op: dict[str, Any] = {"summary": spec["summary"], "tags": [spec["tag"]], "operationId": f"{method}_{path}".replace("/", "_").replace("{", "").replace("}", "")}
+        if spec["description"]:
+            op["description"] = spec["description"]
+        if spec["parameters"]:
+            op["parameters"] = spec["parameters"]
+        if spec["body"]:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]}}}
+        op["responses"] = {}
+        for status, (description, schema) in spec["responses"].items():
+            media = "application/problem+json" if schema is PROBLEM else "application/json"
+            entry: dict[str, Any] = {"description": description}
+            if schema is not None:
+                entry["content"] = {media: {"schema": schema}}
+            op["responses"][str(status)] = entry
+        paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "anchor verification service",
+            "version": __version__,
+            "description": "Proofs, status and verification of Open Badges 3.0 credentials anchored in a CredentialRegistry. "
+                           "Every answer can be re-checked against the chain with `anchor verify`.",
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+_HEX32 = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
+_ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details",
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                       "detail": {"type": "string"}, "instance": {"type": "string"}},
+        "required": ["type", "title", "status", "detail"],
+    },
+    "AnchorProof": {
+        "type": "object",
+        "properties": {
+            "type": {"const": "AnchorMerkleProof2026"}, "proofPurpose": {"type": "string"}, "created": {"type": "string"},
+            "chainId": {"type": "integer"}, "registry": _ADDRESS, "issuerAddress": _ADDRESS, "merkleRoot": _HEX32,
+            "leafIndex": {"type": "integer", "minimum": 0}, "leafCount": {"type": "integer", "minimum": 1},
+            "path": {"type": "array", "maxItems": 64, "items": {"type": "object", "maxProperties": 1, "minProperties": 1,
+                     "additionalProperties": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}},
+            "transactionHash": _HEX32, "blockNumber": {"type": "integer"},
+        },
+        "required": ["type", "chainId", "registry", "merkleRoot", "leafIndex", "leafCount", "path"],
+    },
+    "ProofResponse": {
+        "type": "object",
+        "properties": {"credentialId": {"type": "string"}, "proof": {"$ref": "#/components/schemas/AnchorProof"}},
+        "required": ["credentialId", "proof"],
+    },
+    "Check": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "status": {"enum": ["passed", "failed", "skipped"]},
+                       "reason": {"type": ["string", "null"]}, "message": {"type": "string"}},
+        "required": ["name", "status", "reason", "message"],
+    },
+    "VerificationReport": {
+        "type": "object",
+        "properties": {
+            "verdict": {"enum": ["valid", "invalid", "revoked", "expired", "not_yet_valid", "unknown"]},
+            "summary": {"type": "string"}, "credentialId": {"type": ["string", "null"]}, "checkedAt": {"type": "string"},
+            "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
+            "anchor": {"type": ["object", "null"]}, "revocation": {"type": ["object", "null"]},
+            "notes": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["verdict", "summary", "checks", "checkedAt"],
+    },
+    "CredentialStatus": {
+        "type": "object",
+        "properties": {
+            "credentialId": {"type": "string"},
+            "status": {"enum": ["active", "revoked", "expired", "not_yet_valid", "pending", "not_on_chain"]},
+            "validFrom": {"type": "string"}, "validUntil": {"type": ["string", "null"]},
+            "anchor": {"type": ["object", "null"]}, "revocation": {"type": ["object", "null"]},
+            "checkedAt": {"type": "string"}, "block": {"type": ["integer", "null"]},
+        },
+        "required": ["credentialId", "status"],
+    },
+    "Batch": {
+        "type": "object",
+        "properties": {
+            "merkleRoot": _HEX32, "issuer": _ADDRESS, "leafCount": {"type": "integer"}, "anchoredAt": {"type": "string"},
+            "blockNumber": {"type": "integer"}, "revoked": {"type": "boolean"}, "revokedAt": {"type": ["string", "null"]},
+            "chainId": {"type": "integer"}, "registry": _ADDRESS,
+        },
+        "required": ["merkleRoot", "issuer", "leafCount", "blockNumber", "revoked"],
+    },
+    "Issuer": {
+        "type": "object",
+        "properties": {"address": _ADDRESS, "id": {"type": "integer"}, "active": {"type": "boolean"}, "profileURI": {"type": "string"},
+                       "addedAt": {"type": "string"}, "removedAt": {"type": ["string", "null"]}},
+        "required": ["address", "id", "active", "profileURI"],
+    },
+    "Issuers": {"type": "object", "properties": {"issuers": {"type": "array", "items": {"$ref": "#/components/schemas/Issuer"}},
+                                                 "registry": _ADDRESS, "chainId": {"type": "integer"}}},
+    "Health": {
+        "type": "object",
+        "properties": {"status": {"enum": ["ok", "degraded"]}, "database": {"type": "object"}, "chain": {"type": "object"}},
+        "required": ["status", "database", "chain"],
+    },
+    "Credential": {"type": "object", "description": "An Open Badges 3.0 AchievementCredential with its anchor proof"},
+}

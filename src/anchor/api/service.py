@@ -1,0 +1,136 @@
+"""What the public service knows and caches: the trusted registry view and the issuer database."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from anchor import merkle
+from anchor.chainview import RegistryView
+from anchor.errors import ConfigError, InputError, NotFound
+from anchor.proofs import PROOF_TYPE, sides_for
+from anchor.store import Store
+from anchor.store.store import CredentialLocation
+from anchor.timefmt import format_ts, from_unix
+
+_UUID = re.compile(r"^(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+LEVEL_CACHE_BATCHES = 8  # trees kept in memory per worker (a 100,000-leaf tree is 6.4 MB)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    rpc_url: str
+    registry: str
+    database_url: str | None
+    confirmations: int = 1
+    head_ttl: float = 0.5  # seconds; keep below the chain's block time
+    max_body: int = 256 * 1024  # bytes of request body
+
+
+def credential_urn(raw: str) -> str:
+    m = _UUID.match(raw.strip())
+    if not m:
+        raise InputError(f"{raw!r} is not a credential id (expected urn:uuid:<uuid> or <uuid>)")
+    return "urn:uuid:" + m.group(1).lower()
+
+
+class Service:
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.view = RegistryView(config.rpc_url, config.registry, head_ttl=config.head_ttl)
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+        self._levels: OrderedDict[int, list[bytes]] = OrderedDict()
+
+    @property
+    def store(self) -> Store:
+        if self.config.database_url is None:
+            raise ConfigError("this service has no issuer database configured")
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = Store.open(self.config.database_url, create=False)
+        return self._store
+
+    def locate(self, raw_id: str) -> CredentialLocation:
+        cid = credential_urn(raw_id)
+        loc = self.store.locate(cid)
+        if loc is None:
+            raise NotFound(f"no credential {cid} in this issuer's database")
+        return loc
+
+    def _levels_of(self, batch_id: int) -> list[bytes]:
+        with self._lock:
+            levels = self._levels.get(batch_id)
+            if levels is not None:
+                self._levels.move_to_end(batch_id)
+                return levels
+        levels = self.store.levels(batch_id)  # immutable once the batch exists
+        with self._lock:
+            self._levels[batch_id] = levels
+            while len(self._levels) > LEVEL_CACHE_BATCHES:
+                self._levels.popitem(last=False)
+        return levels
+
+    def proof(self, raw_id: str) -> dict[str, Any]:
+        loc = self.locate(raw_id)
+        if loc.batch_status != "confirmed" or loc.leaf_index is None or loc.batch_id is None:
+            raise NotFound(f"credential {loc.credential_id} is not anchored with enough confirmations yet; "
+                           "its proof is released once it is")
+        assert loc.root is not None and loc.leaf_count is not None and loc.tx_hash is not None and loc.block_time is not None
+        path = merkle.prove(self._levels_of(loc.batch_id), loc.leaf_index)
+        sides = sides_for(loc.leaf_index, loc.leaf_count)
+        proof = {
+            "type": PROOF_TYPE,
+            "proofPurpose": "assertionMethod",
+            "created": format_ts(from_unix(loc.block_time)),
+            "chainId": loc.chain_id,
+            "registry": loc.registry,
+            "issuerAddress": loc.issuer_address,
+            "merkleRoot": "0x" + loc.root.hex(),
+            "leafCount": loc.leaf_count,
+            "transactionHash": "0x" + loc.tx_hash.hex(),
+            "blockNumber": loc.block_number,
+            "leafIndex": loc.leaf_index,
+            "path": [{side: node.hex()} for side, node in zip(sides, path)],
+        }
+        return {"credentialId": loc.credential_id, "proof": proof}
+
+    def status(self, raw_id: str, now: int) -> dict[str, Any]:
+        loc = self.locate(raw_id)
+        out: dict[str, Any] = {
+            "credentialId": loc.credential_id,
+            "validFrom": format_ts(from_unix(loc.valid_from)),
+            "validUntil": format_ts(from_unix(loc.valid_until)) if loc.valid_until else None,
+            "checkedAt": format_ts(from_unix(now)),
+            "anchor": None,
+            "revocation": None,
+            "block": None,
+        }
+        if loc.batch_status != "confirmed" or loc.root is None or loc.leaf_index is None:
+            out["status"] = "pending"
+            return out
+        head, batch, _issuer, bits = self.view.read(loc.root, loc.leaf_index, loc.issuer_address)
+        out["block"] = head
+        out["anchor"] = {"chainId": self.view.chain_id, "registry": self.view.address, "merkleRoot": "0x" + loc.root.hex(),
+                         "leafIndex": loc.leaf_index, "blockNumber": batch.anchored_block,
+                         "anchoredAt": format_ts(from_unix(batch.anchored_at)) if batch.anchored else None,
+                         "onChain": batch.anchored}
+        revoked = batch.revoked_at != 0 or (bits >> (loc.leaf_index & 0xFF)) & 1 == 1
+        if not batch.anchored:  # the database says anchored, the chain does not (reset? reorg?)
+            out["status"] = "not_on_chain"
+        elif revoked:
+            from anchor.verifying import _revocation_json
+
+            out["status"] = "revoked"
+            out["revocation"] = _revocation_json(self.view.revocation(batch, loc.leaf_index))
+        elif now < loc.valid_from:
+            out["status"] = "not_yet_valid"
+        elif loc.valid_until is not None and now > loc.valid_until:
+            out["status"] = "expired"
+        else:
+            out["status"] = "active"
+        return out

@@ -1,0 +1,72 @@
+"""``POST /api/v1/verify``: the verification report of a credential sent in the body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, json, request
+
+from anchor.api.credentials import json_response, service
+from anchor.api.openapi import PROBLEM, operation, query_param
+from anchor.api.problems import Problem
+from anchor.errors import InputError
+from anchor.proofs import MAX_PATH
+from anchor.timefmt import parse_ts
+from anchor.verifying import Verdict, Verifier, VerifyOptions
+
+bp = Blueprint("verify", __name__, url_prefix="/api/v1")
+
+
+def parse_body() -> dict[str, Any]:
+    """The request body as a credential object, or a 4xx problem saying what is wrong with it."""
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise Problem(400, "Bad Request", "the body is empty; send the credential JSON", kind="empty-body")
+    try:
+        body = json.loads(raw)
+    except ValueError as e:
+        raise Problem(400, "Bad Request", f"the body is not valid JSON: {e}", kind="malformed-json") from None
+    if not isinstance(body, dict):
+        raise Problem(422, "Unprocessable Content", f"the body must be a JSON object (a credential), not {type(body).__name__}",
+                      kind="wrong-type")
+    proofs = body.get("proof")
+    for p in proofs if isinstance(proofs, list) else [proofs]:
+        path = p.get("path") if isinstance(p, dict) else None
+        if isinstance(path, list) and len(path) > MAX_PATH:
+            raise Problem(422, "Unprocessable Content", f"the proof path has {len(path)} steps; at most {MAX_PATH} are possible",
+                          kind="oversized-proof")
+    return body
+
+
+@bp.post("/verify")
+@operation(
+    summary="Verify a credential against the chain",
+    tag="verify",
+    description="Runs the ordered checks (schema, proof, anchor, issuer, revocation, validity, recipient). "
+                "Any verdict but `unknown` is a 200; `unknown` (the chain cannot be read) is a 503.",
+    parameters=[query_param("email", "Also check that the credential was issued to this email"),
+                query_param("at", "Judge the validity window at this ISO 8601 time (default now)")],
+    body={"$ref": "#/components/schemas/Credential"},
+    responses={200: ("The report", {"$ref": "#/components/schemas/VerificationReport"}),
+               400: ("Empty or malformed JSON", PROBLEM), 413: ("Body too large", PROBLEM),
+               415: ("Not JSON", PROBLEM), 422: ("Not a credential object, bad parameter or oversized proof", PROBLEM),
+               503: ("Verdict unknown: chain unreachable", {"$ref": "#/components/schemas/VerificationReport"})},
+)
+def verify() -> Response:
+    if request.mimetype not in ("application/json", "application/ld+json", "application/vc+ld+json", ""):
+        raise Problem(415, "Unsupported Media Type", f"send the credential as application/json, not {request.mimetype}",
+                      kind="unsupported-media-type")
+    body = parse_body()
+    svc = service()
+    at = request.args.get("at")
+    email = request.args.get("email")
+    if email is not None and ("@" not in email or len(email) > 254):
+        raise InputError(f"email {email!r} is not an email address")
+    options = VerifyOptions(registry=svc.view.address, confirmations=svc.config.confirmations,
+                            at=parse_ts(at, what="at") if at else None, email=email)
+    report = Verifier(lambda _address: svc.view, options).verify(body)
+    status = 503 if report.verdict is Verdict.UNKNOWN else 200
+    response = json_response(report.to_json(), status, cache="no-store")
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response

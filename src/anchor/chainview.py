@@ -1,0 +1,237 @@
+"""A read-only, verifier's view of a registry: lean JSON-RPC, batched, cached per block.
+
+Verification needs a handful of registry reads per credential. :class:`RegistryView` sends them
+as one JSON-RPC batch over a keep-alive HTTP session (no web3 middleware on the hot path) and
+caches them:
+
+* forever — what cannot change: the chain id and whether the code at the address is the registry;
+* per block — everything else (batch records, revocation bits, issuer status), keyed by
+  the head block number, which is re-read at most every ``head_ttl`` seconds. A revocation is
+  therefore visible as soon as its block is the head and the head was re-read: keep ``head_ttl``
+  below the chain's block time (the default 0.5 s is below every major chain's).
+
+Transport failures raise :class:`ChainUnavailable`; nothing is cached from a failed read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from anchor.chain import ZERO_ADDRESS, BatchInfo, IssuerInfo, _abi_type, _event_table
+from anchor.contracts import load_artifact
+from anchor.errors import ChainError, ChainUnavailable
+
+_CACHE_SIZE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationRecord:
+    whole_batch: bool
+    reason: int
+    block_number: int
+    block_time: int
+    tx_hash: bytes
+
+
+class _Fn:
+    """One registry function: selector, argument and result types."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.inputs = [_abi_type(i) for i in item["inputs"]]
+        self.outputs = [_abi_type(o) for o in item["outputs"]]
+        self.selector = keccak(text=f"{item['name']}({','.join(self.inputs)})")[:4]
+
+    def data(self, *args: Any) -> str:
+        return "0x" + (self.selector + abi_encode(self.inputs, list(args))).hex()
+
+    def decode(self, result: str) -> Any:
+        return abi_decode(self.outputs, bytes.fromhex(result[2:]))
+
+
+class _LRU(OrderedDict[Any, Any]):
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > _CACHE_SIZE:
+            self.popitem(last=False)
+
+
+class RegistryView:
+    """Reads of one registry at ``address`` through ``rpc_url``; safe to share between threads."""
+
+    def __init__(self, rpc_url: str, address: str, *, timeout: float = 5.0, head_ttl: float = 0.5) -> None:
+        self.rpc_url = rpc_url
+        self.address = to_checksum_address(address)
+        self.timeout = timeout
+        self.head_ttl = head_ttl
+        abi = load_artifact().abi
+        self._fns = {item["name"]: _Fn(item) for item in abi if item.get("type") == "function"}
+        self._events = _event_table(abi)
+        self._revoked_topic = next(t for t, (n, _, _) in self._events.items() if n == "CredentialsRevoked")
+        self._batch_revoked_topic = next(t for t, (n, _, _) in self._events.items() if n == "BatchRevoked")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._chain_id: int | None = None
+        self._head: tuple[float, int] | None = None
+        self._forever: _LRU = _LRU()
+        self._per_block: _LRU = _LRU()
+
+    # ------------------------------------------------------------------ transport
+
+    def _session(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = self._local.session = requests.Session()
+        return s
+
+    def rpc(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """One JSON-RPC batch; results in order. Errors raise, per call."""
+        payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in calls]
+        try:
+            r = self._session().post(self.rpc_url, json=payload if len(payload) > 1 else payload[0], timeout=self.timeout)
+            r.raise_for_status()
+            body = r.json()
+        except (requests.ConnectionError, requests.Timeout) as e:
+            raise ChainUnavailable(f"cannot reach the chain at {self.rpc_url}") from e
+        except (requests.RequestException, ValueError) as e:
+            raise ChainUnavailable(f"bad answer from the chain at {self.rpc_url}: {e}") from e
+        answers = body if isinstance(body, list) else [body]
+        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+        out = []
+        for req in payload:
+            a = by_id.get(req["id"])
+            if a is None:
+                raise ChainUnavailable(f"the chain at {self.rpc_url} dropped a request ({req['method']})")
+            if "error" in a:
+                raise ChainError(f"{req['method']} failed: {a['error'].get('message', a['error'])}")
+            out.append(a["result"])
+        return out
+
+    def _call(self, fn: str, *args: Any, block: str = "latest") -> tuple[str, list[Any]]:
+        return ("eth_call", [{"to": self.address, "data": self._fns[fn].data(*args)}, block])
+
+    # ------------------------------------------------------------------ cached reads
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.rpc([("eth_chainId", [])])[0], 16)
+        return self._chain_id
+
+    def head(self) -> int:
+        """The latest block number, re-read at most every ``head_ttl`` seconds."""
+        now = time.monotonic()
+        cached = self._head
+        if cached is not None and now - cached[0] < self.head_ttl:
+            return cached[1]
+        number = int(self.rpc([("eth_blockNumber", [])])[0], 16)
+        self._head = (now, number)
+        return number
+
+    def code_matches(self) -> bool:
+        key = ("code",)
+        if key not in self._forever:
+            code = self.rpc([("eth_getCode", [self.address, "latest"])])[0]
+            self._forever.put(key, code.lower() == load_artifact().deployed_bytecode.lower())
+        return bool(self._forever[key])
+
+    def read(self, root: bytes, index: int, issuer_hint: str | None = None) -> tuple[int, BatchInfo, IssuerInfo | None, int]:
+        """(head, batch, issuer of the batch, revocation word holding ``index``): one batched
+        round trip per (root, word) and block at most; ``issuer_hint`` (the address the proof
+        claims) rides along in the same round trip."""
+        head = self.head()
+        key = ("read", root, index >> 8, head)
+        hit = self._per_block.get(key)
+        if hit is None:
+            hint = to_checksum_address(issuer_hint) if issuer_hint else None
+            calls = [self._call("batchInfo", root), self._call("revocationWord", root, index >> 8)]
+            if hint and ("issuer", hint, head) not in self._per_block:
+                calls.append(self._call("issuerInfo", hint))
+            results = self.rpc(calls)
+            b = self._fns["batchInfo"].decode(results[0])[0]
+            batch = BatchInfo(root, to_checksum_address(b[0]), int(b[1]), int(b[2]), int(b[3]), int(b[4]))
+            bits = int(self._fns["revocationWord"].decode(results[1])[0])
+            if len(results) > 2 and hint:
+                self._per_block.put(("issuer", hint, head), self._issuer_from(hint, results[2]))
+            hit = (batch, bits)
+            self._per_block.put(key, hit)
+        batch, bits = hit
+        issuer = self.issuer(batch.issuer, head=head) if batch.anchored else None
+        return head, batch, issuer, bits
+
+    def issuer(self, address: str, *, head: int | None = None) -> IssuerInfo:
+        head = self.head() if head is None else head
+        address = to_checksum_address(address)
+        key = ("issuer", address, head)
+        info = self._per_block.get(key)
+        if info is None:
+            info = self._issuer_from(address, self.rpc([self._call("issuerInfo", address)])[0])
+            self._per_block.put(key, info)
+        return info  # type: ignore[no-any-return]
+
+    def _issuer_from(self, address: str, result: str) -> IssuerInfo:
+        r = self._fns["issuerInfo"].decode(result)[0]
+        return IssuerInfo(address, int(r[0]), bool(r[1]), int(r[2]), int(r[3]), str(r[4]))
+
+    def batch(self, root: bytes) -> BatchInfo:
+        _, info, _, _ = self.read(root, 0)
+        return info
+
+    def issuers(self) -> list[IssuerInfo]:
+        """Every account ever added as an issuer, by id, as of the head block (cached per block)."""
+        head = self.head()
+        key = ("issuers", head)
+        cached = self._per_block.get(key)
+        if cached is None:
+            count = int(self._fns["issuerCount"].decode(self.rpc([self._call("issuerCount")])[0])[0])
+            accounts = [to_checksum_address(self._fns["issuerAccount"].decode(r)[0])
+                        for r in self.rpc([self._call("issuerAccount", i) for i in range(1, count + 1)])] if count else []
+            infos = self.rpc([self._call("issuerInfo", a) for a in accounts]) if accounts else []
+            cached = [self._issuer_from(a, r) for a, r in zip(accounts, infos)]
+            self._per_block.put(key, cached)
+        return list(cached)
+
+    # ------------------------------------------------------------------ revocation details
+
+    def revocation(self, batch: BatchInfo, index: int) -> RevocationRecord | None:
+        """The event that revoked ``index`` of ``batch`` (or the whole batch): reason and time."""
+        key = ("revocation", batch.root, index, self.head())
+        if key in self._per_block:
+            return self._per_block[key]  # type: ignore[no-any-return]
+        root_topic = "0x" + batch.root.hex()
+        logs = self.rpc([("eth_getLogs", [{
+            "address": self.address, "fromBlock": hex(batch.anchored_block), "toBlock": "latest",
+            "topics": [["0x" + self._revoked_topic.hex(), "0x" + self._batch_revoked_topic.hex()], root_topic],
+        }])])[0]
+        found: RevocationRecord | None = None
+        for log in logs:
+            topic0 = bytes.fromhex(log["topics"][0][2:])
+            name, _, plain = self._events[topic0]
+            values = abi_decode([t for _, t in plain], bytes.fromhex(log["data"][2:]))
+            args = {n: v for (n, _), v in zip(plain, values)}
+            hit = name == "BatchRevoked" or any(
+                w == index >> 8 and (m >> (index & 0xFF)) & 1 for w, m in args["words"]
+            )
+            if hit:
+                block = int(log["blockNumber"], 16)
+                header = self.rpc([("eth_getBlockByNumber", [hex(block), False])])[0]
+                found = RevocationRecord(name == "BatchRevoked", int(args["reason"]), block, int(header["timestamp"], 16),
+                                         bytes.fromhex(log["transactionHash"][2:]))
+                break
+        self._per_block.put(key, found)
+        return found
+
+
+def is_anchored(batch: BatchInfo) -> bool:
+    return batch.issuer != ZERO_ADDRESS
