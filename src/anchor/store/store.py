@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -105,8 +107,17 @@ class Store:
             .where(CredentialRow.credential_id == bindparam("cid"))
         )
 
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A plain connection for fast reads; database errors become :class:`StoreError`."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as e:
+            raise StoreError(f"database error: {getattr(e, 'orig', None) or e}") from e
+
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     @classmethod
@@ -115,6 +126,9 @@ class Store:
         url = normalize_url(url)
         try:
             if url.startswith("sqlite"):
+                database = make_url(url).database
+                if database and database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(url, connect_args={"timeout": 30}, **engine_kw)
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
@@ -390,9 +404,8 @@ class Store:
 
     def locate(self, credential_id: str) -> CredentialLocation | None:
         """Where a credential sits (batch, index, anchoring) in one indexed query."""
-        q = self._locate_query
-        with self.engine.connect() as conn:
-            row = conn.execute(q, {"cid": credential_id}).first()
+        with self.connect() as conn:
+            row = conn.execute(self._locate_query, {"cid": credential_id}).first()
         if row is None:
             return None
         return CredentialLocation(*row)

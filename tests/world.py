@@ -1,0 +1,119 @@
+"""A small issuer world on a real Anvil: registry, issuer, anchored batches, exported badges."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+from werkzeug.serving import make_server
+
+from anchor.achievement import build_achievement, parse_achievement_text
+from anchor.anchoring import Anchorer
+from anchor.chain import Chain, Registry
+from anchor.devchain import free_port
+from anchor.exporting import export_credentials
+from anchor.issuing import issue_credentials
+from anchor.registration import register_issuer
+from anchor.roster import parse_roster
+from anchor.signer import Signer, dev_signer
+from anchor.store import Store
+from tests.helpers import EXAMPLES
+
+PROFILE = "https://uni.example/issuer"
+
+
+@dataclass
+class World:
+    chain: Chain
+    registry: Registry
+    store: Store
+    db_url: str
+    admin: Signer
+    issuer: Signer
+    badges: list[dict[str, Any]]  # exported, in roster order of issuance per batch
+    out: Path
+
+    def badge(self, n: int) -> dict[str, Any]:
+        return json.loads(json.dumps(self.badges[n]))  # a private deep copy
+
+
+def achievement() -> dict[str, Any]:
+    return build_achievement(parse_achievement_text((EXAMPLES / "achievement.yaml").read_text()))
+
+
+def make_world(chain: Chain, tmp_path: Path, *, n: int = 8, max_batch: int = 1000, db_url: str | None = None,
+               valid_from: datetime | None = None, valid_until: datetime | None = None) -> World:
+    admin, issuer = dev_signer(0), dev_signer(1)
+    registry, _ = Registry.deploy(chain, admin)
+    db_url = db_url or f"sqlite:///{tmp_path / 'world.db'}"
+    store = Store.open(db_url)
+    register_issuer(store, registry, issuer, admin, name="Uni", profile_id=PROFILE, url="https://uni.example")
+    row = store.issuer(issuer.address)
+    assert row is not None
+    roster = "name,email\n" + "".join(f"Person {i},p{i}@example.org\n" for i in range(n))
+    issue_credentials(store, row, achievement(), parse_roster(roster), valid_from=valid_from, valid_until=valid_until)
+    Anchorer(store, registry, issuer, row).run(max_batch=max_batch)
+    out = tmp_path / "badges"
+    export_credentials(store, row.id, issuer.address, out)
+    badges = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    badges.sort(key=lambda b: (b["proof"][0]["blockNumber"], b["proof"][0]["leafIndex"]))
+    return World(chain, registry, store, db_url, admin, issuer, badges, out)
+
+
+# ---------------------------------------------------------------------------- registry storage
+
+# Storage slots of CredentialRegistry's state variables (checked by tests against real reads).
+# _issuerCount (uint32) shares slot 1 with _pendingAdmin, at bit 160.
+SLOT_ADMIN, SLOT_PENDING_AND_COUNT, SLOT_ISSUERS, SLOT_ISSUER_ACCOUNTS, SLOT_BATCHES = 0, 1, 2, 3, 5
+
+
+def mapping_slot(key: bytes, slot: int) -> int:
+    return int.from_bytes(keccak(key.rjust(32, b"\0") + slot.to_bytes(32, "big")), "big")
+
+
+def read_slot(chain: Chain, address: str, slot: int) -> int:
+    raw = chain.w3.eth.get_storage_at(to_checksum_address(address), slot)
+    return int.from_bytes(bytes(raw), "big")
+
+
+def write_slot(chain: Chain, address: str, slot: int, value: int) -> None:
+    chain.w3.provider.make_request(  # type: ignore[arg-type]
+        "anvil_setStorageAt", [to_checksum_address(address), hex(slot), "0x" + value.to_bytes(32, "big").hex()]
+    )
+
+
+def batch_word(issuer_id: int, leaf_count: int, anchored_at: int, block: int, revoked_at: int = 0) -> int:
+    return issuer_id | leaf_count << 32 | anchored_at << 96 | block << 144 | revoked_at << 208
+
+
+def forge_batch(chain: Chain, registry: Registry, root: bytes, *, issuer_id: int, leaf_count: int, anchored_at: int, block: int) -> None:
+    """Write a batch record straight into the registry's storage, as a tampered registry would hold."""
+    write_slot(chain, registry.address, mapping_slot(root, SLOT_BATCHES), batch_word(issuer_id, leaf_count, anchored_at, block))
+
+
+def forge_issuer_account(chain: Chain, registry: Registry, issuer_id: int, account: str) -> None:
+    write_slot(chain, registry.address, mapping_slot(issuer_id.to_bytes(32, "big"), SLOT_ISSUER_ACCOUNTS), int(account, 16))
+
+
+# ---------------------------------------------------------------------------- a live HTTP service
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve ``app`` over real HTTP on a free port in a thread; yields the base URL."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
