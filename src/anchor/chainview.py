@@ -19,6 +19,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,18 @@ from anchor.contracts import load_artifact
 from anchor.errors import ChainError, ChainUnavailable
 
 _CACHE_SIZE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One decoded registry event with where and when it happened."""
+
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    block_time: int
+    tx_hash: bytes
+    log_index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,8 @@ class RegistryView:
         self._head: tuple[float, int] | None = None
         self._forever: _LRU = _LRU()
         self._per_block: _LRU = _LRU()
+        self.http_requests = 0  # counters for benchmarks and tests
+        self.rpc_calls = 0
 
     # ------------------------------------------------------------------ transport
 
@@ -98,6 +113,8 @@ class RegistryView:
     def rpc(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """One JSON-RPC batch; results in order. Errors raise, per call."""
         payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in calls]
+        self.http_requests += 1
+        self.rpc_calls += len(payload)
         try:
             r = self._session().post(self.rpc_url, json=payload if len(payload) > 1 else payload[0], timeout=self.timeout)
             r.raise_for_status()
@@ -231,6 +248,72 @@ class RegistryView:
                 break
         self._per_block.put(key, found)
         return found
+
+
+    # ------------------------------------------------------------------ event history
+
+    def logs(self, *, from_block: int = 0, to_block: int | None = None, page: int = 10_000,
+             topics: list[Any] | None = None) -> Iterator[LogEvent]:
+        """Every registry event in the range, oldest first, in pages of at most ``page`` blocks.
+
+        A node that refuses a range (too many blocks or results) gets it again in halves, so this
+        works against public RPCs with log limits as well as against a local node.
+        """
+        last = int(self.rpc([("eth_blockNumber", [])])[0], 16) if to_block is None else to_block
+        start, size = from_block, max(1, page)
+        while start <= last:
+            stop = min(start + size - 1, last)
+            flt: dict[str, Any] = {"address": self.address, "fromBlock": hex(start), "toBlock": hex(stop)}
+            if topics:
+                flt["topics"] = topics
+            try:
+                raw = self.rpc([("eth_getLogs", [flt])])[0]
+            except ChainError as e:
+                if isinstance(e, ChainUnavailable) or stop == start or not _range_refused(str(e)):
+                    raise
+                size = max(1, (stop - start + 1) // 2)
+                continue
+            yield from self._decode_logs(raw)
+            start = stop + 1
+
+    def _decode_logs(self, raw: list[dict[str, Any]]) -> Iterator[LogEvent]:
+        missing = sorted({int(log["blockNumber"], 16) for log in raw if "blockTimestamp" not in log})
+        times: dict[int, int] = {}
+        for i in range(0, len(missing), 500):  # nodes without blockTimestamp in logs: headers, batched
+            part = missing[i : i + 500]
+            for number, header in zip(part, self.rpc([("eth_getBlockByNumber", [hex(n), False]) for n in part])):
+                times[number] = int(header["timestamp"], 16)
+        for log in raw:
+            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            spec = self._events.get(topics[0])
+            if spec is None:
+                continue  # not one of ours (cannot happen for a genuine registry)
+            name, indexed, plain = spec
+            args: dict[str, Any] = {}
+            for (arg, kind), topic in zip(indexed, topics[1:]):
+                args[arg] = abi_decode([kind], topic)[0]
+            values = abi_decode([k for _, k in plain], bytes.fromhex(log["data"][2:]))
+            args.update({n: v for (n, _), v in zip(plain, values)})
+            for k, v in args.items():
+                if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
+                    args[k] = to_checksum_address(v)
+            number = int(log["blockNumber"], 16)
+            when = int(log["blockTimestamp"], 16) if "blockTimestamp" in log else times[number]
+            yield LogEvent(name, args, number, when, bytes.fromhex(log["transactionHash"][2:]), int(log["logIndex"], 16))
+
+    def call_many(self, calls: list[tuple[str, tuple[Any, ...]]], *, chunk: int = 500, block: str = "latest") -> list[Any]:
+        """Many registry view calls, decoded, in batched round trips of ``chunk``."""
+        out: list[Any] = []
+        for i in range(0, len(calls), chunk):
+            part = calls[i : i + chunk]
+            results = self.rpc([self._call(fn, *args, block=block) for fn, args in part])
+            out.extend(self._fns[fn].decode(r) for (fn, _), r in zip(part, results))
+        return out
+
+
+def _range_refused(message: str) -> bool:
+    text = message.lower()
+    return any(s in text for s in ("range", "limit", "too many", "exceed", "10000", "query returned more"))
 
 
 def is_anchored(batch: BatchInfo) -> bool:

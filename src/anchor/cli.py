@@ -8,6 +8,7 @@ Exit codes: 0 success; 1 a check failed (e.g. a badge is invalid or revoked); 2 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from functools import cached_property
@@ -458,6 +459,112 @@ def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_
         for note in report.notes:
             say(f"  note: {note}", fg="yellow")
     sys.exit(VERDICT_EXIT[report.verdict.value])
+
+
+# ------------------------------------------------------------------------------ auditing
+
+
+@cli.group()
+def audit() -> None:
+    """Rebuild the registry's history from the chain; cross-check an issuer's database."""
+
+
+def _duration(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not m:
+        raise InputError(f"a duration is a number with an optional unit s, m, h or d (e.g. 36h), got {text!r}")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _view(app: App) -> Any:
+    from anchor.chainview import RegistryView
+
+    return RegistryView(app.settings.rpc_url, app.settings.registry_address(), head_ttl=0, timeout=30)
+
+
+@audit.command("history")
+@click.option("--from-block", type=click.IntRange(min=0), default=0, show_default=True, help="First block to read events from.")
+@click.option("--page-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Blocks per eth_getLogs call (halved when the node refuses).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per issuer, batch and revocation.")
+@pass_app
+def audit_history(app: App, from_block: int, page_size: int, as_json: bool, as_csv: bool) -> None:
+    """Rebuild the whole registry state from its events alone, then check it against the contract's views."""
+    from anchor import audit_output
+    from anchor.auditing import history_audit
+
+    view = _view(app)
+    if not view.code_matches():
+        raise ChainError(f"no CredentialRegistry at {view.address} on {app.settings.rpc_url}", reason="no_registry")
+    report = history_audit(view, from_block=from_block, page=page_size)
+    if as_json:
+        click.echo(json.dumps(audit_output.history_json(report, view), indent=2))
+    elif as_csv:
+        click.echo(audit_output.history_csv(report), nl=False)
+    else:
+        for line in audit_output.history_table(report, view):
+            say(line)
+    if report.findings:
+        sys.exit(1)
+
+
+@audit.command("issuer")
+@click.option("--address", help="Issuer account to audit (default: this machine's issuer key).")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error", "critical"]), default="error", show_default=True,
+              help="Exit non-zero when a finding has at least this severity.")
+@click.option("--backdate-threshold", default="1d", show_default=True, help="Flag credentials dated more than this before their anchoring (e.g. 36h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def audit_issuer(app: App, address: str | None, fail_on: str, backdate_threshold: str, as_json: bool) -> None:
+    """Compare the issuer's database with the chain and list findings by severity."""
+    from anchor import audit_output
+    from anchor.auditing import issuer_audit, read_history, severity_rank
+
+    threshold = _duration(backdate_threshold)
+    who = address or app.signer("issuer")[0].address
+    from eth_utils import is_address, to_checksum_address
+
+    if not is_address(who):
+        raise InputError(f"not an address: {who!r}")
+    view = _view(app)
+    state = read_history(view)
+    report = issuer_audit(app.store, state, to_checksum_address(who), backdate_threshold=threshold)
+    if as_json:
+        click.echo(json.dumps(audit_output.issuer_json(report), indent=2))
+    else:
+        for line in audit_output.issuer_table(report):
+            say(line)
+    worst = report.worst()
+    if worst is not None and severity_rank(worst) >= severity_rank(fail_on):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only list the batches that would be anchored again.")
+@pass_app
+def reanchor(app: App, dry_run: bool) -> None:
+    """Anchor again (new transaction, same root) every batch the audit finds missing on chain."""
+    from anchor.anchoring import Anchorer
+    from anchor.auditing import read_history
+
+    signer, _ = app.signer("issuer")
+    issuer_row = app.issuer_row()
+    state = read_history(_view(app))
+    missing = [b for b in app.store.batches(issuer_row.id, statuses=("confirmed",)) if b.root not in state.batches]
+    if not missing:
+        say("every anchored batch of this database is on chain; nothing to do")
+        return
+    for b in missing:
+        say(f"batch {b.id}: root 0x{b.root.hex()} ({b.leaf_count} credentials) is missing on chain")
+    if dry_run:
+        return
+    for b in missing:
+        app.store.reset_batch(b.id)
+    report = Anchorer(app.store, app.registry, signer, issuer_row, confirmations=app.settings.confirmations,
+                      timeout=app.settings.receipt_timeout).run()
+    for o in report.outcomes:
+        say(f"batch {o.batch_id}: anchored again in block {o.block_number}, tx 0x{o.tx_hash.hex()}")
+    say("re-export the badges (`anchor export DIR`) so their proofs name the new transaction")
 
 
 # ------------------------------------------------------------------------------ service

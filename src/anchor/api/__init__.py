@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 
-from anchor.api import credentials, problems, registry, verify
+from anchor.api import audit, credentials, problems, registry, verify
 from anchor.api.openapi import build as build_openapi
 from anchor.api.openapi import operation
 from anchor.api.page import bp as page_bp
@@ -37,7 +37,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["anchor"] = Service(config)
     problems.install(app)
-    for bp in (credentials.bp, verify.bp, registry.bp, page_bp):
+    for bp in (credentials.bp, verify.bp, registry.bp, audit.bp, page_bp):
         app.register_blueprint(bp)
 
     openapi_cache: dict[str, str] = {}

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from anchor import merkle
-from anchor.chainview import RegistryView
+from anchor.chainview import LogEvent, RegistryView
+from anchor.history import RegistryState, replay
 from anchor.errors import ConfigError, InputError, NotFound
 from anchor.proofs import PROOF_TYPE, sides_for
 from anchor.store import Store
@@ -44,6 +45,22 @@ class Service:
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._levels: OrderedDict[int, list[bytes]] = OrderedDict()
+        self._history_lock = threading.Lock()
+        self._events: list[LogEvent] = []
+        self._state = RegistryState()
+        self._synced = -1  # last block whose events are in _events
+
+    def history(self) -> tuple[list[LogEvent], RegistryState]:
+        """The registry's events so far and the state they fold into, synced incrementally:
+        only blocks after the last synced one are read, at most once per head refresh."""
+        head = self.view.head()
+        with self._history_lock:
+            if head > self._synced:
+                new = list(self.view.logs(from_block=self._synced + 1, to_block=head))
+                self._events.extend(new)
+                replay(new, self._state)
+                self._synced = head
+            return self._events, self._state
 
     @property
     def store(self) -> Store:
