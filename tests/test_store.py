@@ -76,11 +76,15 @@ def test_signed_transaction_is_unique_by_hash(store: Store) -> None:
     issuer_id, _ = seed(store, 3)
     batch = store.create_batch(issuer_id, 10)
     assert batch is not None
-    store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
-    with pytest.raises(StoreError):
-        store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    first = store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    store.set_tx_status(first, "mined", block_number=3)
+    # The same signed bytes again (a reset chain): the row is reused and back to "signed".
+    assert store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw") == first
     (tx,) = store.transactions(batch.id, "anchor")
-    assert (tx.nonce, tx.status, tx.raw) == (7, "signed", b"raw")
+    assert (tx.nonce, tx.status, tx.raw, tx.block_number) == (7, "signed", b"raw", None)
+    other = store.create_batch(issuer_id, 10) or batch
+    with pytest.raises(StoreError):  # a hash belongs to one transaction of one batch
+        store.record_signed_tx(other.id, "revoke", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
 
 
 def test_achievements_are_stored_once_per_content(store: Store) -> None:

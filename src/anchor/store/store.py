@@ -309,13 +309,21 @@ class Store:
 
     def record_signed_tx(self, batch_id: int, kind: str, chain_id: int, sender: str, nonce: int, tx_hash: bytes,
                          raw: bytes, *, batch_status: str | None = None, revocation_ids: Sequence[int] = ()) -> int:
-        """Persist a signed transaction before it is broadcast (and move its subject along)."""
+        """Persist a signed transaction before it is broadcast (and move its subject along).
+
+        Signing the same call with the same nonce and fees gives the same bytes and hash (e.g.
+        re-anchoring on a chain that was reset): the stored row is then reused, not duplicated.
+        """
         with self.session() as s:
-            row = TransactionRow(
-                kind=kind, batch_id=batch_id, chain_id=chain_id, sender=sender, nonce=nonce, tx_hash=tx_hash,
-                raw=raw, status="signed", created_at=now(),
-            )
-            s.add(row)
+            row = s.scalar(select(TransactionRow).where(TransactionRow.tx_hash == tx_hash))
+            if row is not None and (row.batch_id, row.kind) == (batch_id, kind):
+                row.status, row.block_number, row.gas_used = "signed", None, None
+            else:
+                row = TransactionRow(
+                    kind=kind, batch_id=batch_id, chain_id=chain_id, sender=sender, nonce=nonce, tx_hash=tx_hash,
+                    raw=raw, status="signed", created_at=now(),
+                )
+                s.add(row)
             s.flush()
             if batch_status:
                 s.execute(update(BatchRow).where(BatchRow.id == batch_id).values(status=batch_status))
