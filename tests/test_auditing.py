@@ -240,7 +240,7 @@ def test_replay_flags_what_a_genuine_registry_never_emits() -> None:
 
 
 OPS = st.lists(st.tuples(st.sampled_from(["add", "remove", "anchor", "revoke", "revoke_batch"]), st.integers(0, 3),
-                         st.integers(1, 600), st.integers(0, 2**32)), min_size=3, max_size=14)
+                         st.integers(1, 600), st.integers(0, 2**32 - 1)), min_size=3, max_size=14)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -295,7 +295,7 @@ def test_audit_views_in_the_service(world: World) -> None:
     assert one["events"][1]["args"]["indices"] == [0, 1] and one["events"][1]["args"]["reasonName"] == "misconduct"
     timeline = c.get(f"/api/v1/audit/issuers/{world.issuer.address}").json
     assert [e["event"] for e in timeline["timeline"]] == ["IssuerAdded"] + ["BatchAnchored"] * 3 + ["CredentialsRevoked"]
-    assert c.get(f"/api/v1/audit/issuers/{dev_signer(7).address}").status_code == 404
+    assert c.get(f"/api/v1/audit/issuers/{dev_signer(5).address}").status_code == 404
     assert c.get("/api/v1/audit/issuers/0x12").status_code == 422
     assert c.get("/api/v1/audit/batches/0x" + "00" * 32).status_code == 404
     assert c.get("/api/v1/audit/history?offset=-1").status_code == 422
