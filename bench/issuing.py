@@ -98,6 +98,12 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def note(message: str) -> None:
+    """Progress on stderr, after whatever the table has printed so far."""
+    sys.stdout.flush()
+    print(message, file=sys.stderr, flush=True)
+
+
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     out = fn()
@@ -397,14 +403,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     runs = []
     for n in sizes:
-        print(f"  running N = {n:,} in a subprocess ...", file=sys.stderr, flush=True)
+        note(f"  running N = {n:,} in a subprocess ...")
         runs.append(run_in_subprocess(n, args.db, args.tmpdir))
     if runs:
         print(f"temporary directories (roster, database, exported badges) in {args.tmpdir or tempfile.gettempdir()}")
         print_end_to_end(runs)
         print()
     if args.tree > 0:
-        print(f"  Merkle tree over {args.tree:,} leaves, ours then merkletools ...", file=sys.stderr, flush=True)
+        note(f"  Merkle tree over {args.tree:,} leaves, ours then merkletools ...")
         print_tree(bench_tree(args.tree, max(1, args.repeat)))
     return 0
 
