@@ -26,7 +26,7 @@ from anchor.revoking import request_revocation, submit_revocations
 from anchor.roster import parse_roster
 from anchor.signer import dev_signer
 from anchor.store import Store
-from anchor.store.schema import BatchRow, CredentialRow, RevocationRow, TransactionRow, TreeChunkRow
+from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, RevocationRow, TransactionRow, TreeChunkRow
 from tests.helpers import Cli
 from tests.world import World, achievement, make_world
 
@@ -61,8 +61,10 @@ def test_altered_document(world: World) -> None:
     with world.store.session() as s:
         row = s.scalar(select(CredentialRow).where(CredentialRow.leaf_index == 2).limit(1))
         assert row is not None
-        doc = row.document.replace(b"Person", b"Persom", 1)
-        s.execute(update(CredentialRow).where(CredentialRow.id == row.id).values(document=doc))
+        stored = s.get(DocumentRow, row.id)
+        assert stored is not None
+        doc = stored.document.replace(b"Person", b"Persom", 1)
+        s.execute(update(DocumentRow).where(DocumentRow.credential_pk == row.id).values(document=doc))
         altered = row.credential_id
     found = codes(world)
     assert found["credential_altered"][0]["subject"]["credentials"] == [altered]
@@ -75,11 +77,14 @@ def test_deleted_credential_and_deleted_batch(world: World) -> None:
         victim = s.scalar(select(BatchRow).order_by(BatchRow.id))
         assert victim is not None
         one = s.scalar(select(CredentialRow.id).where(CredentialRow.batch_id == victim.id, CredentialRow.leaf_index == 1))
+        s.execute(delete(DocumentRow).where(DocumentRow.credential_pk == one))
         s.execute(delete(CredentialRow).where(CredentialRow.id == one))
     found = codes(world)
     assert "credentials_missing" in found and "root_mismatch" in found
 
     with world.store.session() as s:  # now drop the whole batch
+        members = select(CredentialRow.id).where(CredentialRow.batch_id == victim.id)
+        s.execute(delete(DocumentRow).where(DocumentRow.credential_pk.in_(members)))
         for table in (CredentialRow, TreeChunkRow, TransactionRow):
             s.execute(delete(table).where(table.batch_id == victim.id))
         s.execute(delete(BatchRow).where(BatchRow.id == victim.id))

@@ -22,7 +22,7 @@ from anchor import merkle
 from anchor.chainview import RegistryView
 from anchor.history import RegistryState, replay
 from anchor.store import Store
-from anchor.store.schema import BatchRow, CredentialRow, IssuerRow, RevocationRow, TransactionRow
+from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow, RevocationRow, TransactionRow
 from anchor.timefmt import format_ts, from_unix, parse_ts
 
 SEVERITIES = ("info", "warning", "error", "critical")
@@ -248,8 +248,9 @@ def _batch_rows(store: Store, batch_id: int, page: int = 20_000) -> Iterable[tup
     while True:
         with store.connect() as conn:
             rows = conn.execute(
-                select(CredentialRow.leaf_index, CredentialRow.credential_id, CredentialRow.document, CredentialRow.leaf_hash,
+                select(CredentialRow.leaf_index, CredentialRow.credential_id, DocumentRow.document, CredentialRow.leaf_hash,
                        CredentialRow.valid_from)
+                .join(DocumentRow, DocumentRow.credential_pk == CredentialRow.id)
                 .where(CredentialRow.batch_id == batch_id, CredentialRow.leaf_index > start)
                 .order_by(CredentialRow.leaf_index).limit(page)
             ).all()

@@ -18,7 +18,7 @@ from anchor.errors import ChainError, InputError, NotFound
 from anchor.faults import crashpoint
 from anchor.signer import Signer
 from anchor.store import Store
-from anchor.store.schema import BatchRow, CredentialRow, RevocationRow
+from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, RevocationRow
 from anchor.store.store import now
 
 REASONS = {
@@ -77,6 +77,7 @@ def request_revocation(store: Store, issuer_id: int, credential_ids: Sequence[st
             if row is None or row.issuer_id != issuer_id:
                 raise NotFound(f"no credential {cid} of this issuer in the database")
             if row.batch_id is None:
+                s.execute(delete(DocumentRow).where(DocumentRow.credential_pk == row.id))
                 s.execute(delete(CredentialRow).where(CredentialRow.id == row.id))
                 out.withdrawn.append(cid)
                 continue

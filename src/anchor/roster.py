@@ -13,6 +13,7 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from anchor.achievement import is_http_url
 from anchor.credentials import normalize_email
@@ -27,6 +28,8 @@ MAX_NARRATIVE = 5000
 MAX_ROWS = 5_000_000
 # Pragmatic address check: one @, a dot in the domain, no spaces; RFC 5322 in full accepts more
 # but nothing a roster should contain.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#][^\s]*)?\Z")
 EMAIL = re.compile(r"^[^@\s\"<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
@@ -116,7 +119,7 @@ def _row(line: int, raw: dict[str, str], default_valid_from: datetime | None) ->
         raise InputError("name is empty")
     if len(name) > MAX_NAME:
         raise InputError(f"name is longer than {MAX_NAME} characters")
-    if any(ord(c) < 32 for c in name):
+    if _CONTROL.search(name):
         raise InputError("name contains control characters")
     email = normalize_email(raw["email"])
     if not email:
@@ -124,7 +127,7 @@ def _row(line: int, raw: dict[str, str], default_valid_from: datetime | None) ->
     if len(email) > 254 or not EMAIL.match(email):
         raise InputError(f"email {raw['email'].strip()!r} is not a valid address")
     evidence = (raw.get("evidence_url") or "").strip() or None
-    if evidence is not None and not is_http_url(evidence):
+    if evidence is not None and not (len(evidence) <= 2048 and _HTTP_URL.match(evidence)) and not is_http_url(evidence):
         raise InputError(f"evidence_url {evidence!r} is not an http(s) URL")
     valid_from = _ts(raw, "valid_from") or default_valid_from
     valid_until = _ts(raw, "valid_until", end_of_day=True)
@@ -141,4 +144,10 @@ def _ts(raw: dict[str, str], column: str, *, end_of_day: bool = False) -> dateti
     value = (raw.get(column) or "").strip()
     if not value:
         return None
+    return _cached_ts(value, column, end_of_day)
+
+
+@lru_cache(maxsize=4096)
+def _cached_ts(value: str, column: str, end_of_day: bool) -> datetime:
+    # Rosters repeat the same few dates over thousands of rows; errors are not cached.
     return parse_ts(value, what=column, end_of_day=end_of_day)

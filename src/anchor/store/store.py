@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from anchor.store.schema import (
     BatchRow,
     Base,
     CredentialRow,
+    DocumentRow,
     IssuerRow,
     Meta,
     RevocationRow,
@@ -94,8 +96,9 @@ class CredentialLocation:
 class Store:
     """The issuer database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, url: str | None = None) -> None:
         self.engine = engine
+        self.url = url or engine.url.render_as_string(hide_password=False)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.is_postgres = engine.dialect.name == "postgresql"
         self._locate_query = (
@@ -133,7 +136,7 @@ class Store:
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(url, pool_pre_ping=True, **engine_kw)
-            store = cls(engine)
+            store = cls(engine, url)
             if create:
                 Base.metadata.create_all(engine)
                 store._check_version()
@@ -226,14 +229,34 @@ class Store:
             return set(s.scalars(q))
 
     def insert_credentials(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk insert (inside the caller's unit of work), straight to the driver's executemany:
-        SQLAlchemy's per-row parameter processing would cost more than the insert itself."""
+        """Bulk insert credentials (each row's ``document`` goes to its own table) inside the
+        caller's unit of work, straight to the driver's executemany: SQLAlchemy's per-row
+        parameter processing would cost more than the insert itself.
+
+        Ids are allocated here, under the database's write lock, so documents can reference
+        their credential without a round trip per row.
+        """
         if not rows:
             return
-        columns = list(rows[0])
-        marks = ", ".join(["?" if self.engine.dialect.paramstyle == "qmark" else "%s"] * len(columns))
-        sql = f"INSERT INTO {CredentialRow.__tablename__} ({', '.join(columns)}) VALUES ({marks})"
-        s.connection().exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
+        if self.is_postgres:
+            s.execute(text("SELECT pg_advisory_xact_lock(7100000)"))
+        else:  # take SQLite's write lock before reading max(id)
+            s.execute(text("UPDATE anchor_meta SET value = value WHERE key = 'schema_version'"))
+        first = int(s.scalar(select(func.coalesce(func.max(CredentialRow.id), 0))) or 0) + 1
+        columns = [c for c in rows[0] if c != "document"]
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        conn = s.connection()
+        values = operator.itemgetter(*columns)
+        conn.exec_driver_sql(
+            f"INSERT INTO {CredentialRow.__tablename__} (id, {', '.join(columns)}) VALUES ({', '.join([mark] * (len(columns) + 1))})",
+            [(first + i, *values(r)) for i, r in enumerate(rows)],
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO {DocumentRow.__tablename__} (credential_pk, document) VALUES ({mark}, {mark})",
+            [(first + i, r["document"]) for i, r in enumerate(rows)],
+        )
+        if self.is_postgres:  # keep the serial sequence ahead of the ids given explicitly
+            s.execute(text("SELECT setval(pg_get_serial_sequence('credentials', 'id'), :v)"), {"v": first + len(rows) - 1})
 
     def credential(self, credential_id: str) -> CredentialRow | None:
         with self.session() as s:
@@ -398,17 +421,23 @@ class Store:
             raise StoreError(f"tree of batch {batch_id} is incomplete in the database")
         return [got[n] for n in range(len(positions))]
 
-    def iter_documents(self, batch_id: int, *, page: int = 5000) -> Iterator[tuple[int, str, bytes]]:
-        """(leaf index, credential id, canonical document) of a batch, in leaf order, streamed."""
-        start = 0
-        while True:
+    def iter_documents(self, batch_id: int, *, page: int = 5000, first: int = 0,
+                       stop: int | None = None) -> Iterator[tuple[int, str, bytes]]:
+        """(leaf index, credential id, canonical document) of a batch's leaves ``[first, stop)``,
+        in leaf order, streamed a page at a time."""
+        start = first
+        while stop is None or start < stop:
+            q = (
+                select(CredentialRow.leaf_index, CredentialRow.credential_id, DocumentRow.document)
+                .join(DocumentRow, DocumentRow.credential_pk == CredentialRow.id)
+                .where(CredentialRow.batch_id == batch_id, CredentialRow.leaf_index >= start)
+                .order_by(CredentialRow.leaf_index)
+                .limit(page)
+            )
+            if stop is not None:
+                q = q.where(CredentialRow.leaf_index < stop)
             with self.session() as s:
-                rows = s.execute(
-                    select(CredentialRow.leaf_index, CredentialRow.credential_id, CredentialRow.document)
-                    .where(CredentialRow.batch_id == batch_id, CredentialRow.leaf_index >= start)
-                    .order_by(CredentialRow.leaf_index)
-                    .limit(page)
-                ).all()
+                rows = s.execute(q).all()
             if not rows:
                 return
             for idx, cid, doc in rows:
@@ -474,7 +503,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk inserts into random-key indexes stay in memory
+    cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk inserts into random-key indexes stay in memory
     cur.close()
 
 

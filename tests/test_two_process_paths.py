@@ -1,0 +1,47 @@
+"""The two-process fast paths (forked credential builder, forked export half) give the same
+results as the single-process ones: lowered thresholds make small runs take them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anchor import exporting, issuing, merkle
+from anchor.chain import Chain
+from anchor.credentials import leaf_of, schema_errors
+from anchor.devchain import DevChain
+from anchor.proofs import find_anchor_proof
+from tests.world import make_world
+
+pytestmark = pytest.mark.chain
+
+
+def test_forked_builder_and_forked_export(anvil: DevChain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+    monkeypatch.setattr(issuing, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(issuing, "INSERT_CHUNK", 7)  # several chunks through the pipe
+    monkeypatch.setattr(exporting, "SPLIT_MIN", 10)
+    monkeypatch.setattr(exporting, "_LEAF_CHUNK", 8)
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=61, db_url=db_url)
+    assert len(w.badges) == 61
+    assert len({b["id"] for b in w.badges}) == 61
+    indices = sorted(find_anchor_proof(b).index for b in w.badges)
+    assert indices == list(range(61))
+    for badge in w.badges:
+        assert schema_errors(badge) == []
+        proof = find_anchor_proof(badge)
+        merkle.verify_inclusion(leaf_of(badge), proof.index, proof.leaf_count, proof.path, proof.root)
+    assert not list(tmp_path.glob(".badges.partial-*")), "the staging directory was renamed into place"
+
+
+def test_export_into_a_directory_that_has_files_replaces_them_atomically(anvil: DevChain, tmp_path: Path) -> None:
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=5)
+    row = w.store.issuer(w.issuer.address)
+    assert row is not None
+    stray = w.out / "keep-me.txt"
+    stray.write_text("not a badge")
+    report = exporting.export_credentials(w.store, row.id, w.issuer.address, w.out)
+    assert report.files == 5 and stray.exists() and not list(w.out.glob("*.tmp"))
+    again = {p.name: json.loads(p.read_text()) for p in w.out.glob("*.json")}
+    assert sorted(again) == sorted(b["id"].removeprefix("urn:uuid:") + ".json" for b in w.badges)
