@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from anchor import merkle
+from anchor.addresses import checksum as to_checksum_address
 from anchor.chainview import RegistryView
 from anchor.history import RegistryState, replay
 from anchor.store import Store

@@ -1,14 +1,16 @@
 """A read-only, verifier's view of a registry: lean JSON-RPC, batched, cached per block.
 
 Verification needs a handful of registry reads per credential. :class:`RegistryView` sends them
-as one JSON-RPC batch over a keep-alive HTTP session (no web3 middleware on the hot path) and
-caches them:
+as one JSON-RPC batch over a keep-alive HTTP session (no web3 middleware on the hot path).
 
-* forever — what cannot change: the chain id and whether the code at the address is the registry;
-* per block — everything else (batch records, revocation bits, issuer status), keyed by
-  the head block number, which is re-read at most every ``head_ttl`` seconds. A revocation is
-  therefore visible as soon as its block is the head and the head was re-read: keep ``head_ttl``
-  below the chain's block time (the default 0.5 s is below every major chain's).
+With ``head_ttl > 0`` (the service) it caches: the chain id and the contract check forever;
+batch records, revocation words and issuer records until the chain says they changed. The head
+block is re-read at most every ``head_ttl`` seconds, and with it the registry's state-changing
+events since the previous read (one ``eth_getLogs``, usually empty); each event drops exactly
+the cached records it touches. So hot endpoints make no RPC call per request, and a revocation
+is visible as soon as its block is seen: keep ``head_ttl`` below the chain's block time (the
+default 0.5 s is below every major chain's). With ``head_ttl == 0`` (the offline verifier)
+nothing is cached and each credential costs one batched round trip.
 
 Transport failures raise :class:`ChainUnavailable`; nothing is cached from a failed read.
 """
@@ -24,9 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from urllib.parse import urlparse
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
+
+from anchor.addresses import checksum as to_checksum_address
 
 from anchor.chain import ZERO_ADDRESS, BatchInfo, IssuerInfo, _abi_type, _event_table
 from anchor.contracts import load_artifact
@@ -96,9 +101,14 @@ class RegistryView:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._chain_id: int | None = None
+        self._code_ok: bool | None = None
         self._head: tuple[float, int] | None = None
-        self._forever: _LRU = _LRU()
-        self._per_block: _LRU = _LRU()
+        self._synced: int | None = None  # last block whose state-changing events were applied
+        self._batches: _LRU = _LRU()  # root -> BatchInfo (anchored or not)
+        self._words: _LRU = _LRU()  # root -> {word: bits, ("revocation", index): record}
+        self._issuers: _LRU = _LRU()  # address -> IssuerInfo
+        self._issuer_list: list[IssuerInfo] | None = None
+        self._mutating = [t for t, (n, _, _) in self._events.items() if n != "AdminTransferred"]
         self.http_requests = 0  # counters for benchmarks and tests
         self.rpc_calls = 0
 
@@ -108,6 +118,9 @@ class RegistryView:
         s = getattr(self._local, "session", None)
         if s is None:
             s = self._local.session = requests.Session()
+            # Proxy variables do not apply to a node on this machine, and consulting them costs a
+            # scan of the environment on every request.
+            s.trust_env = urlparse(self.rpc_url).hostname not in ("127.0.0.1", "localhost", "::1")
         return s
 
     def rpc(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
@@ -141,60 +154,137 @@ class RegistryView:
     # ------------------------------------------------------------------ cached reads
 
     @property
+    def caching(self) -> bool:
+        return self.head_ttl > 0
+
+    @property
     def chain_id(self) -> int:
         if self._chain_id is None:
             self._chain_id = int(self.rpc([("eth_chainId", [])])[0], 16)
         return self._chain_id
 
-    def head(self) -> int:
-        """The latest block number, re-read at most every ``head_ttl`` seconds."""
-        now = time.monotonic()
-        cached = self._head
-        if cached is not None and now - cached[0] < self.head_ttl:
-            return cached[1]
-        number = int(self.rpc([("eth_blockNumber", [])])[0], 16)
-        self._head = (now, number)
-        return number
-
     def code_matches(self) -> bool:
-        key = ("code",)
-        if key not in self._forever:
+        if self._code_ok is None:
             code = self.rpc([("eth_getCode", [self.address, "latest"])])[0]
-            self._forever.put(key, code.lower() == load_artifact().deployed_bytecode.lower())
-        return bool(self._forever[key])
+            self._code_ok = code.lower() == load_artifact().deployed_bytecode.lower()
+        return self._code_ok
+
+    def head(self) -> int:
+        """The latest block number. When caching, it is re-read at most every ``head_ttl``
+        seconds, and each re-read also fetches the registry's state-changing events since the
+        previous one and drops exactly the cached records they touch."""
+        cached = self._head
+        if cached is not None and time.monotonic() - cached[0] < self.head_ttl:
+            return cached[1]
+        if not self.caching:
+            number = int(self.rpc([("eth_blockNumber", [])])[0], 16)
+            self._head = (time.monotonic(), number)
+            return number
+        with self._lock:  # one refresh at a time; the others wait and reuse it
+            cached = self._head
+            if cached is not None and time.monotonic() - cached[0] < self.head_ttl:
+                return cached[1]
+            if self._synced is None:
+                number = int(self.rpc([("eth_blockNumber", [])])[0], 16)
+            else:
+                flt = {"address": self.address, "fromBlock": hex(self._synced + 1), "toBlock": "latest",
+                       "topics": [[ "0x" + t.hex() for t in self._mutating]]}
+                try:
+                    raw_number, logs = self.rpc([("eth_blockNumber", []), ("eth_getLogs", [flt])])
+                except ChainError as e:
+                    if isinstance(e, ChainUnavailable):
+                        raise
+                    raw_number, logs = self.rpc([("eth_blockNumber", [])])[0], None  # range refused: start over
+                number = int(raw_number, 16)
+                if logs is None:
+                    self._clear()
+                else:
+                    for log in logs:
+                        self._invalidate(log)
+            self._synced = number
+            self._head = (time.monotonic(), number)
+            return number
+
+    def _clear(self) -> None:
+        self._batches.clear()
+        self._words.clear()
+        self._issuers.clear()
+        self._issuer_list = None
+
+    def _invalidate(self, log: dict[str, Any]) -> None:
+        topics = log["topics"]
+        if len(topics) < 2:
+            return
+        name = self._events[bytes.fromhex(topics[0][2:])][0]
+        if name in ("IssuerAdded", "IssuerRemoved"):
+            self._issuers.pop(to_checksum_address("0x" + topics[1][-40:]), None)
+            self._issuer_list = None
+        else:  # BatchAnchored, CredentialsRevoked, BatchRevoked: indexed by root
+            root = bytes.fromhex(topics[1][2:])
+            self._batches.pop(root, None)
+            self._words.pop(root, None)
 
     def read(self, root: bytes, index: int, issuer_hint: str | None = None) -> tuple[int, BatchInfo, IssuerInfo | None, int]:
-        """(head, batch, issuer of the batch, revocation word holding ``index``): one batched
-        round trip per (root, word) and block at most; ``issuer_hint`` (the address the proof
-        claims) rides along in the same round trip."""
-        head = self.head()
-        key = ("read", root, index >> 8, head)
-        hit = self._per_block.get(key)
-        if hit is None:
-            hint = to_checksum_address(issuer_hint) if issuer_hint else None
-            calls = [self._call("batchInfo", root), self._call("revocationWord", root, index >> 8)]
-            if hint and ("issuer", hint, head) not in self._per_block:
+        """(head, batch, issuer of the batch, revocation word holding ``index``).
+
+        Without caching, one batched round trip (head, batch, word and the issuer the proof
+        claims). With caching, only what is not cached is read, in one round trip.
+        """
+        word = index >> 8
+        hint = to_checksum_address(issuer_hint) if issuer_hint else None
+        if not self.caching:
+            calls = [("eth_blockNumber", []), self._call("batchInfo", root), self._call("revocationWord", root, word)]
+            if hint:
                 calls.append(self._call("issuerInfo", hint))
             results = self.rpc(calls)
-            b = self._fns["batchInfo"].decode(results[0])[0]
-            batch = BatchInfo(root, to_checksum_address(b[0]), int(b[1]), int(b[2]), int(b[3]), int(b[4]))
-            bits = int(self._fns["revocationWord"].decode(results[1])[0])
-            if len(results) > 2 and hint:
-                self._per_block.put(("issuer", hint, head), self._issuer_from(hint, results[2]))
-            hit = (batch, bits)
-            self._per_block.put(key, hit)
-        batch, bits = hit
-        issuer = self.issuer(batch.issuer, head=head) if batch.anchored else None
+            head = int(results[0], 16)
+            self._head = (time.monotonic(), head)
+            batch = self._batch_from(root, results[1])
+            bits = int(self._fns["revocationWord"].decode(results[2])[0])
+            issuer = None
+            if batch.anchored:
+                issuer = self._issuer_from(hint, results[3]) if hint == batch.issuer and hint else self.issuer(batch.issuer)
+            return head, batch, issuer, bits
+        head = self.head()
+        batch = self._batches.get(root)
+        words = self._words.get(root)
+        bits = words.get(word) if words is not None else None
+        calls = []
+        if batch is None:
+            calls.append(self._call("batchInfo", root))
+        if bits is None:
+            calls.append(self._call("revocationWord", root, word))
+        want_issuer = bool(hint) and hint not in self._issuers
+        if want_issuer:
+            calls.append(self._call("issuerInfo", hint))
+        if calls:
+            results = iter(self.rpc(calls))
+            if batch is None:
+                batch = self._batch_from(root, next(results))
+                self._batches.put(root, batch)
+            if bits is None:
+                bits = int(self._fns["revocationWord"].decode(next(results))[0])
+                if words is None:
+                    words = {}
+                    self._words.put(root, words)
+                words[word] = bits
+            if want_issuer and hint:
+                self._issuers.put(hint, self._issuer_from(hint, next(results)))
+        assert batch is not None and bits is not None
+        issuer = self.issuer(batch.issuer) if batch.anchored else None
         return head, batch, issuer, bits
 
-    def issuer(self, address: str, *, head: int | None = None) -> IssuerInfo:
-        head = self.head() if head is None else head
+    def _batch_from(self, root: bytes, result: str) -> BatchInfo:
+        b = self._fns["batchInfo"].decode(result)[0]
+        return BatchInfo(root, to_checksum_address(b[0]), int(b[1]), int(b[2]), int(b[3]), int(b[4]))
+
+    def issuer(self, address: str) -> IssuerInfo:
         address = to_checksum_address(address)
-        key = ("issuer", address, head)
-        info = self._per_block.get(key)
+        info = self._issuers.get(address) if self.caching else None
         if info is None:
             info = self._issuer_from(address, self.rpc([self._call("issuerInfo", address)])[0])
-            self._per_block.put(key, info)
+            if self.caching:
+                self._issuers.put(address, info)
         return info  # type: ignore[no-any-return]
 
     def _issuer_from(self, address: str, result: str) -> IssuerInfo:
@@ -206,26 +296,28 @@ class RegistryView:
         return info
 
     def issuers(self) -> list[IssuerInfo]:
-        """Every account ever added as an issuer, by id, as of the head block (cached per block)."""
-        head = self.head()
-        key = ("issuers", head)
-        cached = self._per_block.get(key)
-        if cached is None:
-            count = int(self._fns["issuerCount"].decode(self.rpc([self._call("issuerCount")])[0])[0])
-            accounts = [to_checksum_address(self._fns["issuerAccount"].decode(r)[0])
-                        for r in self.rpc([self._call("issuerAccount", i) for i in range(1, count + 1)])] if count else []
-            infos = self.rpc([self._call("issuerInfo", a) for a in accounts]) if accounts else []
-            cached = [self._issuer_from(a, r) for a, r in zip(accounts, infos)]
-            self._per_block.put(key, cached)
-        return list(cached)
+        """Every account ever added as an issuer, by id (cached until an issuer event)."""
+        if self.caching:
+            self.head()
+            if self._issuer_list is not None:
+                return list(self._issuer_list)
+        count = int(self._fns["issuerCount"].decode(self.rpc([self._call("issuerCount")])[0])[0])
+        accounts = [to_checksum_address(self._fns["issuerAccount"].decode(r)[0])
+                    for r in self.rpc([self._call("issuerAccount", i) for i in range(1, count + 1)])] if count else []
+        infos = self.rpc([self._call("issuerInfo", a) for a in accounts]) if accounts else []
+        listed = [self._issuer_from(a, r) for a, r in zip(accounts, infos)]
+        if self.caching:
+            self._issuer_list = listed
+        return list(listed)
 
     # ------------------------------------------------------------------ revocation details
 
     def revocation(self, batch: BatchInfo, index: int) -> RevocationRecord | None:
         """The event that revoked ``index`` of ``batch`` (or the whole batch): reason and time."""
-        key = ("revocation", batch.root, index, self.head())
-        if key in self._per_block:
-            return self._per_block[key]  # type: ignore[no-any-return]
+        words = self._words.get(batch.root) if self.caching else None
+        key = ("revocation", index)
+        if words is not None and key in words:
+            return words[key]  # type: ignore[no-any-return]
         root_topic = "0x" + batch.root.hex()
         logs = self.rpc([("eth_getLogs", [{
             "address": self.address, "fromBlock": hex(batch.anchored_block), "toBlock": "latest",
@@ -242,13 +334,14 @@ class RegistryView:
             )
             if hit:
                 block = int(log["blockNumber"], 16)
-                header = self.rpc([("eth_getBlockByNumber", [hex(block), False])])[0]
-                found = RevocationRecord(name == "BatchRevoked", int(args["reason"]), block, int(header["timestamp"], 16),
+                when = int(log["blockTimestamp"], 16) if "blockTimestamp" in log else \
+                    int(self.rpc([("eth_getBlockByNumber", [hex(block), False])])[0]["timestamp"], 16)
+                found = RevocationRecord(name == "BatchRevoked", int(args["reason"]), block, when,
                                          bytes.fromhex(log["transactionHash"][2:]))
                 break
-        self._per_block.put(key, found)
+        if words is not None:
+            words[key] = found
         return found
-
 
     # ------------------------------------------------------------------ event history
 

@@ -522,7 +522,8 @@ def audit_issuer(app: App, address: str | None, fail_on: str, backdate_threshold
 
     threshold = _duration(backdate_threshold)
     who = address or app.signer("issuer")[0].address
-    from eth_utils import is_address, to_checksum_address
+    from anchor.addresses import checksum as to_checksum_address
+    from anchor.addresses import is_address
 
     if not is_address(who):
         raise InputError(f"not an address: {who!r}")

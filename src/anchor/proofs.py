@@ -26,18 +26,18 @@ must be the one ``(leafIndex, leafCount)`` implies.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from anchor.addresses import checksum as to_checksum_address
+from anchor.addresses import is_address
 
 from anchor.errors import VerificationError
+from anchor.merkle import path_positions
 
 PROOF_TYPE = "AnchorMerkleProof2026"
 MAX_PATH = 64
-_HEX32 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 
 def _bad(message: str) -> VerificationError:
@@ -142,14 +142,19 @@ def _int(data: Mapping[str, Any], key: str, *, minimum: int) -> int:
 
 
 def _hex32(value: object, what: str) -> bytes:
-    if not isinstance(value, str) or not _HEX32.match(value):
-        raise _bad(f"{what} must be 32 bytes of hex")
-    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    if type(value) is str:
+        text = value[2:] if value[:2] == "0x" else value
+        if len(text) == 64:
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError:
+                raw = b""
+            if len(raw) == 32:  # (fromhex skips spaces: a spaced string decodes short)
+                return raw
+    raise _bad(f"{what} must be 32 bytes of hex")
 
 
 def sides_for(index: int, leaf_count: int) -> tuple[str, ...]:
-    from anchor.merkle import path_positions
-
     return tuple("right" if pos & 1 else "left" for _, pos in path_positions(index, leaf_count))
 
 

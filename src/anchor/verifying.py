@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from eth_utils import to_checksum_address
+from anchor.addresses import checksum as to_checksum_address
 
 from anchor import merkle
 from anchor.canonical import canonical_bytes

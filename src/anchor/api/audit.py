@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from anchor.addresses import checksum as to_checksum_address
+from anchor.addresses import is_address
 from flask import Blueprint, Response, request
 
 from anchor.api.credentials import json_response, service

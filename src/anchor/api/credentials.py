@@ -37,7 +37,9 @@ def json_response(body: object, status: int = 200, *, cache: str | None = None) 
                503: ("Database unavailable", PROBLEM)},
 )
 def proof(credential_id: str) -> Response:
-    return json_response(service().proof(credential_id), cache="public, max-age=86400, immutable")
+    r = Response(service().proof_json(credential_id), mimetype="application/json")
+    r.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    return r
 
 
 @bp.get("/<credential_id>/status")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -12,13 +13,33 @@ from anchor import merkle
 from anchor.chainview import LogEvent, RegistryView
 from anchor.history import RegistryState, replay
 from anchor.errors import ConfigError, InputError, NotFound
-from anchor.proofs import PROOF_TYPE, sides_for
+from anchor.proofs import PROOF_TYPE
 from anchor.store import Store
 from anchor.store.store import CredentialLocation
 from anchor.timefmt import format_ts, from_unix
 
 _UUID = re.compile(r"^(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 LEVEL_CACHE_BATCHES = 8  # trees kept in memory per worker (a 100,000-leaf tree is 6.4 MB)
+PROOF_CACHE = 50_000  # rendered proof responses kept per worker (~1.6 KB each)
+
+
+def _proof_prefix(loc: CredentialLocation) -> bytes:
+    """The batch-wide part of a proof object (everything but index and path), as JSON text
+    without its closing brace; the same layout exported badges carry."""
+    assert loc.root is not None and loc.tx_hash is not None and loc.block_time is not None
+    head = {
+        "type": PROOF_TYPE,
+        "proofPurpose": "assertionMethod",
+        "created": format_ts(from_unix(loc.block_time)),
+        "chainId": loc.chain_id,
+        "registry": loc.registry,
+        "issuerAddress": loc.issuer_address,
+        "merkleRoot": "0x" + loc.root.hex(),
+        "leafCount": loc.leaf_count,
+        "transactionHash": "0x" + loc.tx_hash.hex(),
+        "blockNumber": loc.block_number,
+    }
+    return json.dumps(head, separators=(",", ":"))[:-1].encode()
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,8 @@ class Service:
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._levels: OrderedDict[int, list[bytes]] = OrderedDict()
+        self._proofs: OrderedDict[str, bytes] = OrderedDict()
+        self._prefixes: dict[int, bytes] = {}
         self._history_lock = threading.Lock()
         self._events: list[LogEvent] = []
         self._state = RegistryState()
@@ -73,7 +96,7 @@ class Service:
         return self._store
 
     def locate(self, raw_id: str) -> CredentialLocation:
-        cid = credential_urn(raw_id)
+        cid = raw_id if raw_id.startswith("urn:uuid:") and len(raw_id) == 45 else credential_urn(raw_id)
         loc = self.store.locate(cid)
         if loc is None:
             raise NotFound(f"no credential {cid} in this issuer's database")
@@ -92,29 +115,36 @@ class Service:
                 self._levels.popitem(last=False)
         return levels
 
-    def proof(self, raw_id: str) -> dict[str, Any]:
-        loc = self.locate(raw_id)
+    def proof_json(self, raw_id: str) -> bytes:
+        """The proof response body, rendered once and then served from memory: a confirmed
+        credential's proof never changes."""
+        body = self._proofs.get(raw_id)  # the common spelling, before any normalizing
+        if body is not None:
+            return body
+        cid = credential_urn(raw_id)
+        body = self._proofs.get(cid)
+        if body is not None:
+            return body
+        loc = self.locate(cid)
         if loc.batch_status != "confirmed" or loc.leaf_index is None or loc.batch_id is None:
             raise NotFound(f"credential {loc.credential_id} is not anchored with enough confirmations yet; "
                            "its proof is released once it is")
-        assert loc.root is not None and loc.leaf_count is not None and loc.tx_hash is not None and loc.block_time is not None
-        path = merkle.prove(self._levels_of(loc.batch_id), loc.leaf_index)
-        sides = sides_for(loc.leaf_index, loc.leaf_count)
-        proof = {
-            "type": PROOF_TYPE,
-            "proofPurpose": "assertionMethod",
-            "created": format_ts(from_unix(loc.block_time)),
-            "chainId": loc.chain_id,
-            "registry": loc.registry,
-            "issuerAddress": loc.issuer_address,
-            "merkleRoot": "0x" + loc.root.hex(),
-            "leafCount": loc.leaf_count,
-            "transactionHash": "0x" + loc.tx_hash.hex(),
-            "blockNumber": loc.block_number,
-            "leafIndex": loc.leaf_index,
-            "path": [{side: node.hex()} for side, node in zip(sides, path)],
-        }
-        return {"credentialId": loc.credential_id, "proof": proof}
+        prefix = self._prefixes.get(loc.batch_id)
+        if prefix is None:
+            prefix = self._prefixes[loc.batch_id] = _proof_prefix(loc)
+        levels = self._levels_of(loc.batch_id)
+        path = ",".join(f'{{"{"right" if pos & 1 else "left"}":"{levels[level][pos * 32 : pos * 32 + 32].hex()}"}}'
+                        for level, pos in merkle.path_positions(loc.leaf_index, loc.leaf_count or 0))
+        body = b'{"credentialId":"%s","proof":%s,"leafIndex":%d,"path":[%s]}}' % (
+            loc.credential_id.encode(), prefix, loc.leaf_index, path.encode())
+        with self._lock:
+            self._proofs[cid] = body
+            if len(self._proofs) > PROOF_CACHE:
+                self._proofs.popitem(last=False)
+        return body
+
+    def proof(self, raw_id: str) -> dict[str, Any]:
+        return json.loads(self.proof_json(raw_id))  # type: ignore[no-any-return]
 
     def status(self, raw_id: str, now: int) -> dict[str, Any]:
         loc = self.locate(raw_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -109,6 +110,10 @@ class Store:
             .outerjoin(BatchRow, CredentialRow.batch_id == BatchRow.id)
             .where(CredentialRow.credential_id == bindparam("cid"))
         )
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._locate_sql = str(self._locate_query.compile(dialect=engine.dialect)).replace(
+            "?" if engine.dialect.paramstyle == "qmark" else "%(cid)s", mark)
+        self._local = threading.local()
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
@@ -445,12 +450,36 @@ class Store:
             start = int(rows[-1][0]) + 1
 
     def locate(self, credential_id: str) -> CredentialLocation | None:
-        """Where a credential sits (batch, index, anchoring) in one indexed query."""
-        with self.connect() as conn:
-            row = conn.execute(self._locate_query, {"cid": credential_id}).first()
+        """Where a credential sits (batch, index, anchoring): one indexed query on a per-thread
+        driver connection, without SQLAlchemy's per-statement overhead (this is the public proof
+        endpoint's hot path)."""
+        conn = getattr(self._local, "raw", None)
+        try:
+            if conn is None:
+                conn = self._local.raw = self.engine.raw_connection()
+            cur = conn.cursor()
+            try:
+                cur.execute(self._locate_sql, (credential_id,))
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if self.is_postgres:
+                conn.rollback()  # do not sit idle in a transaction
+        except Exception as e:  # the driver's own error classes
+            self._local.raw = None
+            if conn is not None:
+                try:
+                    conn.invalidate()
+                except Exception:
+                    pass
+            raise StoreError(f"database error: {e}") from None
         if row is None:
             return None
-        return CredentialLocation(*row)
+        values = list(row)
+        for i in (6, 10):  # root, tx hash come back as memoryview from some drivers
+            if values[i] is not None:
+                values[i] = bytes(values[i])
+        return CredentialLocation(*values)
 
     # ------------------------------------------------------------------ status
 

@@ -1,0 +1,255 @@
+"""Verification speed: the public service under gunicorn, and the offline verifier.
+
+    python bench/verifying.py [--n 100000] [--duration 10] [--connections 8] [--workers 2]
+
+One run on this machine: N credentials are issued and anchored into a fresh SQLite database on a
+fresh Anvil (not timed), then the service runs under gunicorn and wrk drives, at a fixed
+concurrency, (1) a bare Flask endpoint returning a constant under the same gunicorn settings,
+(2) ``GET /api/v1/credentials/<id>/proof`` for random ids among 20,000 spread over the batch, (3)
+``POST /api/v1/verify`` with 2,000 real badges. It prints requests/s, p50 and p99 latency, the ratio to the bare endpoint, and the
+offline verifier's time per credential once connected. wrk comes from Debian (installed with
+apt-get if missing and allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from anchor import merkle  # noqa: E402
+from anchor.achievement import build_achievement, parse_achievement_text  # noqa: E402
+from anchor.anchoring import Anchorer  # noqa: E402
+from anchor.chain import Chain, Registry  # noqa: E402
+from anchor.chainview import RegistryView  # noqa: E402
+from anchor.devchain import DevChain, free_port  # noqa: E402
+from anchor.exporting import credential_with_proof, proof_prefix  # noqa: E402
+from anchor.issuing import issue_credentials  # noqa: E402
+from anchor.registration import register_issuer  # noqa: E402
+from anchor.roster import parse_roster  # noqa: E402
+from anchor.signer import dev_signer  # noqa: E402
+from anchor.store import Store  # noqa: E402
+from anchor.verifying import Verdict, Verifier, VerifyOptions  # noqa: E402
+
+REF_CERT_VERIFIER_MS = 29.0  # Blockcerts cert-verifier-js, median per certificate
+TARGETS = {"proof_rps": 2500, "proof_ratio": 0.5, "verify_rps": 800, "p99_ms": 25.0, "offline_ms": 3.0}
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("  wrk not found: installing Debian's wrk with apt-get ...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("this bench needs wrk (Debian package 'wrk'): apt-get install wrk")
+    return found
+
+
+def build_world(n: int, tmp: Path) -> tuple[DevChain, Registry, str, list[str], list[bytes]]:
+    """N anchored credentials; returns chain, registry, db url, sample ids and sample badge bodies."""
+    node = DevChain.start()
+    chain = Chain(node.rpc_url)
+    admin, issuer = dev_signer(0), dev_signer(1)
+    registry, _ = Registry.deploy(chain, admin)
+    db_url = f"sqlite:///{tmp / 'anchor.db'}"
+    store = Store.open(db_url)
+    register_issuer(store, registry, issuer, admin, name="Bench University", profile_id="https://bench.example/issuer")
+    row = store.issuer(issuer.address)
+    assert row is not None
+    roster = "name,email\n" + "".join(f"Learner {i},learner{i}@bench.example\n" for i in range(n))
+    achievement = build_achievement(parse_achievement_text((ROOT / "examples" / "achievement.yaml").read_text()))
+    issue_credentials(store, row, achievement, parse_roster(roster))
+    Anchorer(store, registry, issuer, row).run()
+    (batch,) = store.batches(row.id)
+    levels = store.levels(batch.id)
+    prefix = proof_prefix(batch, issuer.address)
+    rng = random.Random(7)
+    id_picks = set(rng.sample(range(n), min(n, 20_000)))  # proof requests spread over the whole batch
+    picks = set(rng.sample(sorted(id_picks), min(len(id_picks), 2000)))
+    ids, bodies = [], []
+    for index, credential_id, document in store.iter_documents(batch.id):
+        if index in id_picks:
+            ids.append(credential_id)
+        if index in picks:
+            path = ",".join(f'{{"{"right" if pos & 1 else "left"}":"{node_.hex()}"}}'
+                            for (_, pos), node_ in zip(merkle.path_positions(index, n), merkle.prove(levels, index)))
+            bodies.append(credential_with_proof(document, prefix, index, path))
+    store.close()
+    return node, registry, db_url, ids, bodies
+
+
+def start_gunicorn(app: str, port: int, env: dict[str, str], workers: int, threads: int, cwd: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+           "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning", app]
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz" if "create_app" in app else f"http://127.0.0.1:{port}/bare", timeout=1)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"gunicorn ({app}) did not come up")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+LUA_PATHS = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+
+LUA_BODIES = """
+local bodies = {}
+for line in io.lines("%s") do bodies[#bodies + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  return wrk.format(nil, "/api/v1/verify", nil, bodies[math.random(#bodies)])
+end
+response = function(status, headers, body)
+  if status ~= 200 then error("status " .. status) end
+end
+"""
+
+
+def run_wrk(wrk: str, url: str, script: Path | None, duration: int, connections: int) -> dict[str, float]:
+    cmd = [wrk, "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--latency", url]
+    if script:
+        cmd[1:1] = ["-s", str(script)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "non2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def offline_ms(rpc_url: str, registry: str, bodies: list[bytes], count: int) -> tuple[float, int]:
+    view = RegistryView(rpc_url, registry, head_ttl=0)  # no cache: every credential reads the chain
+    verifier = Verifier(lambda _a: view, VerifyOptions(registry=registry))
+    docs = [json.loads(b) for b in bodies[:count]]
+    assert verifier.verify(docs[0]).verdict is Verdict.VALID  # connected, compiled, warm
+    start = time.perf_counter()
+    valid = sum(verifier.verify(d).verdict is Verdict.VALID for d in docs)
+    return (time.perf_counter() - start) / len(docs) * 1000, valid
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000, help="credentials in the database")
+    ap.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
+    ap.add_argument("--connections", type=int, default=4, help="concurrent connections (fixed)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    ap.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (gthread)")
+    args = ap.parse_args()
+    wrk = ensure_wrk()
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="anchor-vbench-", dir=base) as tmp_s:
+        tmp = Path(tmp_s)
+        print(f"  issuing and anchoring {args.n:,} credentials (not timed) ...", flush=True)
+        node, registry, db_url, ids, bodies = build_world(args.n, tmp)
+        try:
+            (tmp / "paths.txt").write_text("".join(f"/api/v1/credentials/{i}/proof\n" for i in ids))
+            (tmp / "bodies.txt").write_bytes(b"\n".join(bodies) + b"\n")
+            (tmp / "paths.lua").write_text(LUA_PATHS % (tmp / "paths.txt"))
+            (tmp / "bodies.lua").write_text(LUA_BODIES % (tmp / "bodies.txt"))
+            env = {**os.environ, "ANCHOR_RPC_URL": node.rpc_url, "ANCHOR_REGISTRY": registry.address,
+                   "ANCHOR_DATABASE_URL": db_url, "ANCHOR_HOME": str(tmp)}
+            rounds: list[dict[str, dict[str, float]]] = []
+            bare_port, service_port = free_port(), free_port()
+            bare = start_gunicorn("bare_app:app", bare_port, {**env, "PYTHONPATH": str(ROOT / "bench")}, args.workers,
+                                  args.threads, ROOT / "bench")
+            service = start_gunicorn("anchor.api:create_app()", service_port, env, args.workers, args.threads, tmp)
+            try:
+                bare_url, url = f"http://127.0.0.1:{bare_port}/bare", f"http://127.0.0.1:{service_port}"
+                run_wrk(wrk, bare_url, None, 2, args.connections)  # warm-up: imports, caches, schema compile
+                run_wrk(wrk, url, tmp / "paths.lua", 2, args.connections)
+                run_wrk(wrk, url, tmp / "bodies.lua", 2, args.connections)
+                # Interleaved rounds: this machine's two CPUs are shared, so the three endpoints are
+                # measured side by side, several times, and the medians are reported.
+                for r in range(args.rounds):
+                    print(f"  round {r + 1}/{args.rounds} ...", flush=True)
+                    rounds.append({
+                        "bare": run_wrk(wrk, bare_url, None, args.duration, args.connections),
+                        "proof": run_wrk(wrk, url, tmp / "paths.lua", args.duration, args.connections),
+                        "verify": run_wrk(wrk, url, tmp / "bodies.lua", args.duration, args.connections),
+                    })
+            finally:
+                stop(bare)
+                stop(service)
+            per_credential, valid = offline_ms(node.rpc_url, registry.address, bodies, 1000)
+        finally:
+            node.stop()
+
+    print()
+    print(f"verification service: {args.n:,} credentials in SQLite; gunicorn {args.workers} workers x {args.threads} threads (gthread); "
+          f"wrk, {args.connections} connections, {args.rounds} interleaved rounds of {args.duration} s; "
+          f"{os.cpu_count()} CPUs shared by server and load generator; medians")
+    print(f"{'endpoint':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'× bare':>8}  per-round req/s        target")
+
+    def med(key: str, field: str) -> float:
+        return statistics.median(r[key][field] for r in rounds)
+
+    def ratio(key: str) -> float:
+        return statistics.median(r[key]["rps"] / r["bare"]["rps"] for r in rounds)
+
+    rows = [
+        ("bare Flask constant (baseline)", "bare", ""),
+        ("GET  /credentials/<id>/proof", "proof", f"≥ {TARGETS['proof_rps']:,} req/s and ≥ {TARGETS['proof_ratio']}× bare; p99 ≤ 25 ms"),
+        ("POST /verify (real badges)", "verify", f"≥ {TARGETS['verify_rps']:,} req/s; p99 ≤ 25 ms"),
+    ]
+    for label, key, target in rows:
+        per_round = " ".join(f"{r[key]['rps']:,.0f}" for r in rounds)
+        bad = sum(r[key]["non2xx"] for r in rounds)
+        warn = f"  ({int(bad)} non-2xx!)" if bad else ""
+        print(f"{label:<34}{med(key, 'rps'):>10,.0f}{med(key, 'p50'):>9.2f}{med(key, 'p99'):>9.2f}{ratio(key):>8.2f}  {per_round:<22} {target}{warn}")
+    verdicts = {
+        "proof endpoint": med("proof", "rps") >= TARGETS["proof_rps"] and ratio("proof") >= TARGETS["proof_ratio"]
+        and med("proof", "p99") <= TARGETS["p99_ms"],
+        "verify endpoint": med("verify", "rps") >= TARGETS["verify_rps"] and med("verify", "p99") <= TARGETS["p99_ms"],
+    }
+    print(f"offline `anchor verify`: {per_credential:.2f} ms per credential once connected (1,000 credentials, {valid} valid; "
+          f"no cache, every credential reads the chain); target ≤ {TARGETS['offline_ms']} ms; "
+          f"cert-verifier-js median {REF_CERT_VERIFIER_MS} ms ({REF_CERT_VERIFIER_MS / per_credential:.0f}x)")
+    verdicts["offline verify"] = per_credential <= TARGETS["offline_ms"]
+    print("targets: " + "; ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in verdicts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
