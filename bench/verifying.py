@@ -6,7 +6,9 @@ One run on this machine: N credentials are issued and anchored into a fresh SQLi
 fresh Anvil (not timed), then the service runs under gunicorn and wrk drives, at a fixed
 concurrency, (1) a bare Flask endpoint returning a constant under the same gunicorn settings,
 (2) ``GET /api/v1/credentials/<id>/proof`` for random ids among 20,000 spread over the batch, (3)
-``POST /api/v1/verify`` with 2,000 real badges. It prints requests/s, p50 and p99 latency, the ratio to the bare endpoint, and the
+``POST /api/v1/verify`` with real badges: 2,000 verified again and again (the service caches the
+chain-independent part per distinct document), and 20,000 distinct ones (cold: almost no repeats
+within a run). It prints requests/s, p50 and p99 latency, the ratio to the bare endpoint, and the
 offline verifier's time per credential once connected. wrk comes from Debian (installed with
 apt-get if missing and allowed).
 """
@@ -84,12 +86,10 @@ def build_world(n: int, tmp: Path) -> tuple[DevChain, Registry, str, list[str], 
     prefix = proof_prefix(batch, issuer.address)
     rng = random.Random(7)
     id_picks = set(rng.sample(range(n), min(n, 20_000)))  # proof requests spread over the whole batch
-    picks = set(rng.sample(sorted(id_picks), min(len(id_picks), 2000)))
     ids, bodies = [], []
     for index, credential_id, document in store.iter_documents(batch.id):
         if index in id_picks:
             ids.append(credential_id)
-        if index in picks:
             path = ",".join(f'{{"{"right" if pos & 1 else "left"}":"{node_.hex()}"}}'
                             for (_, pos), node_ in zip(merkle.path_positions(index, n), merkle.prove(levels, index)))
             bodies.append(credential_with_proof(document, prefix, index, path))
@@ -185,9 +185,11 @@ def main() -> int:
         node, registry, db_url, ids, bodies = build_world(args.n, tmp)
         try:
             (tmp / "paths.txt").write_text("".join(f"/api/v1/credentials/{i}/proof\n" for i in ids))
-            (tmp / "bodies.txt").write_bytes(b"\n".join(bodies) + b"\n")
+            (tmp / "bodies.txt").write_bytes(b"\n".join(bodies[:2000]) + b"\n")
+            (tmp / "cold.txt").write_bytes(b"\n".join(bodies) + b"\n")
             (tmp / "paths.lua").write_text(LUA_PATHS % (tmp / "paths.txt"))
             (tmp / "bodies.lua").write_text(LUA_BODIES % (tmp / "bodies.txt"))
+            (tmp / "cold.lua").write_text(LUA_BODIES % (tmp / "cold.txt"))
             env = {**os.environ, "ANCHOR_RPC_URL": node.rpc_url, "ANCHOR_REGISTRY": registry.address,
                    "ANCHOR_DATABASE_URL": db_url, "ANCHOR_HOME": str(tmp)}
             rounds: list[dict[str, dict[str, float]]] = []
@@ -200,6 +202,7 @@ def main() -> int:
                 run_wrk(wrk, bare_url, None, 2, args.connections)  # warm-up: imports, caches, schema compile
                 run_wrk(wrk, url, tmp / "paths.lua", 2, args.connections)
                 run_wrk(wrk, url, tmp / "bodies.lua", 2, args.connections)
+                run_wrk(wrk, url, tmp / "cold.lua", 2, args.connections)
                 # Interleaved rounds: this machine's two CPUs are shared, so the three endpoints are
                 # measured side by side, several times, and the medians are reported.
                 for r in range(args.rounds):
@@ -208,6 +211,7 @@ def main() -> int:
                         "bare": run_wrk(wrk, bare_url, None, args.duration, args.connections),
                         "proof": run_wrk(wrk, url, tmp / "paths.lua", args.duration, args.connections),
                         "verify": run_wrk(wrk, url, tmp / "bodies.lua", args.duration, args.connections),
+                        "cold": run_wrk(wrk, url, tmp / "cold.lua", args.duration, args.connections),
                     })
             finally:
                 stop(bare)
@@ -219,7 +223,7 @@ def main() -> int:
     print()
     print(f"verification service: {args.n:,} credentials in SQLite; gunicorn {args.workers} workers x {args.threads} threads (gthread); "
           f"wrk, {args.connections} connections, {args.rounds} interleaved rounds of {args.duration} s; "
-          f"{os.cpu_count()} CPUs shared by server and load generator; medians")
+          f"{os.cpu_count()} CPUs shared by server, load generator and other tenants; medians")
     print(f"{'endpoint':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'× bare':>8}  per-round req/s        target")
 
     def med(key: str, field: str) -> float:
@@ -231,7 +235,8 @@ def main() -> int:
     rows = [
         ("bare Flask constant (baseline)", "bare", ""),
         ("GET  /credentials/<id>/proof", "proof", f"≥ {TARGETS['proof_rps']:,} req/s and ≥ {TARGETS['proof_ratio']}× bare; p99 ≤ 25 ms"),
-        ("POST /verify (real badges)", "verify", f"≥ {TARGETS['verify_rps']:,} req/s; p99 ≤ 25 ms"),
+        ("POST /verify (2,000 badges, repeated)", "verify", f"≥ {TARGETS['verify_rps']:,} req/s; p99 ≤ 25 ms"),
+        ("POST /verify (20,000 distinct, cold)", "cold", f"≥ {TARGETS['verify_rps']:,} req/s; p99 ≤ 25 ms"),
     ]
     for label, key, target in rows:
         per_round = " ".join(f"{r[key]['rps']:,.0f}" for r in rounds)
@@ -241,7 +246,8 @@ def main() -> int:
     verdicts = {
         "proof endpoint": med("proof", "rps") >= TARGETS["proof_rps"] and ratio("proof") >= TARGETS["proof_ratio"]
         and med("proof", "p99") <= TARGETS["p99_ms"],
-        "verify endpoint": med("verify", "rps") >= TARGETS["verify_rps"] and med("verify", "p99") <= TARGETS["p99_ms"],
+        "verify endpoint (repeated)": med("verify", "rps") >= TARGETS["verify_rps"] and med("verify", "p99") <= TARGETS["p99_ms"],
+        "verify endpoint (cold)": med("cold", "rps") >= TARGETS["verify_rps"] and med("cold", "p99") <= TARGETS["p99_ms"],
     }
     print(f"offline `anchor verify`: {per_credential:.2f} ms per credential once connected (1,000 credentials, {valid} valid; "
           f"no cache, every credential reads the chain); target ≤ {TARGETS['offline_ms']} ms; "

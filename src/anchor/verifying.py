@@ -28,9 +28,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from anchor.addresses import checksum as to_checksum_address
-
 from anchor import merkle
+from anchor.addresses import checksum as to_checksum_address
 from anchor.canonical import canonical_bytes
 from anchor.chain import BatchInfo, IssuerInfo
 from anchor.chainview import RegistryView, RevocationRecord
@@ -110,6 +109,67 @@ class _Stop(Exception):
     """A check failed in a way that makes the following checks meaningless."""
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What can be known about a credential without the chain or the clock (checks 1 and 2, the
+    parsed validity window, the named issuer): computed once per distinct document and reusable
+    for any number of verifications of the same bytes."""
+
+    credential_id: str | None
+    schema: Check
+    proof_check: Check
+    proof: AnchorProof | None
+    issuer_id: object
+    window: tuple[datetime, datetime | None] | None  # None: the dates are bad (see window_error)
+    window_error: str | None
+    subject: Any  # credentialSubject, for the recipient check
+
+
+def prepare(credential: Any) -> Prepared:
+    """Run the chain-independent part of verification on a parsed credential."""
+    if not isinstance(credential, Mapping):
+        failed = Check("schema", "failed", "not_an_object", "a credential must be a JSON object")
+        return Prepared(None, failed, Check("proof", "skipped", "not_an_object", "needs a credential object"), None, None,
+                        None, "a credential must be a JSON object", None)
+    cid = credential.get("id")
+    errors = schema_errors_fast(credential)
+    if errors:
+        schema = Check("schema", "failed", "schema_invalid", "not a valid Open Badges 3.0 credential: " + "; ".join(errors[:3]))
+    else:
+        schema = Check("schema", "passed", message="valid Open Badges 3.0 AchievementCredential")
+
+    proof: AnchorProof | None = None
+    try:
+        proof = find_anchor_proof(credential)
+        leaf = merkle.hash_leaf(canonical_bytes(without_proof(credential)))
+        expected_sides = sides_for(proof.index, proof.leaf_count) if proof.index < proof.leaf_count else ()
+        if proof.index < proof.leaf_count and len(proof.sides) == len(expected_sides) and proof.sides != expected_sides:
+            raise VerificationError(f"path steps are not on the sides leaf {proof.index} of {proof.leaf_count} implies "
+                                    "(siblings swapped or index changed)", reason="path_side_mismatch")
+        merkle.verify_inclusion(leaf, proof.index, proof.leaf_count, proof.path, proof.root)
+        proof_check = Check("proof", "passed", message=f"leaf {proof.index} of {proof.leaf_count} leads to root 0x{proof.root.hex()}")
+    except AnchorError as e:
+        message = e.message
+        if e.reason == "root_mismatch":
+            message = ("the credential does not match its proof: it was altered after it was issued, or the proof "
+                       f"belongs to another credential ({e.message})")
+        proof_check = Check("proof", "failed", e.reason, message)
+        proof = None
+
+    window: tuple[datetime, datetime | None] | None = None
+    window_error = None
+    try:
+        start = parse_credential_ts(credential.get("validFrom"), what="validFrom")
+        until_raw = credential.get("validUntil")
+        window = (start, parse_credential_ts(until_raw, what="validUntil") if until_raw is not None else None)
+    except AnchorError as e:
+        window_error = e.message
+    named = credential.get("issuer")
+    return Prepared(cid if isinstance(cid, str) else None, schema, proof_check, proof,
+                    named.get("id") if isinstance(named, Mapping) else named, window, window_error,
+                    credential.get("credentialSubject"))
+
+
 class Verifier:
     """Runs the checks for one credential. ``view_for(registry_address)`` gives the chain view."""
 
@@ -118,52 +178,27 @@ class Verifier:
         self.options = options or VerifyOptions()
 
     def verify(self, credential: Any) -> Report:
+        return self.check(prepare(credential))
+
+    def check(self, prepared: Prepared) -> Report:
+        """The full report for a prepared credential: chain checks, validity, recipient."""
         opts = self.options
         at = opts.at or utcnow()
-        report = Report(Verdict.VALID, [], checked_at=at)
+        report = Report(Verdict.VALID, [prepared.schema, prepared.proof_check], checked_at=at, credential_id=prepared.credential_id)
         checks = report.checks
-        if isinstance(credential, Mapping):
-            cid = credential.get("id")
-            report.credential_id = cid if isinstance(cid, str) else None
-        else:
-            checks.append(Check("schema", "failed", "not_an_object", "a credential must be a JSON object"))
+        if prepared.schema.reason == "not_an_object":
             return self._finish(report)
-
-        # 1. schema
-        errors = schema_errors_fast(credential)
-        if errors:
-            checks.append(Check("schema", "failed", "schema_invalid", "not a valid Open Badges 3.0 credential: " + "; ".join(errors[:3])))
-        else:
-            checks.append(Check("schema", "passed", message="valid Open Badges 3.0 AchievementCredential"))
-
-        # 2. proof (pure)
-        proof: AnchorProof | None = None
-        try:
-            proof = find_anchor_proof(credential)
-            leaf = merkle.hash_leaf(canonical_bytes(without_proof(credential)))
-            expected_sides = sides_for(proof.index, proof.leaf_count) if proof.index < proof.leaf_count else ()
-            if proof.index < proof.leaf_count and len(proof.sides) == len(expected_sides) and proof.sides != expected_sides:
-                raise VerificationError(f"path steps are not on the sides leaf {proof.index} of {proof.leaf_count} implies "
-                                        "(siblings swapped or index changed)", reason="path_side_mismatch")
-            merkle.verify_inclusion(leaf, proof.index, proof.leaf_count, proof.path, proof.root)
-            checks.append(Check("proof", "passed", message=f"leaf {proof.index} of {proof.leaf_count} leads to root 0x{proof.root.hex()}"))
-        except AnchorError as e:
-            message = e.message
-            if e.reason == "root_mismatch":
-                message = ("the credential does not match its proof: it was altered after it was issued, or the proof "
-                           f"belongs to another credential ({e.message})")
-            checks.append(Check("proof", "failed", e.reason, message))
-            proof = None
 
         # 3-5. chain
         revoked: RevocationRecord | None = None
         revoked_flag = False
+        proof = prepared.proof
         if proof is None:
             for name in ("anchor", "issuer", "revocation"):
                 checks.append(Check(name, "skipped", "no_valid_proof", "needs a valid proof"))
         else:
             try:
-                revoked_flag, revoked = self._chain_checks(credential, proof, report)
+                revoked_flag, revoked = self._chain_checks(prepared.issuer_id, proof, report)
             except ChainUnavailable as e:
                 self._skip_rest(checks, "chain_unavailable", f"the chain cannot be read: {e.message}")
             except ChainError as e:
@@ -172,10 +207,10 @@ class Verifier:
                 pass
 
         # 6. validity window
-        try:
-            start = parse_credential_ts(credential.get("validFrom"), what="validFrom")
-            until_raw = credential.get("validUntil")
-            until = parse_credential_ts(until_raw, what="validUntil") if until_raw is not None else None
+        if prepared.window is None:
+            checks.append(Check("validity", "failed", "bad_validity_dates", prepared.window_error or "bad validity dates"))
+        else:
+            start, until = prepared.window
             if at < start:
                 checks.append(Check("validity", "failed", "not_yet_valid", f"valid from {format_ts(start)}, checked at {format_ts(at)}"))
             elif until is not None and at > until:
@@ -183,12 +218,10 @@ class Verifier:
             else:
                 window = f"valid from {format_ts(start)}" + (f" until {format_ts(until)}" if until else " with no end")
                 checks.append(Check("validity", "passed", message=window))
-        except AnchorError as e:
-            checks.append(Check("validity", "failed", "bad_validity_dates", e.message))
 
         # 7. recipient
         if opts.email is not None:
-            if recipient_matches(credential, opts.email):
+            if recipient_matches({"credentialSubject": prepared.subject}, opts.email):
                 checks.append(Check("recipient", "passed", message="the email matches the recipient's salted identity hash"))
             else:
                 checks.append(Check("recipient", "failed", "recipient_mismatch", "the email does not match the recipient"))
@@ -199,7 +232,7 @@ class Verifier:
 
     # ------------------------------------------------------------------ chain checks
 
-    def _chain_checks(self, credential: Mapping[str, Any], proof: AnchorProof, report: Report) -> tuple[bool, RevocationRecord | None]:
+    def _chain_checks(self, issuer_id: object, proof: AnchorProof, report: Report) -> tuple[bool, RevocationRecord | None]:
         opts, checks = self.options, report.checks
         trusted = opts.registry
         if trusted is not None and to_checksum_address(trusted) != proof.registry:
@@ -243,7 +276,7 @@ class Verifier:
 
         # 4. issuer
         assert issuer is not None
-        problem = self._issuer_problem(credential, proof, batch, issuer, view)
+        problem = self._issuer_problem(issuer_id, proof, batch, issuer)
         if problem:
             checks.append(Check("issuer", "failed", problem[0], problem[1]))
             self._skip_after(checks, "issuer")
@@ -265,8 +298,7 @@ class Verifier:
         checks.append(Check("revocation", "passed", message="not revoked"))
         return False, None
 
-    def _issuer_problem(self, credential: Mapping[str, Any], proof: AnchorProof, batch: BatchInfo, issuer: IssuerInfo,
-                        view: RegistryView) -> tuple[str, str] | None:
+    def _issuer_problem(self, named_id: object, proof: AnchorProof, batch: BatchInfo, issuer: IssuerInfo) -> tuple[str, str] | None:
         if proof.issuer_address is not None and proof.issuer_address != batch.issuer:
             return "issuer_address_mismatch", f"the proof says {proof.issuer_address} anchored the root, the registry says {batch.issuer}"
         if issuer.id == 0:
@@ -274,8 +306,6 @@ class Verifier:
         if not _was_active(issuer, batch.anchored_at):
             return "issuer_not_authorized", (f"{batch.issuer} was not an authorized issuer when the root was anchored "
                                              f"({format_ts(from_unix(batch.anchored_at))})")
-        named = credential.get("issuer")
-        named_id = named.get("id") if isinstance(named, Mapping) else named
         if named_id != issuer.profile_uri:
             return "issuer_mismatch", f"the credential names issuer {named_id!r}, the anchoring account's profile is {issuer.profile_uri!r}"
         return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +19,12 @@ from anchor.proofs import PROOF_TYPE
 from anchor.store import Store
 from anchor.store.store import CredentialLocation
 from anchor.timefmt import format_ts, from_unix
+from anchor.verifying import Prepared, prepare
 
 _UUID = re.compile(r"^(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 LEVEL_CACHE_BATCHES = 8  # trees kept in memory per worker (a 100,000-leaf tree is 6.4 MB)
 PROOF_CACHE = 50_000  # rendered proof responses kept per worker (~1.6 KB each)
+PREPARED_CACHE = 20_000  # prepared (parsed and checked) credentials kept per worker (~3 KB each)
 
 
 def _proof_prefix(loc: CredentialLocation) -> bytes:
@@ -67,6 +71,7 @@ class Service:
         self._lock = threading.Lock()
         self._levels: OrderedDict[int, list[bytes]] = OrderedDict()
         self._proofs: OrderedDict[str, bytes] = OrderedDict()
+        self._prepared: OrderedDict[bytes, Prepared] = OrderedDict()
         self._prefixes: dict[int, bytes] = {}
         self._history_lock = threading.Lock()
         self._events: list[LogEvent] = []
@@ -114,6 +119,21 @@ class Service:
             while len(self._levels) > LEVEL_CACHE_BATCHES:
                 self._levels.popitem(last=False)
         return levels
+
+    def prepared(self, body: bytes, parse: Callable[[bytes], dict[str, Any]]) -> Prepared:
+        """The chain-independent part of verifying ``body``, cached by the body's SHA-256: the
+        same badge verified again (a badge shown on a profile page is checked by every visitor)
+        skips parsing, schema, canonicalization and proof math; its chain checks still run."""
+        digest = hashlib.sha256(body).digest()
+        hit = self._prepared.get(digest)
+        if hit is not None:
+            return hit
+        prepared = prepare(parse(body))
+        with self._lock:
+            self._prepared[digest] = prepared
+            if len(self._prepared) > PREPARED_CACHE:
+                self._prepared.popitem(last=False)
+        return prepared
 
     def proof_json(self, raw_id: str) -> bytes:
         """The proof response body, rendered once and then served from memory: a confirmed

@@ -17,9 +17,8 @@ from anchor.verifying import Verdict, Verifier, VerifyOptions
 bp = Blueprint("verify", __name__, url_prefix="/api/v1")
 
 
-def parse_body() -> dict[str, Any]:
+def parse_body(raw: bytes) -> dict[str, Any]:
     """The request body as a credential object, or a 4xx problem saying what is wrong with it."""
-    raw = request.get_data(cache=False)
     if not raw:
         raise Problem(400, "Bad Request", "the body is empty; send the credential JSON", kind="empty-body")
     try:
@@ -56,15 +55,16 @@ def verify() -> Response:
     if request.mimetype not in ("application/json", "application/ld+json", "application/vc+ld+json", ""):
         raise Problem(415, "Unsupported Media Type", f"send the credential as application/json, not {request.mimetype}",
                       kind="unsupported-media-type")
-    body = parse_body()
+    raw = request.get_data(cache=False)
     svc = service()
+    prepared = svc.prepared(raw, parse_body)
     at = request.args.get("at")
     email = request.args.get("email")
     if email is not None and ("@" not in email or len(email) > 254):
         raise InputError(f"email {email!r} is not an email address")
     options = VerifyOptions(registry=svc.view.address, confirmations=svc.config.confirmations,
                             at=parse_ts(at, what="at") if at else None, email=email)
-    report = Verifier(lambda _address: svc.view, options).verify(body)
+    report = Verifier(lambda _address: svc.view, options).check(prepared)
     status = 503 if report.verdict is Verdict.UNKNOWN else 200
     response = json_response(report.to_json(), status, cache="no-store")
     if status == 503:
