@@ -152,3 +152,32 @@ def test_revoke_by_id_file_and_batch(cli: Cli, tmp_path: Path) -> None:
     assert "1 whole batch(es)" in out
     assert registry.is_batch_revoked(bytes.fromhex(small_root[2:]))
     assert "revoked 150" in cli.ok("status")
+
+
+def test_keystore_keys_work_and_are_never_printed(tmp_path: Path, anvil: DevChain, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from anchor.signer import ANVIL_DEV_KEYS, dev_signer
+
+    c = Cli(tmp_path / "home", anvil.rpc_url, capsys)
+    monkeypatch.setenv("KS_PASS", "correct horse battery")
+    monkeypatch.setenv("KS_KEY", ANVIL_DEV_KEYS[3])
+    ks = tmp_path / "issuer.json"
+    out = c.ok("keystore", str(ks), "--import-env", "KS_KEY", "--password-env", "KS_PASS")
+    assert dev_signer(3).address in out and ANVIL_DEV_KEYS[3][2:] not in out and ANVIL_DEV_KEYS[3][2:] not in ks.read_text()
+    assert oct(ks.stat().st_mode & 0o777) == "0o600"
+    code, _, err = c("keystore", str(ks), "--password-env", "KS_PASS")
+    assert code == 2 and "exists" in err
+    (tmp_path / "anchor.toml").write_text(f'issuer_keystore = "{ks}"\n')
+    c.ok("deploy")
+    base = ["--config", str(tmp_path / "anchor.toml")]
+    code, _, err = c(*base, "issuer", "show")
+    assert code == 3 and "ANCHOR_KEYSTORE_PASSWORD" in err  # no password: a clear configuration error
+    monkeypatch.setenv("ANCHOR_KEYSTORE_PASSWORD", "wrong password")
+    code, _, err = c(*base, "issuer", "show")
+    assert code == 3 and "wrong password or corrupt file" in err
+    monkeypatch.setenv("ANCHOR_KEYSTORE_PASSWORD", "correct horse battery")
+    out = c.ok(*base, "issuer", "register", "--name", "Keystore U", "--profile-id", "https://ks.example/issuer")
+    assert dev_signer(3).address in out and "keystore" in out
+    monkeypatch.setenv("ANCHOR_ISSUER_KEY", "0x" + "12" * 31 + "zz")
+    code, out, err = c(*base, "issuer", "show")
+    assert code == 3 and "malformed" in err and "12" * 31 not in err + out

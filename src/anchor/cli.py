@@ -8,6 +8,7 @@ Exit codes: 0 success; 1 a check failed (e.g. a badge is invalid or revoked); 2 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -90,6 +91,21 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def chain_options(fn: Any) -> Any:
+    """``--rpc`` and ``--registry`` on a subcommand too (``anchor verify badge.json --rpc URL``),
+    overriding the group-level settings."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            app = ctx.ensure_object(App)
+            app.settings = app.settings.with_overrides(**{param.name: value})  # type: ignore[misc]
+
+    fn = click.option("--registry", "registry", expose_value=False, callback=apply, is_eager=True,
+                      help="Registry contract address (overrides the global option).")(fn)
+    return click.option("--rpc", "rpc_url", expose_value=False, callback=apply, is_eager=True,
+                        help="Chain JSON-RPC URL (overrides the global option).")(fn)
 
 
 def say(message: str = "", **style: Any) -> None:
@@ -241,6 +257,42 @@ def issuer_show(app: App, address: str | None) -> None:
         say(f"removed at  {_time(info.removed_at)}")
     if row is not None and info.id and row.profile_uri != info.profile_uri:
         say(f"WARNING: on-chain profile {info.profile_uri} differs from the database's", fg="red")
+
+
+@cli.command("keystore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--import-env", metavar="VAR", help="Encrypt the hex key held in $VAR instead of generating a new one.")
+@click.option("--password-env", metavar="VAR", help="Take the password from $VAR instead of prompting.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def keystore(path: Path, import_env: str | None, password_env: str | None, force: bool) -> None:
+    """Create an encrypted keystore (eth-account JSON v3) at PATH; prints the address only.
+
+    Point `issuer_keystore` / `admin_keystore` in anchor.toml at it and put the password in
+    $ANCHOR_KEYSTORE_PASSWORD when running anchor.
+    """
+    import secrets
+
+    from anchor.signer import write_keystore
+
+    if path.exists() and not force:
+        raise InputError(f"{path} exists; pass --force to overwrite it")
+    if import_env:
+        key = os.environ.get(import_env, "").strip()
+        if not key:
+            raise ConfigError(f"${import_env} is empty")
+        Signer.from_key(key)  # validates without echoing it
+    else:
+        key = "0x" + secrets.token_hex(32)
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise ConfigError(f"${password_env} is empty")
+    else:
+        password = click.prompt("keystore password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise InputError("use a password of at least 8 characters")
+    address = write_keystore(key, path, password)
+    say(f"wrote {path} (mode 600) for {address}")
 
 
 # ------------------------------------------------------------------------------ issuing
@@ -418,6 +470,7 @@ VERDICT_EXIT = {"valid": 0, "invalid": 1, "unknown": 4, "revoked": 10, "expired"
 
 @cli.command()
 @click.argument("badge", type=click.Path(dir_okay=False, path_type=Path))
+@chain_options
 @click.option("--email", help="Also check that the badge was issued to this email address.")
 @click.option("--at", "at_time", help="Judge the validity window at this time (ISO 8601; default now).")
 @click.option("--chain-id", type=int, help="Refuse proofs for any other chain id.")
@@ -483,6 +536,7 @@ def _view(app: App) -> Any:
 
 
 @audit.command("history")
+@chain_options
 @click.option("--from-block", type=click.IntRange(min=0), default=0, show_default=True, help="First block to read events from.")
 @click.option("--page-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Blocks per eth_getLogs call (halved when the node refuses).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -509,6 +563,7 @@ def audit_history(app: App, from_block: int, page_size: int, as_json: bool, as_c
 
 
 @audit.command("issuer")
+@chain_options
 @click.option("--address", help="Issuer account to audit (default: this machine's issuer key).")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error", "critical"]), default="error", show_default=True,
               help="Exit non-zero when a finding has at least this severity.")

@@ -1,0 +1,175 @@
+"""Audit speed: rebuild a big registry's history from events, and cross-check a big database.
+
+    python bench/auditing.py [--batches 5000] [--revocations 50000] [--credentials 100000]
+
+Set-up (not timed), on a fresh Anvil: one issuer anchors ``--batches`` synthetic batches and
+revokes ``--revocations`` credentials in them (5 indices per transaction, scattered over words);
+another issuer, with a real SQLite database, issues and anchors ``--credentials`` credentials in
+batches of 10,000. Timed, each in a fresh child process so peak RSS is its own:
+
+1. ``anchor audit history``'s work: every event read in pages, replayed, then every batch,
+   issuer and revocation word re-read from the contract's views and compared;
+2. ``anchor audit issuer``'s work for the real issuer: the history again, then every stored
+   credential's leaf recomputed from its document and every batch root rebuilt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eth_account import Account  # noqa: E402
+
+from anchor.achievement import build_achievement, parse_achievement_text  # noqa: E402
+from anchor.anchoring import Anchorer  # noqa: E402
+from anchor.auditing import history_audit, issuer_audit, read_history  # noqa: E402
+from anchor.chain import Chain, Registry  # noqa: E402
+from anchor.chainview import RegistryView  # noqa: E402
+from anchor.devchain import DevChain  # noqa: E402
+from anchor.issuing import issue_credentials  # noqa: E402
+from anchor.registration import register_issuer  # noqa: E402
+from anchor.roster import parse_roster  # noqa: E402
+from anchor.signer import ANVIL_DEV_KEYS, dev_signer  # noqa: E402
+from anchor.store import Store  # noqa: E402
+
+TARGET_HISTORY_S = 10.0
+TARGET_CROSSCHECK_S = 15.0
+
+
+def send_many(view: RegistryView, key: str, calls: list[tuple[str, tuple[Any, ...]]], *, gas: int, chain_id: int) -> None:
+    """Sign calls locally and push them with batched eth_sendRawTransaction, a block at a time."""
+    account = Account.from_key(key)
+    nonce = int(view.rpc([("eth_getTransactionCount", [account.address, "pending"])])[0], 16)
+    fns = view._fns  # noqa: SLF001 - the bench reuses the view's ABI encoders
+    raws = []
+    for i, (fn, args) in enumerate(calls):
+        tx = {"to": view.address, "data": fns[fn].data(*args), "gas": gas, "maxFeePerGas": 10**11,
+              "maxPriorityFeePerGas": 10**9, "nonce": nonce + i, "chainId": chain_id, "value": 0}
+        raws.append("0x" + bytes(account.sign_transaction(tx).raw_transaction).hex())
+    per_block = max(1, min(400, 29_000_000 // gas))  # what fits in one block's gas limit
+    for start in range(0, len(raws), per_block):
+        view.rpc([("eth_sendRawTransaction", [r]) for r in raws[start : start + per_block]])
+        view.rpc([("evm_mine", [])])
+    # A block holds only so much gas: mine until every transaction is in.
+    while int(view.rpc([("eth_getTransactionCount", [account.address, "latest"])])[0], 16) < nonce + len(raws):
+        view.rpc([("evm_mine", [])])
+
+
+def setup(n_batches: int, n_revocations: int, n_credentials: int, tmp: Path) -> dict[str, Any]:
+    node = DevChain.start(state_file=None)
+    chain = Chain(node.rpc_url)
+    view_admin = dev_signer(0)
+    registry, _ = Registry.deploy(chain, view_admin)
+    bulk, real = dev_signer(2), dev_signer(1)
+    registry.add_issuer(view_admin, bulk.address, "https://bulk.example/issuer")
+    view = RegistryView(node.rpc_url, registry.address, head_ttl=0, timeout=300)
+    view.rpc([("evm_setAutomine", [False])])
+    rng = random.Random(5)
+    leaf_count = 4096
+    roots = [rng.randbytes(32) for _ in range(n_batches)]
+    t = time.perf_counter()
+    send_many(view, ANVIL_DEV_KEYS[2], [("anchor", (r, leaf_count)) for r in roots], gas=80_000, chain_id=chain.chain_id)
+    per_tx = 5
+    revokes = []
+    taken: set[tuple[bytes, int]] = set()
+    while len(revokes) * per_tx < n_revocations:
+        root = roots[rng.randrange(n_batches)]
+        words: dict[int, int] = {}
+        while sum(bin(m).count("1") for m in words.values()) < per_tx:
+            index = rng.randrange(leaf_count)
+            if (root, index) in taken:
+                continue
+            taken.add((root, index))
+            words[index >> 8] = words.get(index >> 8, 0) | 1 << (index & 0xFF)
+        revokes.append(("revoke", (root, sorted(words.items()), rng.randrange(6))))
+    send_many(view, ANVIL_DEV_KEYS[2], revokes, gas=200_000, chain_id=chain.chain_id)
+    view.rpc([("evm_setAutomine", [True])])
+    chain_setup = time.perf_counter() - t
+
+    t = time.perf_counter()
+    db_url = f"sqlite:///{tmp / 'issuer.db'}"
+    store = Store.open(db_url)
+    register_issuer(store, registry, real, view_admin, name="Bench University", profile_id="https://bench.example/issuer")
+    row = store.issuer(real.address)
+    assert row is not None
+    roster = "name,email\n" + "".join(f"Learner {i},learner{i}@bench.example\n" for i in range(n_credentials))
+    achievement = build_achievement(parse_achievement_text((ROOT / "examples" / "achievement.yaml").read_text()))
+    issue_credentials(store, row, achievement, parse_roster(roster))
+    Anchorer(store, registry, real, row).run(max_batch=10_000)
+    store.close()
+    db_setup = time.perf_counter() - t
+    state = read_history(view)
+    return {"node": node, "registry": registry.address, "db_url": db_url, "issuer": real.address,
+            "events": state.events, "blocks": state.last_block, "batches": len(state.batches),
+            "revoked": sum(r.count for r in state.revocations), "chain_setup": chain_setup, "db_setup": db_setup}
+
+
+def measure(kind: str, rpc: str, registry: str, db_url: str, issuer: str) -> dict[str, Any]:
+    """Runs in a child process: the timed work and its peak RSS."""
+    view = RegistryView(rpc, registry, head_ttl=0, timeout=60)
+    start = time.perf_counter()
+    if kind == "history":
+        report = history_audit(view)
+        out = {"findings": len(report.findings), "events": report.state.events}
+    else:
+        state = read_history(view)
+        store = Store.open(db_url, create=False)
+        result = issuer_audit(store, state, issuer)
+        out = {"findings": len(result.findings), "credentials": result.credentials_checked, "batches": result.batches_checked}
+    out["seconds"] = time.perf_counter() - start
+    out["http_requests"], out["rpc_calls"] = view.http_requests, view.rpc_calls
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batches", type=int, default=5000)
+    ap.add_argument("--revocations", type=int, default=50_000)
+    ap.add_argument("--credentials", type=int, default=100_000)
+    ap.add_argument("--measure", nargs=5, metavar=("KIND", "RPC", "REGISTRY", "DB", "ISSUER"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return 0
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="anchor-abench-", dir=base) as tmp_s:
+        print(f"  set-up: {args.batches:,} batches and {args.revocations:,} revocations on chain, "
+              f"{args.credentials:,} credentials in a database (not timed) ...", flush=True)
+        w = setup(args.batches, args.revocations, args.credentials, Path(tmp_s))
+        try:
+            results = {}
+            for kind in ("history", "issuer"):
+                out = subprocess.run([sys.executable, __file__, "--measure", kind, w["node"].rpc_url, w["registry"], w["db_url"], w["issuer"]],
+                                     capture_output=True, text=True, check=True).stdout
+                results[kind] = json.loads(out.strip().splitlines()[-1])
+        finally:
+            w["node"].stop()
+    h, c = results["history"], results["issuer"]
+    print()
+    print(f"registry: {w['batches']:,} batches, {w['revoked']:,} revoked credentials, {w['events']:,} events over {w['blocks']:,} blocks "
+          f"(set-up {w['chain_setup']:.0f} s on chain, {w['db_setup']:.0f} s for the database)")
+    print(f"{'audit':<44}{'seconds':>9}{'HTTP req':>10}{'RPC calls':>11}{'peak RSS':>10}  target")
+    print(f"{'history rebuilt from events + views compared':<44}{h['seconds']:>9.2f}{h['http_requests']:>10,}{h['rpc_calls']:>11,}"
+          f"{h['peak_rss_mb']:>8.0f}MB  ≤ {TARGET_HISTORY_S:.0f} s → {'met' if h['seconds'] <= TARGET_HISTORY_S else 'MISSED'}"
+          f"  ({h['findings']} findings)")
+    print(f"{'issuer cross-check, ' + format(c['credentials'], ',') + ' credentials':<44}{c['seconds']:>9.2f}{c['http_requests']:>10,}"
+          f"{c['rpc_calls']:>11,}{c['peak_rss_mb']:>8.0f}MB  ≤ {TARGET_CROSSCHECK_S:.0f} s → "
+          f"{'met' if c['seconds'] <= TARGET_CROSSCHECK_S else 'MISSED'}  ({c['findings']} findings, {c['batches']} batches rebuilt)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
