@@ -80,8 +80,9 @@ def test_context_documents_define_every_term_we_use() -> None:
     for t in ("AchievementCredential", "AchievementSubject", "IdentityObject", "Achievement", "Profile", "Evidence", "Image", "Alignment", "awardedDate"):
         assert t in terms
     vc = json.loads((SHIPPED / "credentials_v2_context.jsonld").read_text())["@context"]
-    for t in ("VerifiableCredential", "validFrom", "validUntil", "evidence", "proof", "issuer"):
-        assert t in vc
+    scoped = vc["VerifiableCredential"]["@context"]
+    for t in ("validFrom", "validUntil", "evidence", "proof", "issuer", "credentialSubject"):
+        assert t in scoped
 
 
 @settings(max_examples=200, deadline=None)
