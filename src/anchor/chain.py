@@ -26,7 +26,6 @@ from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
     ContractPanicError,
-    TimeExhausted,
     TransactionNotFound,
     Web3RPCError,
 )

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,13 +87,20 @@ def new_salt() -> str:
 
 
 def new_credential_id() -> str:
-    """``urn:uuid:`` + a random (version 4, RFC 9562) UUID; 8x cheaper than ``str(uuid.uuid4())``."""
+    """``urn:uuid:`` + a new time-ordered UUID (version 7, RFC 9562)."""
     return _urn_uuid(os.urandom(16))
 
 
 def _urn_uuid(random16: bytes) -> str:
+    """A version 7 UUID: 48 bits of Unix milliseconds, then 74 random bits.
+
+    Time-ordered ids keep the database's unique index append-mostly (random v4 ids cost a
+    random B-tree insert each: about a second per 100,000 credentials). The 74 random bits
+    keep ids unguessable, and the time they reveal is already in ``validFrom``/``awardedDate``.
+    """
     b = bytearray(random16)
-    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[0:6] = (time.time_ns() // 1_000_000).to_bytes(6, "big")
+    b[6] = (b[6] & 0x0F) | 0x70  # version 7
     b[8] = (b[8] & 0x3F) | 0x80  # variant 10xx
     h = b.hex()
     return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -295,7 +303,7 @@ def schema_errors_fast(credential: Any) -> list[str]:
         _fast_validator()(credential)
         return []
     except fastjsonschema.JsonSchemaException as e:
-        return schema_errors(credential) or [str(e.message)]
+        return schema_errors(credential) or [str(e)]
 
 
 def check_schema(credential: Any) -> None:
