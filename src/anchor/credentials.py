@@ -6,8 +6,8 @@ IdentityHash: ``sha256$hex(sha256(email + salt))``), and its achievement by the 
 ``Achievement``. The leaf that goes into the Merkle tree is
 ``sha256(0x00 || RFC 8785 bytes of the credential without "proof")``.
 
-Privacy: the salt is 128 random bits per credential, and the ``urn:uuid`` id is random too, so
-the sibling hashes a proof reveals cannot be linked to anyone by guessing.
+Privacy: the salt is 128 random bits per credential, and the ``urn:uuid`` id carries 74 random
+bits too, so the sibling hashes a proof reveals cannot be linked to anyone by guessing.
 """
 
 from __future__ import annotations
