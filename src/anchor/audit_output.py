@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from anchor.auditing import HistoryReport, IssuerAuditReport, severity_rank
+from anchor.bitmap import from_words
 from anchor.chainview import RegistryView
 from anchor.timefmt import format_ts, from_unix
 
@@ -47,8 +48,6 @@ def history_json(report: HistoryReport, view: RegistryView) -> dict[str, Any]:
 
 
 def _indices(words: tuple[tuple[int, int], ...]) -> list[int]:
-    from anchor.revoking import from_words
-
     return from_words(words)
 
 

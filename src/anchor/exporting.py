@@ -9,7 +9,6 @@ a temporary name and renames it. Export is idempotent and can simply be run agai
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import queue
@@ -24,10 +23,9 @@ from typing import Any
 
 from anchor import merkle
 from anchor.errors import StoreError
-from anchor.proofs import PROOF_TYPE
+from anchor.proofs import proof_head_json
 from anchor.store import Store
 from anchor.store.schema import BatchRow
-from anchor.timefmt import format_ts, from_unix
 
 
 @dataclass
@@ -53,19 +51,10 @@ def file_name(credential_id: str) -> str:
 def proof_prefix(batch: BatchRow, issuer_address: str) -> bytes:
     """The batch-wide part of every proof in it, as JSON text (everything but index and path)."""
     assert batch.chain_id is not None and batch.tx_hash is not None and batch.block_time is not None
-    head = {
-        "type": PROOF_TYPE,
-        "proofPurpose": "assertionMethod",
-        "created": format_ts(from_unix(batch.block_time)),
-        "chainId": batch.chain_id,
-        "registry": batch.registry_address,
-        "issuerAddress": issuer_address,
-        "merkleRoot": "0x" + batch.root.hex(),
-        "leafCount": batch.leaf_count,
-        "transactionHash": "0x" + batch.tx_hash.hex(),
-        "blockNumber": batch.block_number,
-    }
-    return json.dumps(head, separators=(",", ":"))[:-1].encode()
+    assert batch.registry_address is not None and batch.block_number is not None
+    return proof_head_json(chain_id=batch.chain_id, registry=batch.registry_address, issuer_address=issuer_address,
+                           root=batch.root, leaf_count=batch.leaf_count, tx_hash=batch.tx_hash,
+                           block_number=batch.block_number, block_time=batch.block_time)
 
 
 def credential_with_proof(document: bytes, prefix: bytes, index: int, path_json: str) -> bytes:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from anchor.bitmap import from_words
 from anchor.chainview import LogEvent
 
 
@@ -94,16 +95,7 @@ class RegistryState:
     last_block: int = 0
 
     def revoked_indices(self, root: bytes) -> set[int]:
-        out = set()
-        for (r, word), mask in self.bitmap.items():
-            if r == root:
-                bit = 0
-                while mask:
-                    if mask & 1:
-                        out.add((word << 8) + bit)
-                    mask >>= 1
-                    bit += 1
-        return out
+        return set(from_words((word, mask) for (r, word), mask in self.bitmap.items() if r == root))
 
 
 def replay(events: Iterable[LogEvent], state: RegistryState | None = None) -> RegistryState:

@@ -26,6 +26,7 @@ must be the one ``(leafIndex, leafCount)`` implies.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from anchor.addresses import is_address
 
 from anchor.errors import VerificationError
 from anchor.merkle import path_positions
+from anchor.timefmt import format_ts, from_unix
 
 PROOF_TYPE = "AnchorMerkleProof2026"
 MAX_PATH = 64
@@ -156,6 +158,25 @@ def _hex32(value: object, what: str) -> bytes:
 
 def sides_for(index: int, leaf_count: int) -> tuple[str, ...]:
     return tuple("right" if pos & 1 else "left" for _, pos in path_positions(index, leaf_count))
+
+
+def proof_head_json(*, chain_id: int, registry: str, issuer_address: str, root: bytes, leaf_count: int, tx_hash: bytes,
+                    block_number: int, block_time: int) -> bytes:
+    """The batch-wide part of a proof (everything but ``leafIndex`` and ``path``) as compact JSON
+    text without its closing brace: every proof of a batch starts with these bytes."""
+    head = {
+        "type": PROOF_TYPE,
+        "proofPurpose": "assertionMethod",
+        "created": format_ts(from_unix(block_time)),
+        "chainId": chain_id,
+        "registry": registry,
+        "issuerAddress": issuer_address,
+        "merkleRoot": "0x" + root.hex(),
+        "leafCount": leaf_count,
+        "transactionHash": "0x" + tx_hash.hex(),
+        "blockNumber": block_number,
+    }
+    return json.dumps(head, separators=(",", ":"))[:-1].encode()
 
 
 def render_proof(

@@ -8,11 +8,12 @@ rerun resumes. A credential never anchored is simply withdrawn (deleted) before 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 
+from anchor.bitmap import from_words, to_words  # noqa: F401 (from_words: part of this module's API)
 from anchor.chain import Registry
 from anchor.errors import ChainError, InputError, NotFound
 from anchor.faults import crashpoint
@@ -39,26 +40,6 @@ def reason_code(name: str) -> int:
         return REASONS[name]
     except KeyError:
         raise InputError(f"unknown revocation reason {name!r}; one of: {', '.join(REASONS)}") from None
-
-
-def to_words(indices: Iterable[int]) -> list[tuple[int, int]]:
-    """Leaf indices → (word, mask) pairs, one per 256-bit word of the bitmap, sorted."""
-    masks: dict[int, int] = defaultdict(int)
-    for i in indices:
-        masks[i >> 8] |= 1 << (i & 0xFF)
-    return sorted(masks.items())
-
-
-def from_words(words: Iterable[tuple[int, int]]) -> list[int]:
-    out = []
-    for word, mask in words:
-        bit = 0
-        while mask:
-            if mask & 1:
-                out.append((word << 8) + bit)
-            mask >>= 1
-            bit += 1
-    return out
 
 
 @dataclass

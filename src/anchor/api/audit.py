@@ -13,7 +13,8 @@ from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, path_param, query_param
 from anchor.chainview import LogEvent
 from anchor.errors import InputError, NotFound
-from anchor.revoking import REASON_NAMES, from_words
+from anchor.bitmap import from_words
+from anchor.revoking import REASON_NAMES
 from anchor.timefmt import format_ts, from_unix
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")

@@ -15,7 +15,7 @@ from anchor import merkle
 from anchor.chainview import LogEvent, RegistryView
 from anchor.history import RegistryState, replay
 from anchor.errors import ConfigError, InputError, NotFound
-from anchor.proofs import PROOF_TYPE
+from anchor.proofs import proof_head_json
 from anchor.store import Store
 from anchor.store.store import CredentialLocation
 from anchor.timefmt import format_ts, from_unix
@@ -31,19 +31,10 @@ def _proof_prefix(loc: CredentialLocation) -> bytes:
     """The batch-wide part of a proof object (everything but index and path), as JSON text
     without its closing brace; the same layout exported badges carry."""
     assert loc.root is not None and loc.tx_hash is not None and loc.block_time is not None
-    head = {
-        "type": PROOF_TYPE,
-        "proofPurpose": "assertionMethod",
-        "created": format_ts(from_unix(loc.block_time)),
-        "chainId": loc.chain_id,
-        "registry": loc.registry,
-        "issuerAddress": loc.issuer_address,
-        "merkleRoot": "0x" + loc.root.hex(),
-        "leafCount": loc.leaf_count,
-        "transactionHash": "0x" + loc.tx_hash.hex(),
-        "blockNumber": loc.block_number,
-    }
-    return json.dumps(head, separators=(",", ":"))[:-1].encode()
+    assert loc.chain_id is not None and loc.registry is not None and loc.leaf_count is not None and loc.block_number is not None
+    return proof_head_json(chain_id=loc.chain_id, registry=loc.registry, issuer_address=loc.issuer_address, root=loc.root,
+                           leaf_count=loc.leaf_count, tx_hash=loc.tx_hash, block_number=loc.block_number,
+                           block_time=loc.block_time)
 
 
 @dataclass(frozen=True)
