@@ -31,17 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from eth_account import Account  # noqa: E402
 
-from anchor.achievement import build_achievement, parse_achievement_text  # noqa: E402
-from anchor.anchoring import Anchorer  # noqa: E402
 from anchor.auditing import history_audit, issuer_audit, read_history  # noqa: E402
 from anchor.chain import Chain, Registry  # noqa: E402
 from anchor.chainview import RegistryView  # noqa: E402
 from anchor.devchain import DevChain  # noqa: E402
-from anchor.issuing import issue_credentials  # noqa: E402
-from anchor.registration import register_issuer  # noqa: E402
-from anchor.roster import parse_roster  # noqa: E402
 from anchor.signer import ANVIL_DEV_KEYS, dev_signer  # noqa: E402
 from anchor.store import Store  # noqa: E402
+from _world import issue_and_anchor  # noqa: E402
 
 TARGET_HISTORY_S = 10.0
 TARGET_CROSSCHECK_S = 15.0
@@ -99,15 +95,7 @@ def setup(n_batches: int, n_revocations: int, n_credentials: int, tmp: Path) -> 
 
     t = time.perf_counter()
     db_url = f"sqlite:///{tmp / 'issuer.db'}"
-    store = Store.open(db_url)
-    register_issuer(store, registry, real, view_admin, name="Bench University", profile_id="https://bench.example/issuer")
-    row = store.issuer(real.address)
-    assert row is not None
-    roster = "name,email\n" + "".join(f"Learner {i},learner{i}@bench.example\n" for i in range(n_credentials))
-    achievement = build_achievement(parse_achievement_text((ROOT / "examples" / "achievement.yaml").read_text()))
-    issue_credentials(store, row, achievement, parse_roster(roster))
-    Anchorer(store, registry, real, row).run(max_batch=10_000)
-    store.close()
+    issue_and_anchor(registry, real, view_admin, db_url, n_credentials, max_batch=10_000).close()
     db_setup = time.perf_counter() - t
     state = read_history(view)
     return {"node": node, "registry": registry.address, "db_url": db_url, "issuer": real.address,

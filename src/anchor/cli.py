@@ -415,7 +415,9 @@ def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batc
     signer, _ = app.signer("issuer")
     issuer_row = app.issuer_row()
     if batch_root:
-        root = _parse_root(batch_root)
+        from anchor.proofs import parse_root
+
+        root = parse_root(batch_root)
         new = request_batch_revocation(app.store, issuer_row.id, root, code, note)
         say(f"batch 0x{root.hex()}: {'revocation recorded' if new else 'already recorded'}")
     if ids:
@@ -427,16 +429,6 @@ def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batc
                                 timeout=app.settings.receipt_timeout)
     say(f"on chain: {report.indices} index(es) and {report.batches_revoked} whole batch(es) revoked in "
         f"{report.transactions} transaction(s)")
-
-
-def _parse_root(text: str) -> bytes:
-    value = text.removeprefix("0x")
-    if len(value) != 64:
-        raise InputError(f"a batch root is 32 bytes of hex, got {text!r}")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise InputError(f"a batch root is 32 bytes of hex, got {text!r}") from None
 
 
 @cli.command()

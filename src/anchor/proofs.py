@@ -34,7 +34,7 @@ from typing import Any
 from anchor.addresses import checksum as to_checksum_address
 from anchor.addresses import is_address
 
-from anchor.errors import VerificationError
+from anchor.errors import InputError, VerificationError
 from anchor.merkle import path_positions
 from anchor.timefmt import format_ts, from_unix
 
@@ -154,6 +154,18 @@ def _hex32(value: object, what: str) -> bytes:
             if len(raw) == 32:  # (fromhex skips spaces: a spaced string decodes short)
                 return raw
     raise _bad(f"{what} must be 32 bytes of hex")
+
+
+def parse_root(text: str) -> bytes:
+    """A batch root given by a person or a URL (``0x`` optional), or :class:`InputError`."""
+    value = text.strip().removeprefix("0x")
+    try:
+        raw = bytes.fromhex(value) if len(value) == 64 else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise InputError(f"a batch root is 32 bytes of hex, got {text!r}")
+    return raw
 
 
 def sides_for(index: int, leaf_count: int) -> tuple[str, ...]:

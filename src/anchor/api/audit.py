@@ -14,6 +14,7 @@ from anchor.api.openapi import PROBLEM, operation, path_param, query_param
 from anchor.chainview import LogEvent
 from anchor.errors import InputError, NotFound
 from anchor.bitmap import from_words
+from anchor.proofs import parse_root
 from anchor.revoking import REASON_NAMES
 from anchor.timefmt import format_ts, from_unix
 
@@ -99,13 +100,8 @@ def issuer_timeline(address: str) -> Response:
                422: ("Not a root", PROBLEM), 503: ("Chain unavailable", PROBLEM)},
 )
 def batch(root: str) -> Response:
-    value = root.removeprefix("0x")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise InputError(f"a batch root is 32 bytes of hex, got {root!r}")
+    raw = parse_root(root)
+    value = raw.hex()
     events, state = service().history()
     b = state.batches.get(raw)
     if b is None:

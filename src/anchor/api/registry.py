@@ -9,7 +9,8 @@ from flask import Blueprint, Response
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, path_param
 from anchor.chain import IssuerInfo
-from anchor.errors import AnchorError, InputError, NotFound
+from anchor.errors import AnchorError, NotFound
+from anchor.proofs import parse_root
 from anchor.timefmt import format_ts, from_unix
 
 bp = Blueprint("registry", __name__)
@@ -29,13 +30,8 @@ def _issuer_json(i: IssuerInfo) -> dict[str, object]:
                422: ("Not a root", PROBLEM), 503: ("Chain unavailable", PROBLEM)},
 )
 def batch(root: str) -> Response:
-    value = root.removeprefix("0x")
-    if len(value) != 64:
-        raise InputError(f"a batch root is 32 bytes of hex, got {root!r}")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise InputError(f"a batch root is 32 bytes of hex, got {root!r}") from None
+    raw = parse_root(root)
+    value = raw.hex()
     view = service().view
     info = view.batch(raw)
     if not info.anchored:
