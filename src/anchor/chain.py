@@ -325,18 +325,10 @@ class Registry:
 
     def decode_log(self, log: Any) -> RegistryEvent:
         topics = [bytes(t) for t in log["topics"]]
-        spec = self._events.get(topics[0])
-        if spec is None:
+        decoded = decode_event(self._events, topics, bytes(log["data"]))
+        if decoded is None:
             raise ChainError(f"unknown event topic 0x{topics[0].hex()} from the registry", reason="unknown_event")
-        name, indexed, plain = spec
-        args: dict[str, Any] = {}
-        for (arg_name, arg_type), topic in zip(indexed, topics[1:]):
-            args[arg_name] = abi_decode([arg_type], topic)[0]
-        values = abi_decode([t for _, t in plain], bytes(log["data"]))
-        args.update({n: v for (n, _), v in zip(plain, values)})
-        for k, v in args.items():
-            if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
-                args[k] = to_checksum_address(v)
+        name, args = decoded
         return RegistryEvent(name, args, int(log["blockNumber"]), bytes(log["transactionHash"]), int(log["logIndex"]))
 
     def event_topic(self, name: str) -> bytes:
@@ -366,7 +358,7 @@ def _error_table(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]
     return table
 
 
-def _event_table(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]]:
+def _event_table(abi: list[dict[str, Any]]) -> EventTable:
     table = {}
     for item in abi:
         if item.get("type") == "event":
@@ -376,6 +368,27 @@ def _event_table(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[tuple
             plain = [(i["name"], _abi_type(i)) for i in item["inputs"] if not i["indexed"]]
             table[topic] = (item["name"], indexed, plain)
     return table
+
+
+EventTable = dict[bytes, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]]
+
+
+def decode_event(table: EventTable, topics: list[bytes], data: bytes) -> tuple[str, dict[str, Any]] | None:
+    """(event name, arguments) of one log of the registry, addresses checksummed; None for a
+    topic that is not one of its events."""
+    spec = table.get(topics[0]) if topics else None
+    if spec is None:
+        return None
+    name, indexed, plain = spec
+    args: dict[str, Any] = {}
+    for (arg_name, arg_type), topic in zip(indexed, topics[1:]):
+        args[arg_name] = abi_decode([arg_type], topic)[0]
+    values = abi_decode([t for _, t in plain], data)
+    args.update({n: v for (n, _), v in zip(plain, values)})
+    for k, v in args.items():
+        if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
+            args[k] = to_checksum_address(v)
+    return name, args
 
 
 def decode_revert(errors: dict[bytes, tuple[str, list[str]]], data: bytes) -> ContractRevert:

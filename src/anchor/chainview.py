@@ -33,7 +33,7 @@ from eth_utils import keccak
 
 from anchor.addresses import checksum as to_checksum_address
 
-from anchor.chain import ZERO_ADDRESS, BatchInfo, IssuerInfo, _abi_type, _event_table
+from anchor.chain import ZERO_ADDRESS, BatchInfo, IssuerInfo, _abi_type, _event_table, decode_event
 from anchor.contracts import load_artifact
 from anchor.errors import ChainError, ChainUnavailable
 
@@ -325,10 +325,10 @@ class RegistryView:
         }])])[0]
         found: RevocationRecord | None = None
         for log in logs:
-            topic0 = bytes.fromhex(log["topics"][0][2:])
-            name, _, plain = self._events[topic0]
-            values = abi_decode([t for _, t in plain], bytes.fromhex(log["data"][2:]))
-            args = {n: v for (n, _), v in zip(plain, values)}
+            decoded = decode_event(self._events, [bytes.fromhex(t[2:]) for t in log["topics"]], bytes.fromhex(log["data"][2:]))
+            if decoded is None:
+                continue
+            name, args = decoded
             hit = name == "BatchRevoked" or any(
                 w == index >> 8 and (m >> (index & 0xFF)) & 1 for w, m in args["words"]
             )
@@ -377,19 +377,10 @@ class RegistryView:
             for number, header in zip(part, self.rpc([("eth_getBlockByNumber", [hex(n), False]) for n in part])):
                 times[number] = int(header["timestamp"], 16)
         for log in raw:
-            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-            spec = self._events.get(topics[0])
-            if spec is None:
+            decoded = decode_event(self._events, [bytes.fromhex(t[2:]) for t in log["topics"]], bytes.fromhex(log["data"][2:]))
+            if decoded is None:
                 continue  # not one of ours (cannot happen for a genuine registry)
-            name, indexed, plain = spec
-            args: dict[str, Any] = {}
-            for (arg, kind), topic in zip(indexed, topics[1:]):
-                args[arg] = abi_decode([kind], topic)[0]
-            values = abi_decode([k for _, k in plain], bytes.fromhex(log["data"][2:]))
-            args.update({n: v for (n, _), v in zip(plain, values)})
-            for k, v in args.items():
-                if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
-                    args[k] = to_checksum_address(v)
+            name, args = decoded
             number = int(log["blockNumber"], 16)
             when = int(log["blockTimestamp"], 16) if "blockTimestamp" in log else times[number]
             yield LogEvent(name, args, number, when, bytes.fromhex(log["transactionHash"][2:]), int(log["logIndex"], 16))
