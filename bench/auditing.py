@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from eth_account import Account  # noqa: E402
 
-from anchor.auditing import history_audit, issuer_audit, read_history  # noqa: E402
-from anchor.chain import Chain, Registry  # noqa: E402
-from anchor.chainview import RegistryView  # noqa: E402
-from anchor.devchain import DevChain  # noqa: E402
-from anchor.signer import ANVIL_DEV_KEYS, dev_signer  # noqa: E402
+from anchor.app.auditing import history_audit, issuer_audit, read_history  # noqa: E402
+from anchor.chain.client import Chain, Registry  # noqa: E402
+from anchor.chain.reader import RegistryView  # noqa: E402
+from anchor.chain.anvil import DevChain  # noqa: E402
+from anchor.chain.signer import ANVIL_DEV_KEYS, dev_signer  # noqa: E402
 from anchor.store import Store  # noqa: E402
 from _world import issue_and_anchor  # noqa: E402
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-from anchor.chain import Chain, Registry
-from anchor.devchain import DevChain
-from anchor.signer import dev_signer
+from anchor.chain.client import Chain, Registry
+from anchor.chain.anvil import DevChain
+from anchor.chain.signer import dev_signer
 
 REF_MINIMAL_ANCHOR = 46_493
 REF_EAS_ATTEST = 165_922  # per credential, multiAttest x100

@@ -14,8 +14,8 @@ Two parts, one run:
    (``getrusage(RUSAGE_SELF).ru_maxrss`` of that process; Anvil is another process) is its own.
    Writing the synthetic roster file, starting Anvil, deploying the registry and registering the
    issuer are set-up and are not timed.
-2. Merkle tree over 1,000,000 leaves (``--tree``, 0 skips it): ``anchor.merkle.build_levels``
-   and every proof through ``anchor.merkle.iter_proofs`` (best of ``--repeat``), against
+2. Merkle tree over 1,000,000 leaves (``--tree``, 0 skips it): ``anchor.core.merkle.build_levels``
+   and every proof through ``anchor.core.merkle.iter_proofs`` (best of ``--repeat``), against
    ``blockcerts_merkletools.MerkleTools`` ``make_tree`` and ``get_proof`` for every index (once;
    it takes ~10 s). Neither side keeps its 1M proofs: each is made and dropped. The roots and a
    sample of proofs must match.
@@ -50,19 +50,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from anchor import merkle
-from anchor.achievement import build_achievement, parse_achievement_text
-from anchor.anchoring import Anchorer
-from anchor.chain import Chain, Registry
-from anchor.contracts import project_root
-from anchor.credentials import leaf_of
-from anchor.devchain import DevChain
-from anchor.exporting import export_credentials
-from anchor.issuing import issue_credentials
-from anchor.proofs import find_anchor_proof
-from anchor.registration import register_issuer
-from anchor.roster import parse_roster
-from anchor.signer import dev_signer
+from anchor.core import merkle
+from anchor.core.achievement import build_achievement, parse_achievement_text
+from anchor.app.anchoring import Anchorer
+from anchor.chain.client import Chain, Registry
+from anchor.chain.artifact import project_root
+from anchor.core.credential import leaf_of
+from anchor.chain.anvil import DevChain
+from anchor.app.exporting import export_credentials
+from anchor.app.issuing import issue_credentials
+from anchor.core.proof import find_anchor_proof
+from anchor.app.registration import register_issuer
+from anchor.core.roster import parse_roster
+from anchor.chain.signer import dev_signer
 from anchor.store import Store
 
 T = TypeVar("T")
@@ -364,7 +364,7 @@ def print_end_to_end(runs: list[EndToEnd]) -> None:
 def print_tree(t: TreeBench) -> None:
     print(f"Merkle tree, N = {t.n:,} leaves (ours: best of {t.repeat}, C extension "
           f"{'loaded' if t.c_extension else 'MISSING'}; merkletools: one run)")
-    print(f"{'':<26}{'anchor.merkle':>15}{'merkletools':>14}{'speed-up':>10}  reference / target")
+    print(f"{'':<26}{'anchor.core.merkle':>15}{'merkletools':>14}{'speed-up':>10}  reference / target")
     at_target = t.n == TREE_TARGET_AT
 
     def check(ok: bool) -> str:

@@ -34,13 +34,13 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anchor import merkle  # noqa: E402
-from anchor.chain import Chain, Registry  # noqa: E402
-from anchor.chainview import RegistryView  # noqa: E402
-from anchor.devchain import DevChain, free_port  # noqa: E402
-from anchor.exporting import credential_with_proof, proof_prefix  # noqa: E402
-from anchor.signer import dev_signer  # noqa: E402
-from anchor.verifying import Verdict, Verifier, VerifyOptions  # noqa: E402
+from anchor.core import merkle  # noqa: E402
+from anchor.chain.client import Chain, Registry  # noqa: E402
+from anchor.chain.reader import RegistryView  # noqa: E402
+from anchor.chain.anvil import DevChain, free_port  # noqa: E402
+from anchor.app.exporting import credential_with_proof, proof_prefix  # noqa: E402
+from anchor.chain.signer import dev_signer  # noqa: E402
+from anchor.app.verifying import Verdict, Verifier, VerifyOptions  # noqa: E402
 from _world import issue_and_anchor  # noqa: E402
 
 REF_CERT_VERIFIER_MS = 29.0  # Blockcerts cert-verifier-js, median per certificate

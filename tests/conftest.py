@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from anchor.chain import Chain, Registry
-from anchor.devchain import DevChain
-from anchor.signer import Signer, dev_signer
+from anchor.chain.client import Chain, Registry
+from anchor.chain.anvil import DevChain
+from anchor.chain.signer import Signer, dev_signer
 from anchor.store import Store
 
 ISSUER_PROFILE = "https://university.example/issuer"

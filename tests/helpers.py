@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from anchor.cli import main
+from anchor.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -44,7 +44,7 @@ class Cli:
         return out
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "anchor.cli", *self.base(), *args]
+        return [sys.executable, "-m", "anchor.cli.main", *self.base(), *args]
 
     def env(self, crash_at: str | None = None, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "ANCHOR_CRASH_AT"}

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from anchor import merkle
-from anchor.anchoring import Anchorer
-from anchor.chain import Chain, Registry
+from anchor.core import merkle
+from anchor.app.anchoring import Anchorer
+from anchor.chain.client import Chain, Registry
 from anchor.config import read_deployment
-from anchor.credentials import leaf_of
-from anchor.devchain import DevChain
-from anchor.proofs import find_anchor_proof
-from anchor.signer import dev_signer
+from anchor.core.credential import leaf_of
+from anchor.chain.anvil import DevChain
+from anchor.core.proof import find_anchor_proof
+from anchor.chain.signer import dev_signer
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow
 from tests.helpers import EXAMPLES, Cli, write_roster

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from anchor.api import create_app
 from anchor.api.openapi import build, documented_rules
 from anchor.api.service import ServiceConfig
-from anchor.chain import Chain
-from anchor.devchain import DevChain
-from anchor.issuing import issue_credentials
-from anchor.revoking import request_revocation, submit_revocations
-from anchor.roster import parse_roster
+from anchor.chain.client import Chain
+from anchor.chain.anvil import DevChain
+from anchor.app.issuing import issue_credentials
+from anchor.app.revoking import request_revocation, submit_revocations
+from anchor.core.roster import parse_roster
 from tests.world import World, achievement, live_server, make_world
 
 pytestmark = pytest.mark.chain

@@ -13,18 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from anchor.anchoring import Anchorer
-from anchor.auditing import compare_with_views, history_audit, issuer_audit, read_history
-from anchor.chain import Chain, Registry
-from anchor.chainview import LogEvent, RegistryView
-from anchor.devchain import DevChain
-from anchor.errors import ChainError, ConfigError
-from anchor.history import replay
-from anchor.issuing import issue_credentials
-from anchor.registration import register_issuer
-from anchor.revoking import request_revocation, submit_revocations
-from anchor.roster import parse_roster
-from anchor.signer import dev_signer
+from anchor.app.anchoring import Anchorer
+from anchor.app.auditing import compare_with_views, history_audit, issuer_audit, read_history
+from anchor.chain.client import Chain, Registry
+from anchor.chain.reader import LogEvent, RegistryView
+from anchor.chain.anvil import DevChain
+from anchor.core.errors import ChainError, ConfigError
+from anchor.core.history import replay
+from anchor.app.issuing import issue_credentials
+from anchor.app.registration import register_issuer
+from anchor.app.revoking import request_revocation, submit_revocations
+from anchor.core.roster import parse_roster
+from anchor.chain.signer import dev_signer
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, RevocationRow, TransactionRow, TreeChunkRow
 from tests.helpers import Cli

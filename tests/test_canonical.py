@@ -9,8 +9,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anchor.canonical import canonical_bytes, fast_path_ok
-from anchor.errors import InputError
+from anchor.core.canonical import canonical_bytes, fast_path_ok
+from anchor.core.errors import InputError
 
 keys = st.text(min_size=0, max_size=8)
 scalars = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=20) | st.floats(allow_nan=False, allow_infinity=False)

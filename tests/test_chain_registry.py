@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from anchor.chain import ZERO_ADDRESS, Chain, Registry
-from anchor.errors import ChainError, ChainUnavailable, ContractRevert, InputError
-from anchor.signer import Signer
+from anchor.chain.client import ZERO_ADDRESS, Chain, Registry
+from anchor.core.errors import ChainError, ChainUnavailable, ContractRevert, InputError
+from anchor.chain.signer import Signer
 from tests.conftest import ISSUER_PROFILE
 
 pytestmark = pytest.mark.chain
@@ -141,7 +141,7 @@ def test_events_tell_the_whole_story(chain: Chain, admin: Signer, issuer: Signer
 
 
 def test_unreachable_chain_is_chain_unavailable() -> None:
-    from anchor.devchain import free_port
+    from anchor.chain.anvil import free_port
 
     dead = Chain(f"http://127.0.0.1:{free_port()}", timeout=1)
     with pytest.raises(ChainUnavailable):
@@ -150,7 +150,7 @@ def test_unreachable_chain_is_chain_unavailable() -> None:
 
 
 def test_signer_never_shows_its_key(issuer: Signer) -> None:
-    from anchor.signer import ANVIL_DEV_KEYS
+    from anchor.chain.signer import ANVIL_DEV_KEYS
 
     key = ANVIL_DEV_KEYS[1].removeprefix("0x")
     assert key not in repr(issuer) and key not in str(issuer)
@@ -161,7 +161,7 @@ def test_signer_never_shows_its_key(issuer: Signer) -> None:
 
 
 def test_malformed_key_error_does_not_echo_it() -> None:
-    from anchor.errors import ConfigError
+    from anchor.core.errors import ConfigError
 
     secret = "0x" + "ab" * 31 + "zz"
     with pytest.raises(ConfigError) as e:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from anchor.contracts import compile_registry, load_artifact
+from anchor.chain.artifact import compile_registry, load_artifact
 
 
 def test_shipped_artifact_matches_a_fresh_compile() -> None:
     fresh = compile_registry()
     shipped = load_artifact()
-    assert shipped.abi == fresh.abi, "ABI drifted: run `python -m anchor.contracts`"
-    assert shipped.bytecode == fresh.bytecode, "bytecode drifted: run `python -m anchor.contracts`"
+    assert shipped.abi == fresh.abi, "ABI drifted: run `python -m anchor.chain.artifact`"
+    assert shipped.bytecode == fresh.bytecode, "bytecode drifted: run `python -m anchor.chain.artifact`"
     assert shipped.deployed_bytecode == fresh.deployed_bytecode
     assert shipped.compiler == fresh.compiler
 

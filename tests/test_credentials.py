@@ -12,9 +12,9 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anchor import merkle
-from anchor.achievement import build_achievement, parse_achievement_text
-from anchor.credentials import (
+from anchor.core import merkle
+from anchor.core.achievement import build_achievement, parse_achievement_text
+from anchor.core.credential import (
     CredentialFactory,
     IssuerProfile,
     check_schema,
@@ -23,7 +23,7 @@ from anchor.credentials import (
     recipient_matches,
     schema_errors,
 )
-from anchor.errors import InputError, VerificationError
+from anchor.core.errors import InputError, VerificationError
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDARDS = ROOT.parent / "shared" / "standards"

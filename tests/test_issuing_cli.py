@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from anchor import merkle
-from anchor.chain import Chain, Registry
+from anchor.core import merkle
+from anchor.chain.client import Chain, Registry
 from anchor.config import read_deployment
-from anchor.credentials import check_schema, leaf_of, recipient_matches
-from anchor.devchain import DevChain
-from anchor.proofs import find_anchor_proof, sides_for
+from anchor.core.credential import check_schema, leaf_of, recipient_matches
+from anchor.chain.anvil import DevChain
+from anchor.core.proof import find_anchor_proof, sides_for
 from tests.helpers import EXAMPLES, Cli, write_roster
 
 pytestmark = pytest.mark.chain
@@ -114,7 +114,7 @@ def test_issuing_requires_a_registered_issuer(tmp_path: Path, anvil: DevChain, c
 
 
 def test_anchoring_is_refused_for_a_removed_issuer(cli: Cli, tmp_path: Path) -> None:
-    from anchor.signer import dev_signer
+    from anchor.chain.signer import dev_signer
 
     cli.ok("issue", str(write_roster(tmp_path / "r.csv", 3)), "--achievement", str(EXAMPLES / "achievement.yaml"))
     cli.ok("issuer", "remove", dev_signer(1).address)
@@ -156,7 +156,7 @@ def test_revoke_by_id_file_and_batch(cli: Cli, tmp_path: Path) -> None:
 
 def test_keystore_keys_work_and_are_never_printed(tmp_path: Path, anvil: DevChain, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from anchor.signer import ANVIL_DEV_KEYS, dev_signer
+    from anchor.chain.signer import ANVIL_DEV_KEYS, dev_signer
 
     c = Cli(tmp_path / "home", anvil.rpc_url, capsys)
     monkeypatch.setenv("KS_PASS", "correct horse battery")

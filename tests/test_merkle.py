@@ -9,8 +9,8 @@ from blockcerts_merkletools import MerkleTools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anchor import merkle
-from anchor.errors import VerificationError
+from anchor.core import merkle
+from anchor.core.errors import VerificationError
 
 
 def leaves_for(n: int, salt: int = 0) -> list[bytes]:

@@ -6,8 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-from anchor import merkle
-from anchor.errors import VerificationError
+from anchor.core import merkle
+from anchor.core.errors import VerificationError
 
 VECTORS = Path(__file__).parent / "vectors" / "merkle_vectors.json"
 

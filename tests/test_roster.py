@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from anchor.errors import InputError
-from anchor.roster import parse_roster
+from anchor.core.errors import InputError
+from anchor.core.roster import parse_roster
 
 
 def test_good_roster_with_optional_columns() -> None:

@@ -1,4 +1,4 @@
-"""The optional C accelerator anchor._sha256pairs, checked against hashlib.
+"""The optional C accelerator anchor.core._sha256pairs, checked against hashlib.
 
 Every test runs on both C code paths: ``next_level`` (SHA-NI when the CPU has it) and the
 private ``_next_level_portable`` (always the plain-C path), so a machine with SHA-NI covers
@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 if os.environ.get("CI"):
-    sha256pairs = importlib.import_module("anchor._sha256pairs")  # CI builds it: missing is a failure
+    sha256pairs = importlib.import_module("anchor.core._sha256pairs")  # CI builds it: missing is a failure
 else:
-    sha256pairs = pytest.importorskip("anchor._sha256pairs", reason="C extension not built (no compiler?)")
+    sha256pairs = pytest.importorskip("anchor.core._sha256pairs", reason="C extension not built (no compiler?)")
 
 NODE = 32
 LevelFn = Callable[[object], bytes]

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from anchor import merkle
-from anchor.credentials import CredentialFactory, IssuerProfile
-from anchor.errors import StoreError
-from anchor.issuing import recipient_ref
+from anchor.core import merkle
+from anchor.core.credential import CredentialFactory, IssuerProfile
+from anchor.core.errors import StoreError
+from anchor.app.issuing import recipient_ref
 from anchor.store import Store
 from anchor.store.store import CHUNK
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from anchor import exporting, issuing, merkle
-from anchor.chain import Chain
-from anchor.credentials import leaf_of, schema_errors
-from anchor.devchain import DevChain
-from anchor.proofs import find_anchor_proof
+from anchor.app import exporting, issuing
+
+from anchor.core import merkle
+from anchor.chain.client import Chain
+from anchor.core.credential import leaf_of, schema_errors
+from anchor.chain.anvil import DevChain
+from anchor.core.proof import find_anchor_proof
 from tests.world import make_world
 
 pytestmark = pytest.mark.chain

@@ -16,17 +16,17 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anchor import merkle
+from anchor.core import merkle
 from anchor.api import create_app
 from anchor.api.service import ServiceConfig
-from anchor.chain import Chain
-from anchor.chainview import RegistryView
-from anchor.credentials import CredentialFactory, IssuerProfile, leaf_of
-from anchor.devchain import DevChain
-from anchor.proofs import render_proof, sides_for
-from anchor.revoking import request_batch_revocation, request_revocation, submit_revocations
-from anchor.signer import dev_signer
-from anchor.verifying import Report, Verdict, Verifier, VerifyOptions
+from anchor.chain.client import Chain
+from anchor.chain.reader import RegistryView
+from anchor.core.credential import CredentialFactory, IssuerProfile, leaf_of
+from anchor.chain.anvil import DevChain
+from anchor.core.proof import render_proof, sides_for
+from anchor.app.revoking import request_batch_revocation, request_revocation, submit_revocations
+from anchor.chain.signer import dev_signer
+from anchor.app.verifying import Report, Verdict, Verifier, VerifyOptions
 from tests.world import (
     PROFILE,
     SLOT_ADMIN,

@@ -14,15 +14,15 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from werkzeug.serving import make_server
 
-from anchor.achievement import build_achievement, parse_achievement_text
-from anchor.anchoring import Anchorer
-from anchor.chain import Chain, Registry
-from anchor.devchain import free_port
-from anchor.exporting import export_credentials
-from anchor.issuing import issue_credentials
-from anchor.registration import register_issuer
-from anchor.roster import parse_roster
-from anchor.signer import Signer, dev_signer
+from anchor.core.achievement import build_achievement, parse_achievement_text
+from anchor.app.anchoring import Anchorer
+from anchor.chain.client import Chain, Registry
+from anchor.chain.anvil import free_port
+from anchor.app.exporting import export_credentials
+from anchor.app.issuing import issue_credentials
+from anchor.app.registration import register_issuer
+from anchor.core.roster import parse_roster
+from anchor.chain.signer import Signer, dev_signer
 from anchor.store import Store
 from tests.helpers import EXAMPLES
 

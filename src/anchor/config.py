@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from anchor.errors import ConfigError
+from anchor.core.errors import ConfigError
 
 ENV_PREFIX = "ANCHOR_"
 

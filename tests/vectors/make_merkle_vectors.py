@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-from anchor import merkle
+from anchor.core import merkle
 
 OUT = Path(__file__).with_name("merkle_vectors.json")
 SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 33, 100, 255, 256, 257, 1000)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from anchor.addresses import checksum as to_checksum_address
-from anchor.addresses import is_address
+from anchor.core.addresses import checksum as to_checksum_address
+from anchor.core.addresses import is_address
 from flask import Blueprint, Response, request
 
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, path_param, query_param
-from anchor.chainview import LogEvent
-from anchor.errors import InputError, NotFound
-from anchor.bitmap import from_words
-from anchor.proofs import parse_root
-from anchor.revoking import REASON_NAMES
-from anchor.timefmt import format_ts, from_unix
+from anchor.chain.reader import LogEvent
+from anchor.core.errors import InputError, NotFound
+from anchor.core.bitmap import from_words
+from anchor.core.proof import parse_root
+from anchor.app.revoking import REASON_NAMES
+from anchor.core.timefmt import format_ts, from_unix
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
 MAX_LIMIT = 500

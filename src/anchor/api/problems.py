@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from anchor.errors import AnchorError, ChainUnavailable, ConfigError, InputError, NotFound, StoreError, VerificationError
+from anchor.core.errors import AnchorError, ChainUnavailable, ConfigError, InputError, NotFound, StoreError, VerificationError
 
 PROBLEM_TYPE = "https://anchor.example/problems/"
 MEDIA_TYPE = "application/problem+json"

@@ -8,10 +8,10 @@ from flask import Blueprint, Response
 
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, path_param
-from anchor.chain import IssuerInfo
-from anchor.errors import AnchorError, NotFound
-from anchor.proofs import parse_root
-from anchor.timefmt import format_ts, from_unix
+from anchor.chain.client import IssuerInfo
+from anchor.core.errors import AnchorError, NotFound
+from anchor.core.proof import parse_root
+from anchor.core.timefmt import format_ts, from_unix
 
 bp = Blueprint("registry", __name__)
 

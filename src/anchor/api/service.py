@@ -11,15 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from anchor import merkle
-from anchor.chainview import LogEvent, RegistryView
-from anchor.history import RegistryState, replay
-from anchor.errors import ConfigError, InputError, NotFound
-from anchor.proofs import proof_head_json
+from anchor.core import merkle
+from anchor.chain.reader import LogEvent, RegistryView
+from anchor.core.history import RegistryState, replay
+from anchor.core.errors import ConfigError, InputError, NotFound
+from anchor.core.proof import proof_head_json
 from anchor.store import Store
 from anchor.store.store import CredentialLocation
-from anchor.timefmt import format_ts, from_unix
-from anchor.verifying import Prepared, prepare
+from anchor.core.timefmt import format_ts, from_unix
+from anchor.app.verifying import Prepared, prepare
 
 _UUID = re.compile(r"^(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 LEVEL_CACHE_BATCHES = 8  # trees kept in memory per worker (a 100,000-leaf tree is 6.4 MB)
@@ -181,7 +181,7 @@ class Service:
         if not batch.anchored:  # the database says anchored, the chain does not (reset? reorg?)
             out["status"] = "not_on_chain"
         elif revoked:
-            from anchor.verifying import _revocation_json
+            from anchor.app.verifying import _revocation_json
 
             out["status"] = "revoked"
             out["revocation"] = _revocation_json(self.view.revocation(batch, loc.leaf_index))

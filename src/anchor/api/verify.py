@@ -9,10 +9,10 @@ from flask import Blueprint, Response, json, request
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, query_param
 from anchor.api.problems import Problem
-from anchor.errors import InputError
-from anchor.proofs import MAX_PATH
-from anchor.timefmt import parse_ts
-from anchor.verifying import Verdict, Verifier, VerifyOptions
+from anchor.core.errors import InputError
+from anchor.core.proof import MAX_PATH
+from anchor.core.timefmt import parse_ts
+from anchor.app.verifying import Verdict, Verifier, VerifyOptions
 
 bp = Blueprint("verify", __name__, url_prefix="/api/v1")
 

@@ -35,9 +35,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchor import merkle
-from anchor.canonical import canonical_bytes
-from anchor.errors import StoreError
+from anchor.core import merkle
+from anchor.core.canonical import canonical_bytes
+from anchor.core.errors import StoreError
 from anchor.store.schema import (
     SCHEMA_VERSION,
     AchievementRow,

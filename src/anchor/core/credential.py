@@ -25,10 +25,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from anchor import merkle
-from anchor.canonical import canonical_bytes
-from anchor.errors import InputError, VerificationError
-from anchor.timefmt import format_ts
+from anchor.core import merkle
+from anchor.core.canonical import canonical_bytes
+from anchor.core.errors import InputError, VerificationError
+from anchor.core.timefmt import format_ts
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"

@@ -2,7 +2,7 @@
 
 The ABI and bytecode are shipped inside the package (``anchor/artifacts/``) so a verifier or an
 auditor who installs only the Python package can talk to a deployed registry without node or
-solc. Developers regenerate the artifact with ``python -m anchor.contracts`` (needs the npm
+solc. Developers regenerate the artifact with ``python -m anchor.chain.artifact`` (needs the npm
 toolchain: ``npm ci``); a test fails when the shipped artifact differs from a fresh compile.
 """
 
@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from anchor.errors import ConfigError
+from anchor.core.errors import ConfigError
 
 CONTRACT_NAME = "CredentialRegistry"
 SOURCES = ("ICredentialRegistry.sol", "CredentialRegistry.sol")
@@ -51,7 +51,7 @@ class Artifact:
 
 def project_root() -> Path:
     """The source checkout this package runs from (only meaningful in a development install)."""
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def solc_binary() -> Path:
@@ -119,13 +119,13 @@ def load_artifact() -> Artifact:
 
 def write_artifact(artifact: Artifact) -> Path:
     """Write ``artifact`` into the package's artifact directory (source checkout only)."""
-    path = Path(__file__).resolve().parent / "artifacts" / ARTIFACT_FILE
+    path = Path(__file__).resolve().parents[1] / "artifacts" / ARTIFACT_FILE
     path.write_text(artifact.to_json())
     return path
 
 
 def main() -> int:
-    """``python -m anchor.contracts``: recompile and refresh the shipped artifact."""
+    """``python -m anchor.chain.artifact``: recompile and refresh the shipped artifact."""
     artifact = compile_registry()
     path = write_artifact(artifact)
     print(f"wrote {path} ({len(artifact.deployed_bytecode) // 2 - 1} bytes of runtime code, solc {artifact.compiler})")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anchor.achievement import is_http_url, is_uri
-from anchor.chain import IssuerInfo, Registry
-from anchor.credentials import IssuerProfile
-from anchor.deployment import ensure_issuer, validate_profile_uri
-from anchor.errors import ConfigError, InputError
-from anchor.roster import EMAIL
-from anchor.signer import Signer
+from anchor.core.achievement import is_http_url, is_uri
+from anchor.chain.client import IssuerInfo, Registry
+from anchor.core.credential import IssuerProfile
+from anchor.app.deployment import ensure_issuer, validate_profile_uri
+from anchor.core.errors import ConfigError, InputError
+from anchor.core.roster import EMAIL
+from anchor.chain.signer import Signer
 from anchor.store import Store
 
 

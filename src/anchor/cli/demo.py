@@ -10,23 +10,25 @@ from typing import Any
 
 import requests
 
-from anchor import localchain, serving
-from anchor.achievement import build_achievement, parse_achievement_text
-from anchor.anchoring import Anchorer
-from anchor.chain import Chain
-from anchor.chainview import RegistryView
+from anchor.app import localchain
+
+from anchor.cli import serving
+from anchor.core.achievement import build_achievement, parse_achievement_text
+from anchor.app.anchoring import Anchorer
+from anchor.chain.client import Chain
+from anchor.chain.reader import RegistryView
 from anchor.config import Settings
-from anchor.contracts import project_root
-from anchor.credentials import leaf_of
-from anchor.deployment import ensure_registry
-from anchor.exporting import export_credentials
-from anchor.issuing import issue_credentials
-from anchor.proofs import find_anchor_proof
-from anchor.registration import register_issuer
-from anchor.roster import parse_roster
-from anchor.signer import dev_signer
+from anchor.chain.artifact import project_root
+from anchor.core.credential import leaf_of
+from anchor.app.deployment import ensure_registry
+from anchor.app.exporting import export_credentials
+from anchor.app.issuing import issue_credentials
+from anchor.core.proof import find_anchor_proof
+from anchor.app.registration import register_issuer
+from anchor.core.roster import parse_roster
+from anchor.chain.signer import dev_signer
 from anchor.store import Store
-from anchor.verifying import Verifier, VerifyOptions
+from anchor.app.verifying import Verifier, VerifyOptions
 
 DEMO_PROFILE = "https://demo-university.example/issuer"
 SERVICE_BIND = "127.0.0.1:8000"

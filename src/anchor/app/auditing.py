@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from anchor import merkle
-from anchor.addresses import checksum as to_checksum_address
-from anchor.chainview import RegistryView
-from anchor.history import RegistryState, replay
+from anchor.core import merkle
+from anchor.core.addresses import checksum as to_checksum_address
+from anchor.chain.reader import RegistryView
+from anchor.core.history import RegistryState, replay
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow, RevocationRow, TransactionRow
-from anchor.timefmt import format_ts, from_unix, parse_ts
+from anchor.core.timefmt import format_ts, from_unix, parse_ts
 
 SEVERITIES = ("info", "warning", "error", "critical")
 

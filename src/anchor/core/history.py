@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from anchor.bitmap import from_words
-from anchor.chainview import LogEvent
+from anchor.core.bitmap import from_words
+from anchor.chain.reader import LogEvent
 
 
 @dataclass

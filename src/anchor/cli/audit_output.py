@@ -6,10 +6,10 @@ import csv
 import io
 from typing import Any
 
-from anchor.auditing import HistoryReport, IssuerAuditReport, severity_rank
-from anchor.bitmap import from_words
-from anchor.chainview import RegistryView
-from anchor.timefmt import format_ts, from_unix
+from anchor.app.auditing import HistoryReport, IssuerAuditReport, severity_rank
+from anchor.core.bitmap import from_words
+from anchor.chain.reader import RegistryView
+from anchor.core.timefmt import format_ts, from_unix
 
 
 def _t(ts: int | None) -> str:

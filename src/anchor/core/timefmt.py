@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from anchor.errors import InputError
+from anchor.core.errors import InputError
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

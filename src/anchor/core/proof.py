@@ -31,12 +31,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anchor.addresses import checksum as to_checksum_address
-from anchor.addresses import is_address
+from anchor.core.addresses import checksum as to_checksum_address
+from anchor.core.addresses import is_address
 
-from anchor.errors import InputError, VerificationError
-from anchor.merkle import path_positions
-from anchor.timefmt import format_ts, from_unix
+from anchor.core.errors import InputError, VerificationError
+from anchor.core.merkle import path_positions
+from anchor.core.timefmt import format_ts, from_unix
 
 PROOF_TYPE = "AnchorMerkleProof2026"
 MAX_PATH = 64

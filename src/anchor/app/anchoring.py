@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from anchor.chain import BatchInfo, ChainError, Registry
-from anchor.errors import ConfigError, ContractRevert
-from anchor.faults import crashpoint
-from anchor.signer import Signer
+from anchor.chain.client import BatchInfo, ChainError, Registry
+from anchor.core.errors import ConfigError, ContractRevert
+from anchor.app.faults import crashpoint
+from anchor.chain.signer import Signer
 from anchor.store import Store
 from anchor.store.schema import BatchRow, IssuerRow
 

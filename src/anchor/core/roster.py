@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from anchor.achievement import is_http_url
-from anchor.credentials import normalize_email
-from anchor.errors import InputError
-from anchor.timefmt import parse_ts
+from anchor.core.achievement import is_http_url
+from anchor.core.credential import normalize_email
+from anchor.core.errors import InputError
+from anchor.core.timefmt import parse_ts
 
 REQUIRED = ("name", "email")
 OPTIONAL = ("evidence_url", "valid_from", "valid_until", "awarded_date", "narrative")

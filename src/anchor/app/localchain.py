@@ -11,8 +11,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from anchor.config import Settings
-from anchor.devchain import DevChain, rpc_ready
-from anchor.errors import ChainUnavailable
+from anchor.chain.anvil import DevChain, rpc_ready
+from anchor.core.errors import ChainUnavailable
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from anchor.credentials import CredentialFactory, IssuerProfile
-from anchor.errors import InputError, NotFound, StoreError
-from anchor.roster import Roster, RosterRow, RowError
+from anchor.core.credential import CredentialFactory, IssuerProfile
+from anchor.core.errors import InputError, NotFound, StoreError
+from anchor.core.roster import Roster, RosterRow, RowError
 from anchor.store import Store
 from anchor.store.schema import IssuerRow
-from anchor.timefmt import utcnow
+from anchor.core.timefmt import utcnow
 
 INSERT_CHUNK = 5000
 PARALLEL_MIN = 20_000  # below this, forking a builder process costs more than it saves

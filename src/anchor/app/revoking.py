@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 
-from anchor.bitmap import from_words, to_words  # noqa: F401 (from_words: part of this module's API)
-from anchor.chain import Registry
-from anchor.errors import ChainError, InputError, NotFound
-from anchor.faults import crashpoint
-from anchor.signer import Signer
+from anchor.core.bitmap import from_words, to_words  # noqa: F401 (from_words: part of this module's API)
+from anchor.chain.client import Registry
+from anchor.core.errors import ChainError, InputError, NotFound
+from anchor.app.faults import crashpoint
+from anchor.chain.signer import Signer
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, RevocationRow
 from anchor.store.store import now

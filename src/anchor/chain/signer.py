@@ -14,7 +14,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from anchor.errors import ConfigError
+from anchor.core.errors import ConfigError
 
 # Anvil's default mnemonic ("test test ... junk"): public knowledge, worthless on any real chain.
 ANVIL_DEV_KEYS = (

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import requests
 
-from anchor.contracts import project_root
-from anchor.errors import ChainUnavailable, ConfigError
+from anchor.chain.artifact import project_root
+from anchor.core.errors import ChainUnavailable, ConfigError
 
 HARDFORK = "prague"  # the EVM version the registry is compiled for
 

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from anchor.errors import InputError
+from anchor.core.errors import InputError
 
 ACHIEVEMENT_TYPES = frozenset(
     "Achievement ApprenticeshipCertificate Assessment Assignment AssociateDegree Award Badge "

@@ -30,9 +30,9 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from anchor.contracts import Artifact, load_artifact
-from anchor.errors import ChainError, ChainUnavailable, ContractRevert, InputError
-from anchor.signer import Signer
+from anchor.chain.artifact import Artifact, load_artifact
+from anchor.core.errors import ChainError, ChainUnavailable, ContractRevert, InputError
+from anchor.chain.signer import Signer
 
 T = TypeVar("T")
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"

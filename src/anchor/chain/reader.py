@@ -31,11 +31,11 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from anchor.addresses import checksum as to_checksum_address
+from anchor.core.addresses import checksum as to_checksum_address
 
-from anchor.chain import ZERO_ADDRESS, BatchInfo, IssuerInfo, _abi_type, _event_table, decode_event
-from anchor.contracts import load_artifact
-from anchor.errors import ChainError, ChainUnavailable
+from anchor.chain.client import ZERO_ADDRESS, BatchInfo, IssuerInfo, _abi_type, _event_table, decode_event
+from anchor.chain.artifact import load_artifact
+from anchor.core.errors import ChainError, ChainUnavailable
 
 _CACHE_SIZE = 100_000
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import rfc8785
 
-from anchor.errors import InputError
+from anchor.core.errors import InputError
 
 _MAX_SAFE = 2**53  # beyond this, ES6 number formatting (RFC 8785 §3.2.2.3) differs from int()
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode

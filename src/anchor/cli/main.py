@@ -18,10 +18,10 @@ from typing import Any
 
 import click
 
-from anchor import localchain
-from anchor.chain import Chain, Registry
+from anchor.app import localchain
+from anchor.chain.client import Chain, Registry
 from anchor.config import Settings, load_settings
-from anchor.errors import (
+from anchor.core.errors import (
     AnchorError,
     ChainError,
     ChainUnavailable,
@@ -31,7 +31,7 @@ from anchor.errors import (
     StoreError,
     VerificationError,
 )
-from anchor.signer import DEV_CHAIN_ID, Signer, resolve_signer
+from anchor.chain.signer import DEV_CHAIN_ID, Signer, resolve_signer
 from anchor.store import Store
 from anchor.store.schema import IssuerRow
 
@@ -71,7 +71,7 @@ class App:
         return Store.open(self.settings.db_url)
 
     def issuer_row(self) -> IssuerRow:
-        from anchor.issuing import issuer_row_for
+        from anchor.app.issuing import issuer_row_for
 
         return issuer_row_for(self.store, self.signer("issuer")[0].address)
 
@@ -169,7 +169,7 @@ def chain_status(app: App) -> None:
 @pass_app
 def deploy(app: App, force: bool) -> None:
     """Deploy the CredentialRegistry (admin key) and record its address."""
-    from anchor.deployment import ensure_registry
+    from anchor.app.deployment import ensure_registry
 
     admin, source = app.signer("admin")
     d = ensure_registry(app.settings, app.chain, admin, force=force)
@@ -188,7 +188,7 @@ def issuer() -> None:
 @pass_app
 def issuer_add(app: App, address: str, profile_uri: str) -> None:
     """Authorize ADDRESS to anchor, with its Open Badges issuer PROFILE_URI (admin key)."""
-    from anchor.deployment import ensure_issuer
+    from anchor.app.deployment import ensure_issuer
 
     admin, _ = app.signer("admin")
     info, changed = ensure_issuer(app.registry, admin, address, profile_uri)
@@ -217,7 +217,7 @@ def issuer_remove(app: App, address: str) -> None:
 def issuer_register(app: App, name: str, profile_id: str, url: str | None, email: str | None, description: str | None,
                     image: str | None, no_chain: bool) -> None:
     """Register this machine's issuer key: its Open Badges profile (database) and its role (chain, admin key)."""
-    from anchor.registration import register_issuer
+    from anchor.app.registration import register_issuer
 
     signer, source = app.signer("issuer")
     result = register_issuer(
@@ -272,7 +272,7 @@ def keystore(path: Path, import_env: str | None, password_env: str | None, force
     """
     import secrets
 
-    from anchor.signer import write_keystore
+    from anchor.chain.signer import write_keystore
 
     if path.exists() and not force:
         raise InputError(f"{path} exists; pass --force to overwrite it")
@@ -317,10 +317,10 @@ def _progress(total: int, desc: str, unit: str = "credential") -> Any:
 def issue(app: App, roster: Path, achievement_file: Path, skip_invalid: bool, valid_from: str | None,
           valid_until: str | None, valid_for_days: int | None) -> None:
     """Turn ROSTER (CSV: name,email[,evidence_url,valid_from,valid_until,awarded_date,narrative]) into pending credentials."""
-    from anchor.achievement import build_achievement, parse_achievement_text
-    from anchor.issuing import issue_credentials
-    from anchor.roster import parse_roster
-    from anchor.timefmt import days, parse_ts, utcnow
+    from anchor.core.achievement import build_achievement, parse_achievement_text
+    from anchor.app.issuing import issue_credentials
+    from anchor.core.roster import parse_roster
+    from anchor.core.timefmt import days, parse_ts, utcnow
 
     if valid_until and valid_for_days:
         raise InputError("give --valid-until or --valid-for-days, not both")
@@ -359,7 +359,7 @@ def _read_text(path: Path) -> str:
 @pass_app
 def anchor_cmd(app: App, max_batch: int) -> None:
     """Batch the pending credentials, anchor each batch's root, wait for confirmations."""
-    from anchor.anchoring import Anchorer
+    from anchor.app.anchoring import Anchorer
 
     signer, _ = app.signer("issuer")
     issuer_row = app.issuer_row()
@@ -383,7 +383,7 @@ def anchor_cmd(app: App, max_batch: int) -> None:
 @pass_app
 def export(app: App, directory: Path) -> None:
     """Write every anchored credential with its proof to DIRECTORY/<uuid>.json."""
-    from anchor.exporting import export_credentials
+    from anchor.app.exporting import export_credentials
 
     issuer_row = app.issuer_row()
     total = app.store.counts(issuer_row.id).anchored
@@ -404,7 +404,7 @@ def export(app: App, directory: Path) -> None:
 @pass_app
 def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batch_root: str | None, reason: str, note: str | None) -> None:
     """Revoke credentials (by id, or a file of ids) or a whole batch; permanent."""
-    from anchor.revoking import reason_code, request_batch_revocation, request_revocation, submit_revocations
+    from anchor.app.revoking import reason_code, request_batch_revocation, request_revocation, submit_revocations
 
     code = reason_code(reason)
     ids = list(credential_ids)
@@ -415,7 +415,7 @@ def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batc
     signer, _ = app.signer("issuer")
     issuer_row = app.issuer_row()
     if batch_root:
-        from anchor.proofs import parse_root
+        from anchor.core.proof import parse_root
 
         root = parse_root(batch_root)
         new = request_batch_revocation(app.store, issuer_row.id, root, code, note)
@@ -475,11 +475,11 @@ def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_
     the one the proof names is used (and the report says so). Exit code: 0 valid, 1 invalid,
     10 revoked, 11 expired, 12 not yet valid, 4 unknown (chain unreachable), 2 unreadable input.
     """
-    from anchor.chainview import RegistryView
+    from anchor.chain.reader import RegistryView
     from anchor.config import read_deployment
-    from anchor.credentials import parse_credential_json
-    from anchor.timefmt import parse_ts
-    from anchor.verifying import Verifier, VerifyOptions
+    from anchor.core.credential import parse_credential_json
+    from anchor.core.timefmt import parse_ts
+    from anchor.app.verifying import Verifier, VerifyOptions
 
     try:
         raw = badge.read_bytes()
@@ -522,7 +522,7 @@ def _duration(text: str) -> int:
 
 
 def _view(app: App) -> Any:
-    from anchor.chainview import RegistryView
+    from anchor.chain.reader import RegistryView
 
     return RegistryView(app.settings.rpc_url, app.settings.registry_address(), head_ttl=0, timeout=30)
 
@@ -536,8 +536,8 @@ def _view(app: App) -> Any:
 @pass_app
 def audit_history(app: App, from_block: int, page_size: int, as_json: bool, as_csv: bool) -> None:
     """Rebuild the whole registry state from its events alone, then check it against the contract's views."""
-    from anchor import audit_output
-    from anchor.auditing import history_audit
+    from anchor.cli import audit_output
+    from anchor.app.auditing import history_audit
 
     view = _view(app)
     if not view.code_matches():
@@ -564,13 +564,13 @@ def audit_history(app: App, from_block: int, page_size: int, as_json: bool, as_c
 @pass_app
 def audit_issuer(app: App, address: str | None, fail_on: str, backdate_threshold: str, as_json: bool) -> None:
     """Compare the issuer's database with the chain and list findings by severity."""
-    from anchor import audit_output
-    from anchor.auditing import issuer_audit, read_history, severity_rank
+    from anchor.cli import audit_output
+    from anchor.app.auditing import issuer_audit, read_history, severity_rank
 
     threshold = _duration(backdate_threshold)
     who = address or app.signer("issuer")[0].address
-    from anchor.addresses import checksum as to_checksum_address
-    from anchor.addresses import is_address
+    from anchor.core.addresses import checksum as to_checksum_address
+    from anchor.core.addresses import is_address
 
     if not is_address(who):
         raise InputError(f"not an address: {who!r}")
@@ -592,8 +592,8 @@ def audit_issuer(app: App, address: str | None, fail_on: str, backdate_threshold
 @pass_app
 def reanchor(app: App, dry_run: bool) -> None:
     """Anchor again (new transaction, same root) every batch the audit finds missing on chain."""
-    from anchor.anchoring import Anchorer
-    from anchor.auditing import read_history
+    from anchor.app.anchoring import Anchorer
+    from anchor.app.auditing import read_history
 
     signer, _ = app.signer("issuer")
     issuer_row = app.issuer_row()
@@ -627,7 +627,7 @@ def reanchor(app: App, dry_run: bool) -> None:
 @pass_app
 def serve(app: App, bind: str, workers: int, threads: int, detach: bool, stop: bool) -> None:
     """Serve the public verification API and page with gunicorn."""
-    from anchor import serving
+    from anchor.cli import serving
 
     if stop:
         say("service stopped" if serving.stop(app.settings) else "no detached service is running")
@@ -647,7 +647,7 @@ def serve(app: App, bind: str, workers: int, threads: int, detach: bool, stop: b
 @pass_app
 def demo(app: App) -> None:
     """Run the main job on the embedded defaults (local Anvil + SQLite), explaining each step."""
-    from anchor.demo import run_demo
+    from anchor.cli.demo import run_demo
 
     run_demo(app.settings, say)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anchor.chain import Chain, IssuerInfo, Registry
+from anchor.chain.client import Chain, IssuerInfo, Registry
 from anchor.config import Settings, read_deployment, write_deployment
-from anchor.errors import InputError
-from anchor.signer import Signer
+from anchor.core.errors import InputError
+from anchor.chain.signer import Signer
 
 
 @dataclass(frozen=True)

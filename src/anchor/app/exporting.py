@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anchor import merkle
-from anchor.errors import StoreError
-from anchor.proofs import proof_head_json
+from anchor.core import merkle
+from anchor.core.errors import StoreError
+from anchor.core.proof import proof_head_json
 from anchor.store import Store
 from anchor.store.schema import BatchRow
 

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from anchor.errors import VerificationError
+from anchor.core.errors import VerificationError
 
 LEAF_PREFIX = b"\x00"
 HASH_SIZE = 32
@@ -29,7 +29,7 @@ MAX_LEAVES = 2**32  # keeps depth ≤ 32; the contract stores counts as uint64
 _sha256 = hashlib.sha256
 
 try:  # the C extension hashes a level ~10x faster and releases the GIL while doing it
-    from anchor._sha256pairs import next_level as _next_level_c
+    from anchor.core._sha256pairs import next_level as _next_level_c
 except ImportError:  # pragma: no cover - exercised on machines without a compiler
     _next_level_c = None
 

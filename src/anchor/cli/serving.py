@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from anchor.config import Settings
-from anchor.errors import ConfigError
+from anchor.core.errors import ConfigError
 
 
 def _dir(settings: Settings) -> Path:

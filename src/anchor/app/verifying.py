@@ -1,7 +1,7 @@
 """Verifying a delivered credential: ordered checks, each with a verdict and a reason.
 
 The use case is the same for the public service and the offline ``anchor verify``: both hand in a
-:class:`~anchor.chainview.RegistryView` (the chain is the only authority) and get a
+:class:`~anchor.chain.reader.RegistryView` (the chain is the only authority) and get a
 :class:`Report` back. Checks, in order:
 
 1. ``schema``     well-formed Open Badges 3.0 AchievementCredential (official JSON Schema)
@@ -28,15 +28,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from anchor import merkle
-from anchor.addresses import checksum as to_checksum_address
-from anchor.canonical import canonical_bytes
-from anchor.chain import BatchInfo, IssuerInfo
-from anchor.chainview import RegistryView, RevocationRecord
-from anchor.credentials import recipient_matches, schema_errors_fast, without_proof
-from anchor.errors import AnchorError, ChainError, ChainUnavailable, VerificationError
-from anchor.proofs import AnchorProof, find_anchor_proof, sides_for
-from anchor.timefmt import format_ts, from_unix, parse_credential_ts, utcnow
+from anchor.core import merkle
+from anchor.core.addresses import checksum as to_checksum_address
+from anchor.core.canonical import canonical_bytes
+from anchor.chain.client import BatchInfo, IssuerInfo
+from anchor.chain.reader import RegistryView, RevocationRecord
+from anchor.core.credential import recipient_matches, schema_errors_fast, without_proof
+from anchor.core.errors import AnchorError, ChainError, ChainUnavailable, VerificationError
+from anchor.core.proof import AnchorProof, find_anchor_proof, sides_for
+from anchor.core.timefmt import format_ts, from_unix, parse_credential_ts, utcnow
 
 
 class Verdict(StrEnum):
@@ -354,7 +354,7 @@ def _was_active(issuer: IssuerInfo, when: int) -> bool:
 
 
 def _reason_name(code: int) -> str:
-    from anchor.revoking import REASON_NAMES
+    from anchor.app.revoking import REASON_NAMES
 
     return REASON_NAMES.get(code, f"code {code}")
 

@@ -1,0 +1,1 @@
+"""Use cases: collaborators (store, chain, clock) passed in."""

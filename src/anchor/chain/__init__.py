@@ -1,0 +1,1 @@
+"""Chain adapter: JSON-RPC, the registry's ABI, signing, the local Anvil."""

@@ -1,0 +1,5 @@
+"""The ``anchor`` command line."""
+
+from anchor.cli.main import main
+
+__all__ = ["main"]
