@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 from eth_account import Account  # noqa: E402
 
 from anchor.app.auditing import history_audit, issuer_audit, read_history  # noqa: E402
-from anchor.chain.client import Chain, Registry  # noqa: E402
-from anchor.chain.reader import RegistryView  # noqa: E402
+from anchor.chain.node import Chain
+from anchor.chain.writer import Registry  # noqa: E402
+from anchor.chain.reader import RegistryReader  # noqa: E402
 from anchor.chain.anvil import DevChain  # noqa: E402
 from anchor.chain.signer import ANVIL_DEV_KEYS, dev_signer  # noqa: E402
 from anchor.store import Store  # noqa: E402
@@ -43,7 +44,7 @@ TARGET_HISTORY_S = 10.0
 TARGET_CROSSCHECK_S = 15.0
 
 
-def send_many(view: RegistryView, key: str, calls: list[tuple[str, tuple[Any, ...]]], *, gas: int, chain_id: int) -> None:
+def send_many(view: RegistryReader, key: str, calls: list[tuple[str, tuple[Any, ...]]], *, gas: int, chain_id: int) -> None:
     """Sign calls locally and push them with batched eth_sendRawTransaction, a block at a time."""
     account = Account.from_key(key)
     nonce = int(view.rpc([("eth_getTransactionCount", [account.address, "pending"])])[0], 16)
@@ -69,7 +70,7 @@ def setup(n_batches: int, n_revocations: int, n_credentials: int, tmp: Path) -> 
     registry, _ = Registry.deploy(chain, view_admin)
     bulk, real = dev_signer(2), dev_signer(1)
     registry.add_issuer(view_admin, bulk.address, "https://bulk.example/issuer")
-    view = RegistryView(node.rpc_url, registry.address, head_ttl=0, timeout=300)
+    view = RegistryReader.connect(node.rpc_url, registry.address, head_ttl=0, timeout=300)
     view.rpc([("evm_setAutomine", [False])])
     rng = random.Random(5)
     leaf_count = 4096
@@ -105,7 +106,7 @@ def setup(n_batches: int, n_revocations: int, n_credentials: int, tmp: Path) -> 
 
 def measure(kind: str, rpc: str, registry: str, db_url: str, issuer: str) -> dict[str, Any]:
     """Runs in a child process: the timed work and its peak RSS."""
-    view = RegistryView(rpc, registry, head_ttl=0, timeout=60)
+    view = RegistryReader.connect(rpc, registry, head_ttl=0, timeout=60)
     start = time.perf_counter()
     if kind == "history":
         report = history_audit(view)

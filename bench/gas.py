@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-from anchor.chain.client import Chain, Registry
+from anchor.chain.node import Chain
+
+from anchor.chain.writer import Registry
 from anchor.chain.anvil import DevChain
 from anchor.chain.signer import dev_signer
 
@@ -42,7 +44,7 @@ def main() -> int:
         scattered = reg.revoke(issuer, root, [(10 + w, 1 << (w % 256)) for w in range(100)], 1).gas_used
         rows.append(("revoke 100 indices, 100 words", scattered, 100, f"target ≤ 26,000 per credential; EAS multiRevoke {REF_EAS_REVOKE:,}"))
         rows.append(("revoke whole batch (100,000)", reg.revoke_batch(issuer, root, 2).gas_used, 100_000, ""))
-        info = chain.call("node info", lambda: chain.w3.provider.make_request("anvil_nodeInfo", []))  # type: ignore[arg-type]
+        info = chain.dev_rpc("anvil_nodeInfo")
         hardfork = info.get("result", {}).get("hardFork", "?")
 
     print(f"anchor registry gas (Anvil, hardfork {hardfork}); EAS attest reference {REF_EAS_ATTEST:,} gas per credential")

@@ -53,7 +53,8 @@ from typing import Any, TypeVar
 from anchor.core import merkle
 from anchor.core.achievement import build_achievement, parse_achievement_text
 from anchor.app.anchoring import Anchorer
-from anchor.chain.client import Chain, Registry
+from anchor.chain.node import Chain
+from anchor.chain.writer import Registry
 from anchor.chain.artifact import project_root
 from anchor.core.credential import leaf_of
 from anchor.chain.anvil import DevChain
@@ -233,7 +234,7 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
                 result.export_bytes = sum(f.stat().st_size for f in files[:1000]) * n // min(n, 1000)
                 badge = json.loads(random.Random(n).choice(files).read_text())
                 proof = find_anchor_proof(badge)
-                result.verified_on_chain = registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
+                result.verified_on_chain = registry.verify(proof.issuer_address, proof.root, leaf_of(badge), proof.index, list(proof.path))
                 return result
             finally:
                 store.close()

@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anchor.core import merkle  # noqa: E402
-from anchor.chain.client import Chain, Registry  # noqa: E402
-from anchor.chain.reader import RegistryView  # noqa: E402
+from anchor.chain.node import Chain
+from anchor.chain.writer import Registry  # noqa: E402
+from anchor.chain.reader import RegistryReader  # noqa: E402
 from anchor.chain.anvil import DevChain, free_port  # noqa: E402
 from anchor.app.exporting import credential_with_proof, proof_prefix  # noqa: E402
 from anchor.chain.signer import dev_signer  # noqa: E402
@@ -146,7 +147,7 @@ def run_wrk(wrk: str, url: str, script: Path | None, duration: int, connections:
 
 
 def offline_ms(rpc_url: str, registry: str, bodies: list[bytes], count: int) -> tuple[float, int]:
-    view = RegistryView(rpc_url, registry, head_ttl=0)  # no cache: every credential reads the chain
+    view = RegistryReader.connect(rpc_url, registry, head_ttl=0)  # no cache: every credential reads the chain
     verifier = Verifier(lambda _a: view, VerifyOptions(registry=registry))
     docs = [json.loads(b) for b in bodies[:count]]
     assert verifier.verify(docs[0]).verdict is Verdict.VALID  # connected, compiled, warm

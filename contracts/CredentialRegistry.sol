@@ -5,7 +5,8 @@ import {ICredentialRegistry} from "./ICredentialRegistry.sol";
 
 /// @title CredentialRegistry
 /// @notice Write-once Merkle roots of credential batches, anchored by issuers an admin authorizes,
-/// with permanent per-credential (bitmap) and whole-batch revocation. See {ICredentialRegistry}.
+/// with permanent per-credential (bitmap) and whole-batch revocation. Every batch is keyed by
+/// (issuer account, root), so issuers cannot touch each other's batches. See {ICredentialRegistry}.
 contract CredentialRegistry is ICredentialRegistry {
     /// @dev One storage slot per issuer account.
     struct IssuerRecord {
@@ -15,11 +16,10 @@ contract CredentialRegistry is ICredentialRegistry {
         uint48 removedAt;
     }
 
-    /// @dev One storage slot per batch (32 + 64 + 48 + 64 + 48 = 256 bits), so anchoring writes
-    /// exactly one fresh slot. The issuer is kept as its 32-bit id rather than its 160-bit address
-    /// to make room for the block number; {batchInfo} resolves it back to the address.
+    /// @dev One storage slot per batch (64 + 48 + 64 + 48 = 224 bits), so anchoring writes exactly
+    /// one fresh slot. The issuer is the outer mapping key, not a field. `leafCount` is never zero
+    /// for an anchored batch ({anchor} rejects zero), so `leafCount == 0` means "never anchored".
     struct BatchRecord {
-        uint32 issuerId;
         uint64 leafCount;
         uint48 anchoredAt;
         uint64 anchoredBlock;
@@ -32,8 +32,8 @@ contract CredentialRegistry is ICredentialRegistry {
     mapping(address account => IssuerRecord) private _issuers;
     mapping(uint32 id => address account) private _issuerAccounts;
     mapping(address account => string) private _profileURIs;
-    mapping(bytes32 root => BatchRecord) private _batches;
-    mapping(bytes32 root => mapping(uint256 word => uint256 bits)) private _revoked;
+    mapping(address issuer => mapping(bytes32 root => BatchRecord)) private _batches;
+    mapping(address issuer => mapping(bytes32 root => mapping(uint256 word => uint256 bits))) private _revoked;
 
     constructor(address initialAdmin) {
         if (initialAdmin == address(0)) revert RegistryZeroAddress();
@@ -98,33 +98,25 @@ contract CredentialRegistry is ICredentialRegistry {
 
     /// @inheritdoc ICredentialRegistry
     function anchor(bytes32 root, uint64 leafCount) external {
-        IssuerRecord memory record = _issuers[msg.sender];
-        if (!record.active) revert RegistryUnauthorizedIssuer(msg.sender);
+        if (!_issuers[msg.sender].active) revert RegistryUnauthorizedIssuer(msg.sender);
         if (root == bytes32(0)) revert RegistryZeroRoot();
         if (leafCount == 0) revert RegistryZeroLeafCount();
-        BatchRecord storage batch = _batches[root];
-        uint32 existing = batch.issuerId;
-        if (existing != 0) revert RegistryRootAlreadyAnchored(root, _issuerAccounts[existing]);
-        _batches[root] = BatchRecord({
-            issuerId: record.id,
-            leafCount: leafCount,
-            anchoredAt: _time(),
-            anchoredBlock: uint64(block.number),
-            revokedAt: 0
-        });
+        if (_batches[msg.sender][root].leafCount != 0) revert RegistryRootAlreadyAnchored(root, msg.sender);
+        _batches[msg.sender][root] =
+            BatchRecord({leafCount: leafCount, anchoredAt: _time(), anchoredBlock: uint64(block.number), revokedAt: 0});
         emit BatchAnchored(root, msg.sender, leafCount);
     }
 
     /// @inheritdoc ICredentialRegistry
     function revoke(bytes32 root, RevocationWord[] calldata words, uint8 reason) external {
-        BatchRecord memory batch = _batchOfCaller(root);
+        uint64 leafCount = _batchOfCaller(root).leafCount;
         if (words.length == 0) revert RegistryEmptyRevocation(root);
-        mapping(uint256 word => uint256 bits) storage bitmap = _revoked[root];
+        mapping(uint256 word => uint256 bits) storage bitmap = _revoked[msg.sender][root];
         for (uint256 i = 0; i < words.length; ++i) {
             uint256 word = words[i].word;
             uint256 mask = words[i].mask;
             if (mask == 0) revert RegistryEmptyRevocation(root);
-            _checkInRange(root, word, mask, batch.leafCount);
+            _checkInRange(root, word, mask, leafCount);
             uint256 bits = bitmap[word];
             uint256 overlap = bits & mask;
             if (overlap != 0) revert RegistryAlreadyRevoked(root, word * 256 + _lowestBit(overlap));
@@ -135,9 +127,9 @@ contract CredentialRegistry is ICredentialRegistry {
 
     /// @inheritdoc ICredentialRegistry
     function revokeBatch(bytes32 root, uint8 reason) external {
-        BatchRecord memory batch = _batchOfCaller(root);
+        BatchRecord storage batch = _batchOfCaller(root);
         if (batch.revokedAt != 0) revert RegistryBatchAlreadyRevoked(root);
-        _batches[root].revokedAt = _time();
+        batch.revokedAt = _time();
         emit BatchRevoked(root, msg.sender, reason);
     }
 
@@ -176,10 +168,10 @@ contract CredentialRegistry is ICredentialRegistry {
     }
 
     /// @inheritdoc ICredentialRegistry
-    function batchInfo(bytes32 root) external view returns (BatchInfo memory) {
-        BatchRecord memory batch = _batches[root];
+    function batchInfo(address issuer, bytes32 root) external view returns (BatchInfo memory) {
+        BatchRecord memory batch = _batches[issuer][root];
         return BatchInfo({
-            issuer: _issuerAccounts[batch.issuerId],
+            issuer: batch.leafCount != 0 ? issuer : address(0),
             leafCount: batch.leafCount,
             anchoredAt: batch.anchoredAt,
             anchoredBlock: batch.anchoredBlock,
@@ -188,28 +180,28 @@ contract CredentialRegistry is ICredentialRegistry {
     }
 
     /// @inheritdoc ICredentialRegistry
-    function isRevoked(bytes32 root, uint256 index) external view returns (bool) {
-        if (_batches[root].revokedAt != 0) return true;
-        return (_revoked[root][index >> 8] >> (index & 0xff)) & 1 == 1;
+    function isRevoked(address issuer, bytes32 root, uint256 index) external view returns (bool) {
+        if (_batches[issuer][root].revokedAt != 0) return true;
+        return (_revoked[issuer][root][index >> 8] >> (index & 0xff)) & 1 == 1;
     }
 
     /// @inheritdoc ICredentialRegistry
-    function isBatchRevoked(bytes32 root) external view returns (bool) {
-        return _batches[root].revokedAt != 0;
+    function isBatchRevoked(address issuer, bytes32 root) external view returns (bool) {
+        return _batches[issuer][root].revokedAt != 0;
     }
 
     /// @inheritdoc ICredentialRegistry
-    function revocationWord(bytes32 root, uint256 word) external view returns (uint256) {
-        return _revoked[root][word];
+    function revocationWord(address issuer, bytes32 root, uint256 word) external view returns (uint256) {
+        return _revoked[issuer][root][word];
     }
 
     /// @inheritdoc ICredentialRegistry
-    function verify(bytes32 root, bytes32 leaf, uint256 index, bytes32[] calldata proof)
+    function verify(address issuer, bytes32 root, bytes32 leaf, uint256 index, bytes32[] calldata proof)
         external
         view
         returns (bool)
     {
-        uint256 count = _batches[root].leafCount;
+        uint256 count = _batches[issuer][root].leafCount;
         if (index >= count) return false;
         bytes32 node = leaf;
         uint256 used = 0;
@@ -219,7 +211,8 @@ contract CredentialRegistry is ICredentialRegistry {
             if ((index ^ 1) < count) {
                 if (used == proof.length) return false;
                 bytes32 sibling = proof[used++];
-                node = index & 1 == 0 ? sha256(abi.encodePacked(node, sibling)) : sha256(abi.encodePacked(sibling, node));
+                node =
+                    index & 1 == 0 ? sha256(abi.encodePacked(node, sibling)) : sha256(abi.encodePacked(sibling, node));
             }
             index >>= 1;
             count = (count + 1) >> 1;
@@ -234,11 +227,10 @@ contract CredentialRegistry is ICredentialRegistry {
         return uint48(block.timestamp);
     }
 
-    /// @dev The record of `root`, which the caller must have anchored.
-    function _batchOfCaller(bytes32 root) private view returns (BatchRecord memory batch) {
-        batch = _batches[root];
-        if (batch.issuerId == 0) revert RegistryUnknownRoot(root);
-        if (_issuerAccounts[batch.issuerId] != msg.sender) revert RegistryNotBatchIssuer(root, msg.sender);
+    /// @dev The caller's own batch `root`; reverts if the caller never anchored it.
+    function _batchOfCaller(bytes32 root) private view returns (BatchRecord storage batch) {
+        batch = _batches[msg.sender][root];
+        if (batch.leafCount == 0) revert RegistryUnknownBatch(msg.sender, root);
     }
 
     /// @dev Reverts unless every index set in `mask` of bitmap word `word` is below `leafCount`.
@@ -252,7 +244,9 @@ contract CredentialRegistry is ICredentialRegistry {
         uint256 usedBits = uint256(leafCount) - word * 256; // > 0 because word < words
         if (usedBits < 256) {
             uint256 outside = mask >> usedBits;
-            if (outside != 0) revert RegistryIndexOutOfRange(root, word * 256 + usedBits + _lowestBit(outside), leafCount);
+            if (outside != 0) {
+                revert RegistryIndexOutOfRange(root, word * 256 + usedBits + _lowestBit(outside), leafCount);
+            }
         }
     }
 

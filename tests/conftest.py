@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from anchor.chain.client import Chain, Registry
+from anchor.chain.node import Chain
+
+from anchor.chain.writer import Registry
 from anchor.chain.anvil import DevChain
 from anchor.chain.signer import Signer, dev_signer
 from anchor.store import Store

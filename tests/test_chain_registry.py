@@ -6,7 +6,11 @@ import os
 
 import pytest
 
-from anchor.chain.client import ZERO_ADDRESS, Chain, Registry
+from anchor.core.registry import ZERO_ADDRESS
+
+from anchor.chain.node import Chain
+
+from anchor.chain.writer import Registry
 from anchor.core.errors import ChainError, ChainUnavailable, ContractRevert, InputError
 from anchor.chain.signer import Signer
 from tests.conftest import ISSUER_PROFILE
@@ -57,7 +61,7 @@ def test_add_and_remove_issuer(registry: Registry, admin: Signer, issuer: Signer
 def test_anchor_and_batch_info(registry: Registry, chain: Chain, issuer: Signer) -> None:
     root = new_root()
     receipt = registry.anchor(issuer, root, 1234)
-    info = registry.batch_info(root)
+    info = registry.batch_info(issuer.address, root)
     assert info.anchored
     assert (info.issuer, info.leaf_count, info.anchored_block) == (issuer.address, 1234, receipt.block_number)
     assert info.anchored_at == chain.block_time(receipt.block_number)
@@ -79,8 +83,8 @@ def test_anchor_reverts_are_decoded(registry: Registry, issuer: Signer, stranger
         assert e.value.reason == reason, e.value
 
 
-def test_unknown_root_reads_as_not_anchored(registry: Registry) -> None:
-    info = registry.batch_info(new_root())
+def test_unknown_root_reads_as_not_anchored(registry: Registry, issuer: Signer) -> None:
+    info = registry.batch_info(issuer.address, new_root())
     assert not info.anchored and info.issuer == ZERO_ADDRESS and info.leaf_count == 0
 
 
@@ -88,8 +92,8 @@ def test_revoke_indices_and_batch(registry: Registry, issuer: Signer, stranger: 
     root = new_root()
     registry.anchor(issuer, root, 700)
     registry.revoke(issuer, root, [(0, 0b1010), (2, 1 << 187)], reason=3)  # indices 1, 3, 699
-    assert [registry.is_revoked(root, i) for i in (0, 1, 2, 3, 699)] == [False, True, False, True, True]
-    assert registry.revocation_word(root, 0) == 0b1010
+    assert [registry.is_revoked(issuer.address, root, i) for i in (0, 1, 2, 3, 699)] == [False, True, False, True, True]
+    assert registry.revocation_word(issuer.address, root, 0) == 0b1010
 
     with pytest.raises(ContractRevert) as e:
         registry.revoke(issuer, root, [(0, 0b10)], reason=3)
@@ -99,12 +103,12 @@ def test_revoke_indices_and_batch(registry: Registry, issuer: Signer, stranger: 
     assert e.value.reason == "index_out_of_range"
     with pytest.raises(ContractRevert) as e:
         registry.revoke(stranger, root, [(0, 1)], reason=3)
-    assert e.value.reason == "not_batch_issuer"
+    assert e.value.reason == "unknown_batch"
 
-    assert not registry.is_batch_revoked(root)
+    assert not registry.is_batch_revoked(issuer.address, root)
     registry.revoke_batch(issuer, root, reason=2)
-    assert registry.is_batch_revoked(root) and registry.is_revoked(root, 0)
-    assert registry.batch_info(root).revoked_at > 0
+    assert registry.is_batch_revoked(issuer.address, root) and registry.is_revoked(issuer.address, root, 0)
+    assert registry.batch_info(issuer.address, root).revoked_at > 0
     with pytest.raises(ContractRevert) as e:
         registry.revoke_batch(issuer, root, reason=2)
     assert e.value.reason == "batch_already_revoked"

@@ -166,7 +166,7 @@ def test_bad_achievement_files_get_clear_errors(change: dict[str, object], messa
 
 
 def test_unparseable_achievement_file() -> None:
-    with pytest.raises(InputError, match="neither valid JSON nor valid YAML"):
+    with pytest.raises(InputError, match="is not valid JSON"):
         parse_achievement_text("{not: json: at all")
     with pytest.raises(InputError, match="must hold a mapping"):
         parse_achievement_text("- a list")

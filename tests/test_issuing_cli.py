@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from anchor.core import merkle
-from anchor.chain.client import Chain, Registry
+from anchor.chain.node import Chain
+from anchor.chain.writer import Registry
 from anchor.config import read_deployment
 from anchor.core.credential import check_schema, leaf_of, recipient_matches
 from anchor.chain.anvil import DevChain
@@ -59,8 +60,8 @@ def test_issue_anchor_export_verify(cli: Cli, tmp_path: Path) -> None:
         assert proof.sides == sides_for(proof.index, proof.leaf_count)
         leaf = leaf_of(badge)
         merkle.verify_inclusion(leaf, proof.index, proof.leaf_count, proof.path, proof.root)
-        assert registry.verify(proof.root, leaf, proof.index, list(proof.path))
-        info = registry.batch_info(proof.root)
+        assert registry.verify(proof.issuer_address, proof.root, leaf, proof.index, list(proof.path))
+        info = registry.batch_info(proof.issuer_address, proof.root)
         assert (info.issuer, info.leaf_count, info.anchored_block) == (proof.issuer_address, proof.leaf_count, proof.block_number)
         assert badge["issuer"]["id"] == registry.issuer_info(info.issuer).profile_uri
         holders.add(badge["credentialSubject"]["identifier"][1]["identityHash"])
@@ -140,7 +141,7 @@ def test_revoke_by_id_file_and_batch(cli: Cli, tmp_path: Path) -> None:
     root = bytes.fromhex(big[0]["proof"][0]["merkleRoot"][2:])
     revoked = {b["proof"][0]["leafIndex"] for b in victims}
     for b in big:
-        assert registry.is_revoked(root, b["proof"][0]["leafIndex"]) == (b["proof"][0]["leafIndex"] in revoked)
+        assert registry.is_revoked(b["proof"][0]["issuerAddress"], root, b["proof"][0]["leafIndex"]) == (b["proof"][0]["leafIndex"] in revoked)
     events = [e for e in registry.events() if e.name == "CredentialsRevoked"]
     assert len(events) == 1 and events[0].args["reason"] == 1 and len(events[0].args["words"]) == 2
 
@@ -150,7 +151,7 @@ def test_revoke_by_id_file_and_batch(cli: Cli, tmp_path: Path) -> None:
     small_root = small[0]["proof"][0]["merkleRoot"]
     out = cli.ok("revoke", "--batch", small_root, "--reason", "key_compromise")
     assert "1 whole batch(es)" in out
-    assert registry.is_batch_revoked(bytes.fromhex(small_root[2:]))
+    assert registry.is_batch_revoked(small[0]["proof"][0]["issuerAddress"], bytes.fromhex(small_root[2:]))
     assert "revoked 150" in cli.ok("status")
 
 

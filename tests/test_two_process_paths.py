@@ -11,7 +11,7 @@ import pytest
 from anchor.app import exporting, issuing
 
 from anchor.core import merkle
-from anchor.chain.client import Chain
+from anchor.chain.node import Chain
 from anchor.core.credential import leaf_of, schema_errors
 from anchor.chain.anvil import DevChain
 from anchor.core.proof import find_anchor_proof

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from anchor.core import merkle
 from anchor.api import create_app
 from anchor.api.service import ServiceConfig
-from anchor.chain.client import Chain
-from anchor.chain.reader import RegistryView
+from anchor.chain.node import Chain
+from anchor.chain.reader import RegistryReader
 from anchor.core.credential import CredentialFactory, IssuerProfile, leaf_of
 from anchor.chain.anvil import DevChain
 from anchor.core.proof import render_proof, sides_for
@@ -30,16 +30,14 @@ from anchor.app.verifying import Report, Verdict, Verifier, VerifyOptions
 from tests.world import (
     PROFILE,
     SLOT_ADMIN,
-    SLOT_BATCHES,
     SLOT_PENDING_AND_COUNT,
     World,
     achievement,
+    batch_slot,
     batch_word,
     forge_batch,
-    forge_issuer_account,
     live_server,
     make_world,
-    mapping_slot,
     read_slot,
 )
 
@@ -65,7 +63,7 @@ def service_url(world: World, anvil: DevChain) -> Iterator[str]:
 
 
 def offline(world: World, rpc_url: str, **kw: Any) -> Verifier:
-    return Verifier(lambda address: RegistryView(rpc_url, address, head_ttl=0), VerifyOptions(registry=world.registry.address, **kw))
+    return Verifier(lambda address: RegistryReader.connect(rpc_url, address, head_ttl=0), VerifyOptions(registry=world.registry.address, **kw))
 
 
 def both(world: World, anvil: DevChain, service_url: str, badge: Any, **params: str) -> tuple[Report, dict[str, Any], int]:
@@ -225,9 +223,9 @@ def test_storage_layout_the_forgery_tests_rely_on(world: World) -> None:
     assert read_slot(world.chain, world.registry.address, SLOT_ADMIN) == int(world.admin.address, 16)
     assert read_slot(world.chain, world.registry.address, SLOT_PENDING_AND_COUNT) >> 160 == 1
     root = bytes.fromhex(_proof(world.badges[0])["merkleRoot"][2:])
-    info = world.registry.batch_info(root)
-    word = read_slot(world.chain, world.registry.address, mapping_slot(root, SLOT_BATCHES))
-    assert word == batch_word(1, info.leaf_count, info.anchored_at, info.anchored_block)
+    info = world.registry.batch_info(world.issuer.address, root)
+    word = read_slot(world.chain, world.registry.address, batch_slot(world.issuer.address, root))
+    assert word == batch_word(info.leaf_count, info.anchored_at, info.anchored_block)
 
 
 def test_root_anchored_by_an_address_that_is_not_an_issuer(anvil: DevChain, tmp_path: Path) -> None:
@@ -235,8 +233,7 @@ def test_root_anchored_by_an_address_that_is_not_an_issuer(anvil: DevChain, tmp_
     badge = w.badge(0)
     root = _self_made_proof(w, badge)
     stranger = dev_signer(3).address
-    forge_issuer_account(w.chain, w.registry, 77, stranger)
-    forge_batch(w.chain, w.registry, root, issuer_id=77, leaf_count=2, anchored_at=1_800_000_000, block=1)
+    forge_batch(w.chain, w.registry, stranger, root, leaf_count=2, anchored_at=1_800_000_000, block=1)
     _proof(badge)["issuerAddress"] = stranger
     report = offline(w, anvil.rpc_url).verify(badge)
     assert report.verdict is Verdict.INVALID and reason_of(report) == "issuer_not_authorized"
@@ -254,7 +251,7 @@ def test_root_anchored_after_the_issuer_was_removed(anvil: DevChain, tmp_path: P
     # A root recorded as anchored by that account after its removal is refused.
     badge = w.badge(1)
     root = _self_made_proof(w, badge)
-    forge_batch(w.chain, w.registry, root, issuer_id=1, leaf_count=2, anchored_at=removed_at + 100, block=1)
+    forge_batch(w.chain, w.registry, w.issuer.address, root, leaf_count=2, anchored_at=removed_at + 100, block=1)
     report = offline(w, anvil.rpc_url).verify(badge)
     assert report.verdict is Verdict.INVALID and reason_of(report) == "issuer_not_authorized"
 
@@ -274,9 +271,11 @@ def test_credential_naming_another_issuer_than_the_anchoring_one(world: World, a
                                    block_number=receipt.block_number, created="2026-01-01T00:00:00Z")]
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "issuer_mismatch"
-    _proof(badge)["issuerAddress"] = world.issuer.address  # lying about who anchored it does not help
+    # Lying about who anchored it does not help: a batch is (issuer, root), and the real issuer
+    # never anchored this root.
+    _proof(badge)["issuerAddress"] = world.issuer.address
     report, _, _ = both(world, anvil, service_url, badge)
-    assert reason_of(report) == "issuer_address_mismatch"
+    assert reason_of(report) == "root_not_anchored"
 
 
 def test_internal_node_presented_as_a_leaf(world: World, anvil: DevChain, service_url: str) -> None:
@@ -286,7 +285,7 @@ def test_internal_node_presented_as_a_leaf(world: World, anvil: DevChain, servic
     root = bytes.fromhex(_proof(badge)["merkleRoot"][2:])
     shorter = [bytes.fromhex(next(iter(s.values()))) for s in path[1:]]
     # On chain: the leaf count (5) fixes the proof length, so the node with a shorter path fails.
-    assert not world.registry.verify(root, inner, 0, shorter)
+    assert not world.registry.verify(world.issuer.address, root, inner, 0, shorter)
     # And no document hashes to it: leaves carry the 0x00 prefix.
     assert merkle.hash_leaf(leaf_of(badge) + bytes.fromhex(path[0]["right"])) != inner
     # A badge claiming the smaller tree above its leaf level is refused by the registry's leaf count.
@@ -348,7 +347,7 @@ def test_chain_down_is_unknown_never_a_verdict(world: World, tmp_path: Path) -> 
     node = DevChain.start()
     url = node.rpc_url
     node.stop()  # nothing listens there any more
-    report = Verifier(lambda a: RegistryView(url, a, timeout=1), VerifyOptions(registry=world.registry.address)).verify(world.badge(0))
+    report = Verifier(lambda a: RegistryReader.connect(url, a, timeout=1), VerifyOptions(registry=world.registry.address)).verify(world.badge(0))
     assert report.verdict is Verdict.UNKNOWN
     assert {c.name: c.reason for c in report.checks if c.status == "skipped"}["anchor"] == "chain_unavailable"
     app = create_app(ServiceConfig(rpc_url=url, registry=world.registry.address, database_url=world.db_url))

@@ -11,12 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
 from werkzeug.serving import make_server
 
 from anchor.core.achievement import build_achievement, parse_achievement_text
 from anchor.app.anchoring import Anchorer
-from anchor.chain.client import Chain, Registry
+from anchor.chain.node import Chain
+from anchor.core.addresses import checksum, keccak256
+from anchor.chain.writer import Registry
 from anchor.chain.anvil import free_port
 from anchor.app.exporting import export_credentials
 from anchor.app.issuing import issue_credentials
@@ -75,31 +76,30 @@ SLOT_ADMIN, SLOT_PENDING_AND_COUNT, SLOT_ISSUERS, SLOT_ISSUER_ACCOUNTS, SLOT_BAT
 
 
 def mapping_slot(key: bytes, slot: int) -> int:
-    return int.from_bytes(keccak(key.rjust(32, b"\0") + slot.to_bytes(32, "big")), "big")
+    return int.from_bytes(keccak256(key.rjust(32, b"\0") + slot.to_bytes(32, "big")), "big")
+
+
+def batch_slot(issuer: str, root: bytes) -> int:
+    """Slot of ``_batches[issuer][root]`` (a mapping of mappings)."""
+    return mapping_slot(root, mapping_slot(bytes.fromhex(issuer[2:]), SLOT_BATCHES))
 
 
 def read_slot(chain: Chain, address: str, slot: int) -> int:
-    raw = chain.w3.eth.get_storage_at(to_checksum_address(address), slot)
-    return int.from_bytes(bytes(raw), "big")
+    raw = chain.rpc.call("eth_getStorageAt", checksum(address), hex(slot), "latest")
+    return int(raw, 16)
 
 
 def write_slot(chain: Chain, address: str, slot: int, value: int) -> None:
-    chain.w3.provider.make_request(  # type: ignore[arg-type]
-        "anvil_setStorageAt", [to_checksum_address(address), hex(slot), "0x" + value.to_bytes(32, "big").hex()]
-    )
+    chain.dev_rpc("anvil_setStorageAt", checksum(address), hex(slot), "0x" + value.to_bytes(32, "big").hex())
 
 
-def batch_word(issuer_id: int, leaf_count: int, anchored_at: int, block: int, revoked_at: int = 0) -> int:
-    return issuer_id | leaf_count << 32 | anchored_at << 96 | block << 144 | revoked_at << 208
+def batch_word(leaf_count: int, anchored_at: int, block: int, revoked_at: int = 0) -> int:
+    return leaf_count | anchored_at << 64 | block << 112 | revoked_at << 176
 
 
-def forge_batch(chain: Chain, registry: Registry, root: bytes, *, issuer_id: int, leaf_count: int, anchored_at: int, block: int) -> None:
+def forge_batch(chain: Chain, registry: Registry, issuer: str, root: bytes, *, leaf_count: int, anchored_at: int, block: int) -> None:
     """Write a batch record straight into the registry's storage, as a tampered registry would hold."""
-    write_slot(chain, registry.address, mapping_slot(root, SLOT_BATCHES), batch_word(issuer_id, leaf_count, anchored_at, block))
-
-
-def forge_issuer_account(chain: Chain, registry: Registry, issuer_id: int, account: str) -> None:
-    write_slot(chain, registry.address, mapping_slot(issuer_id.to_bytes(32, "big"), SLOT_ISSUER_ACCOUNTS), int(account, 16))
+    write_slot(chain, registry.address, batch_slot(issuer, root), batch_word(leaf_count, anchored_at, block))
 
 
 # ---------------------------------------------------------------------------- a live HTTP service

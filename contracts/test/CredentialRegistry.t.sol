@@ -12,6 +12,7 @@ contract CredentialRegistryTest is TestBase {
     address internal constant ADMIN = address(0xA11CE);
     address internal constant ISSUER = address(0x1551);
     address internal constant OTHER = address(0x0BAD);
+    string internal constant OTHER_PROFILE = "https://other.example";
     string internal constant PROFILE = "https://university.example/issuer";
     bytes32 internal constant ROOT = keccak256("root");
 
@@ -31,6 +32,11 @@ contract CredentialRegistryTest is TestBase {
     function _anchor(bytes32 root, uint64 count) internal {
         vm.prank(ISSUER);
         reg.anchor(root, count);
+    }
+
+    function _addOther() internal {
+        vm.prank(ADMIN);
+        reg.addIssuer(OTHER, OTHER_PROFILE);
     }
 
     // --------------------------------------------------------------------- admin
@@ -86,15 +92,15 @@ contract CredentialRegistryTest is TestBase {
     function test_addIssuer_recordsAndEmits() public {
         vm.warp(1_700_000_500);
         vm.expectEmit();
-        emit ICredentialRegistry.IssuerAdded(OTHER, 2, "https://other.example");
+        emit ICredentialRegistry.IssuerAdded(OTHER, 2, OTHER_PROFILE);
         vm.prank(ADMIN);
-        reg.addIssuer(OTHER, "https://other.example");
+        reg.addIssuer(OTHER, OTHER_PROFILE);
         ICredentialRegistry.IssuerInfo memory info = reg.issuerInfo(OTHER);
         vm.assertEq(info.id, 2, "id");
         vm.assertTrue(info.active, "active");
         vm.assertEq(info.addedAt, 1_700_000_500, "addedAt");
         vm.assertEq(info.removedAt, 0, "removedAt");
-        vm.assertEq(info.profileURI, "https://other.example", "profile");
+        vm.assertEq(info.profileURI, OTHER_PROFILE, "profile");
         vm.assertEq(reg.issuerCount(), 2, "count");
         vm.assertEq(reg.issuerAccount(2), OTHER, "account by id");
     }
@@ -130,7 +136,7 @@ contract CredentialRegistryTest is TestBase {
         ICredentialRegistry.IssuerInfo memory info = reg.issuerInfo(ISSUER);
         vm.assertFalse(info.active, "inactive");
         vm.assertEq(info.removedAt, 1_700_001_000, "removedAt");
-        vm.assertEq(reg.batchInfo(ROOT).issuer, ISSUER, "history kept");
+        vm.assertEq(reg.batchInfo(ISSUER, ROOT).issuer, ISSUER, "history kept");
 
         vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, ISSUER));
         vm.prank(ISSUER);
@@ -139,7 +145,7 @@ contract CredentialRegistryTest is TestBase {
         // A removed issuer can still revoke what it anchored (revocation only removes trust).
         vm.prank(ISSUER);
         reg.revoke(ROOT, _words1(0, 1), 2);
-        vm.assertTrue(reg.isRevoked(ROOT, 0), "revoked after removal");
+        vm.assertTrue(reg.isRevoked(ISSUER, ROOT, 0), "revoked after removal");
     }
 
     function test_removeIssuer_onlyAdminAndActive() public {
@@ -154,7 +160,9 @@ contract CredentialRegistryTest is TestBase {
     function test_readdIssuer_keepsIdAndProfile() public {
         vm.startPrank(ADMIN);
         reg.removeIssuer(ISSUER);
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIssuerProfileMismatch.selector, ISSUER, PROFILE));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistryIssuerProfileMismatch.selector, ISSUER, PROFILE)
+        );
         reg.addIssuer(ISSUER, "https://elsewhere.example");
         reg.addIssuer(ISSUER, PROFILE);
         vm.stopPrank();
@@ -172,7 +180,7 @@ contract CredentialRegistryTest is TestBase {
         vm.expectEmit();
         emit ICredentialRegistry.BatchAnchored(ROOT, ISSUER, 1000);
         _anchor(ROOT, 1000);
-        ICredentialRegistry.BatchInfo memory b = reg.batchInfo(ROOT);
+        ICredentialRegistry.BatchInfo memory b = reg.batchInfo(ISSUER, ROOT);
         vm.assertEq(b.issuer, ISSUER, "issuer");
         vm.assertEq(b.leafCount, 1000, "count");
         vm.assertEq(b.anchoredAt, 1_700_000_123, "time");
@@ -180,17 +188,36 @@ contract CredentialRegistryTest is TestBase {
         vm.assertEq(b.revokedAt, 0, "not revoked");
     }
 
-    function test_anchor_rejectsReanchor() public {
+    function test_anchor_rejectsReanchorBySameIssuer() public {
         _anchor(ROOT, 10);
-        vm.prank(ADMIN);
-        reg.addIssuer(OTHER, "https://other.example");
         vm.warp(1_800_000_000);
         vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryRootAlreadyAnchored.selector, ROOT, ISSUER));
+        _anchor(ROOT, 10);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryRootAlreadyAnchored.selector, ROOT, ISSUER));
+        _anchor(ROOT, 99);
+        vm.assertEq(reg.batchInfo(ISSUER, ROOT).anchoredAt, 1_700_000_000, "first time kept");
+        vm.assertEq(reg.batchInfo(ISSUER, ROOT).leafCount, 10, "first count kept");
+    }
+
+    function test_anchor_sameRootByTwoIssuersIsTwoBatches() public {
+        _addOther();
+        _anchor(ROOT, 10);
+        vm.warp(1_700_000_777);
+        vm.roll(555);
+        vm.expectEmit();
+        emit ICredentialRegistry.BatchAnchored(ROOT, OTHER, 99);
         vm.prank(OTHER);
         reg.anchor(ROOT, 99);
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryRootAlreadyAnchored.selector, ROOT, ISSUER));
-        _anchor(ROOT, 10);
-        vm.assertEq(reg.batchInfo(ROOT).anchoredAt, 1_700_000_000, "first time kept");
+        ICredentialRegistry.BatchInfo memory mine = reg.batchInfo(ISSUER, ROOT);
+        ICredentialRegistry.BatchInfo memory theirs = reg.batchInfo(OTHER, ROOT);
+        vm.assertEq(mine.issuer, ISSUER, "issuer");
+        vm.assertEq(mine.leafCount, 10, "count");
+        vm.assertEq(mine.anchoredAt, 1_700_000_000, "time");
+        vm.assertEq(mine.anchoredBlock, 100, "block");
+        vm.assertEq(theirs.issuer, OTHER, "other issuer");
+        vm.assertEq(theirs.leafCount, 99, "other count");
+        vm.assertEq(theirs.anchoredAt, 1_700_000_777, "other time");
+        vm.assertEq(theirs.anchoredBlock, 555, "other block");
     }
 
     function test_anchor_rejectsZeroRootZeroCountAndStrangers() public {
@@ -208,7 +235,7 @@ contract CredentialRegistryTest is TestBase {
 
     function test_anchor_maxLeafCount() public {
         _anchor(ROOT, type(uint64).max);
-        vm.assertEq(reg.batchInfo(ROOT).leafCount, type(uint64).max, "count");
+        vm.assertEq(reg.batchInfo(ISSUER, ROOT).leafCount, type(uint64).max, "count");
     }
 
     // --------------------------------------------------------------------- revoke
@@ -222,29 +249,29 @@ contract CredentialRegistryTest is TestBase {
         emit ICredentialRegistry.CredentialsRevoked(ROOT, ISSUER, 4, w);
         vm.prank(ISSUER);
         reg.revoke(ROOT, w, 4);
-        vm.assertTrue(reg.isRevoked(ROOT, 3), "3");
-        vm.assertTrue(reg.isRevoked(ROOT, 255), "255");
-        vm.assertTrue(reg.isRevoked(ROOT, 599), "599");
-        vm.assertFalse(reg.isRevoked(ROOT, 4), "4");
-        vm.assertFalse(reg.isRevoked(ROOT, 256), "256");
-        vm.assertEq(reg.revocationWord(ROOT, 0), (1 << 3) | (1 << 255), "word 0");
-        vm.assertFalse(reg.isBatchRevoked(ROOT), "batch not revoked");
+        vm.assertTrue(reg.isRevoked(ISSUER, ROOT, 3), "3");
+        vm.assertTrue(reg.isRevoked(ISSUER, ROOT, 255), "255");
+        vm.assertTrue(reg.isRevoked(ISSUER, ROOT, 599), "599");
+        vm.assertFalse(reg.isRevoked(ISSUER, ROOT, 4), "4");
+        vm.assertFalse(reg.isRevoked(ISSUER, ROOT, 256), "256");
+        vm.assertEq(reg.revocationWord(ISSUER, ROOT, 0), (1 << 3) | (1 << 255), "word 0");
+        vm.assertFalse(reg.isBatchRevoked(ISSUER, ROOT), "batch not revoked");
     }
 
-    function test_revoke_onlyBatchIssuer() public {
+    function test_revoke_onlyOwnBatch() public {
         _anchor(ROOT, 10);
-        vm.prank(ADMIN);
-        reg.addIssuer(OTHER, "https://other.example");
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryNotBatchIssuer.selector, ROOT, OTHER));
+        _addOther();
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownBatch.selector, OTHER, ROOT));
         vm.prank(OTHER);
         reg.revoke(ROOT, _words1(0, 1), 0);
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryNotBatchIssuer.selector, ROOT, ADMIN));
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownBatch.selector, ADMIN, ROOT));
         vm.prank(ADMIN);
         reg.revoke(ROOT, _words1(0, 1), 0);
+        vm.assertEq(reg.revocationWord(ISSUER, ROOT, 0), 0, "untouched");
     }
 
-    function test_revoke_unknownRoot() public {
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownRoot.selector, ROOT));
+    function test_revoke_unknownBatch() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownBatch.selector, ISSUER, ROOT));
         vm.prank(ISSUER);
         reg.revoke(ROOT, _words1(0, 1), 0);
     }
@@ -264,13 +291,17 @@ contract CredentialRegistryTest is TestBase {
         vm.startPrank(ISSUER);
         vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, 300, 300));
         reg.revoke(ROOT, _words1(1, 1 << 44), 0);
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, 512 + 7, 300));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, 512 + 7, 300)
+        );
         reg.revoke(ROOT, _words1(2, 1 << 7), 0);
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, type(uint256).max, 300));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistryIndexOutOfRange.selector, ROOT, type(uint256).max, 300)
+        );
         reg.revoke(ROOT, _words1(type(uint256).max, 1), 0);
         reg.revoke(ROOT, _words1(1, 1 << 43), 0); // index 299 is fine
         vm.stopPrank();
-        vm.assertTrue(reg.isRevoked(ROOT, 299), "299");
+        vm.assertTrue(reg.isRevoked(ISSUER, ROOT, 299), "299");
     }
 
     function test_revoke_isPermanentAndOnce() public {
@@ -280,8 +311,8 @@ contract CredentialRegistryTest is TestBase {
         vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryAlreadyRevoked.selector, ROOT, 2));
         reg.revoke(ROOT, _words1(0, 0xC), 1);
         vm.stopPrank();
-        vm.assertFalse(reg.isRevoked(ROOT, 3), "whole call reverted");
-        vm.assertEq(reg.revocationWord(ROOT, 0), 0x6, "bits kept");
+        vm.assertFalse(reg.isRevoked(ISSUER, ROOT, 3), "whole call reverted");
+        vm.assertEq(reg.revocationWord(ISSUER, ROOT, 0), 0x6, "bits kept");
     }
 
     function test_revoke_duplicateWordInOneCall() public {
@@ -301,31 +332,117 @@ contract CredentialRegistryTest is TestBase {
         emit ICredentialRegistry.BatchRevoked(ROOT, ISSUER, 2);
         vm.prank(ISSUER);
         reg.revokeBatch(ROOT, 2);
-        vm.assertTrue(reg.isBatchRevoked(ROOT), "batch");
-        vm.assertTrue(reg.isRevoked(ROOT, 7), "every index");
-        vm.assertEq(reg.batchInfo(ROOT).revokedAt, 1_700_009_999, "time");
+        vm.assertTrue(reg.isBatchRevoked(ISSUER, ROOT), "batch");
+        vm.assertTrue(reg.isRevoked(ISSUER, ROOT, 7), "every index");
+        vm.assertEq(reg.batchInfo(ISSUER, ROOT).revokedAt, 1_700_009_999, "time");
         vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryBatchAlreadyRevoked.selector, ROOT));
         vm.prank(ISSUER);
         reg.revokeBatch(ROOT, 2);
     }
 
-    function test_revokeBatch_onlyBatchIssuer() public {
+    function test_revokeBatch_onlyOwnBatch() public {
         _anchor(ROOT, 10);
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryNotBatchIssuer.selector, ROOT, OTHER));
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownBatch.selector, OTHER, ROOT));
         vm.prank(OTHER);
         reg.revokeBatch(ROOT, 1);
-        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownRoot.selector, keccak256("x")));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownBatch.selector, ISSUER, keccak256("x"))
+        );
         vm.prank(ISSUER);
         reg.revokeBatch(keccak256("x"), 1);
+        vm.assertFalse(reg.isBatchRevoked(ISSUER, ROOT), "untouched");
+    }
+
+    // --------------------------------------------------------------------- front-running (invariant 9)
+
+    /// Issuer B copies issuer A's pending `anchor(root)` from the mempool and gets it mined first.
+    /// A's anchoring still succeeds, and from then on each controls only its own batch.
+    function test_frontRunning_copiedAnchorDoesNotBlockOrTouchVictim() public {
+        address a = ISSUER;
+        address b = OTHER;
+        _addOther();
+
+        // B front-runs A with A's exact calldata.
+        vm.prank(b);
+        reg.anchor(ROOT, 10);
+        vm.roll(101);
+        vm.warp(1_700_000_012);
+        vm.expectEmit();
+        emit ICredentialRegistry.BatchAnchored(ROOT, a, 10);
+        vm.prank(a);
+        reg.anchor(ROOT, 10);
+        vm.assertEq(reg.batchInfo(a, ROOT).issuer, a, "A holds its batch");
+        vm.assertEq(reg.batchInfo(a, ROOT).anchoredBlock, 101, "A's own anchoring");
+        vm.assertEq(reg.batchInfo(b, ROOT).anchoredBlock, 100, "B's copy is separate");
+
+        // B revoking its copy, index by index and as a whole, leaves A's batch untouched.
+        vm.startPrank(b);
+        reg.revoke(ROOT, _words1(0, 0x3ff), 9);
+        reg.revokeBatch(ROOT, 9);
+        vm.stopPrank();
+        vm.assertTrue(reg.isBatchRevoked(b, ROOT), "B's copy revoked");
+        vm.assertFalse(reg.isBatchRevoked(a, ROOT), "A's batch not revoked");
+        vm.assertEq(reg.revocationWord(a, ROOT, 0), 0, "A's bitmap clean");
+        vm.assertFalse(reg.isRevoked(a, ROOT, 0), "A's credential valid");
+        vm.assertEq(reg.batchInfo(a, ROOT).revokedAt, 0, "A's record clean");
+
+        // A revokes its own credentials; B's bitmap is not A's.
+        vm.expectEmit();
+        emit ICredentialRegistry.CredentialsRevoked(ROOT, a, 1, _words1(0, 1 << 4));
+        vm.prank(a);
+        reg.revoke(ROOT, _words1(0, 1 << 4), 1);
+        vm.assertTrue(reg.isRevoked(a, ROOT, 4), "A revoked 4");
+        vm.assertFalse(reg.isRevoked(a, ROOT, 5), "A's 5 valid");
+        vm.assertEq(reg.revocationWord(b, ROOT, 0), 0x3ff, "B's bitmap unchanged");
+        vm.prank(a);
+        reg.revokeBatch(ROOT, 1);
+        vm.assertTrue(reg.isBatchRevoked(a, ROOT), "A revoked its batch");
+    }
+
+    /// B cannot revoke A's batch: B has no batch `root` of its own.
+    function test_frontRunning_otherIssuerCannotRevoke() public {
+        _addOther();
+        _anchor(ROOT, 10);
+        vm.startPrank(OTHER);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownBatch.selector, OTHER, ROOT));
+        reg.revoke(ROOT, _words1(0, 1), 0);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnknownBatch.selector, OTHER, ROOT));
+        reg.revokeBatch(ROOT, 0);
+        vm.stopPrank();
+        vm.assertFalse(reg.isRevoked(ISSUER, ROOT, 0), "A's credential valid");
+        vm.assertFalse(reg.isBatchRevoked(ISSUER, ROOT), "A's batch valid");
+    }
+
+    /// A proof checks against the issuer named by the verifier: B's copy of a root does not make
+    /// A's credentials verify under B, and revoking B's copy does not revoke A's.
+    function test_frontRunning_verifyAndRevocationAreByIssuer() public {
+        bytes32[] memory leaves = new bytes32[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            leaves[i] = sha256(abi.encodePacked(bytes1(0x00), i));
+        }
+        bytes32 root = MerkleTestTree.root(leaves);
+        bytes32[] memory p = MerkleTestTree.proof(leaves, 1);
+        _addOther();
+        _anchor(root, 3);
+        vm.assertTrue(reg.verify(ISSUER, root, leaves[1], 1, p), "under A");
+        vm.assertFalse(reg.verify(OTHER, root, leaves[1], 1, p), "not under B, who never anchored it");
+        vm.prank(OTHER);
+        reg.anchor(root, 1); // a copy with a different leaf count
+        vm.assertFalse(reg.verify(OTHER, root, leaves[1], 1, p), "B's copy has one leaf");
+        vm.assertTrue(reg.verify(ISSUER, root, leaves[1], 1, p), "A unaffected");
     }
 
     // --------------------------------------------------------------------- views
 
-    function test_views_unknown() public view {
-        ICredentialRegistry.BatchInfo memory b = reg.batchInfo(ROOT);
+    function test_views_unknown() public {
+        ICredentialRegistry.BatchInfo memory b = reg.batchInfo(ISSUER, ROOT);
         vm.assertEq(b.issuer, address(0), "no issuer");
         vm.assertEq(b.leafCount, 0, "no count");
-        vm.assertFalse(reg.isRevoked(ROOT, 0), "not revoked");
+        vm.assertFalse(reg.isRevoked(ISSUER, ROOT, 0), "not revoked");
+        _anchor(ROOT, 10);
+        b = reg.batchInfo(OTHER, ROOT);
+        vm.assertEq(b.issuer, address(0), "another issuer's root is not OTHER's batch");
+        vm.assertEq(b.anchoredAt, 0, "no time");
         ICredentialRegistry.IssuerInfo memory i = reg.issuerInfo(OTHER);
         vm.assertEq(i.id, 0, "no id");
         vm.assertEq(reg.issuerAccount(77), address(0), "no account");
@@ -333,15 +450,17 @@ contract CredentialRegistryTest is TestBase {
 
     function test_verify_bindsIndex() public {
         bytes32[] memory leaves = new bytes32[](5);
-        for (uint256 i = 0; i < 5; ++i) leaves[i] = sha256(abi.encodePacked(bytes1(0x00), i));
+        for (uint256 i = 0; i < 5; ++i) {
+            leaves[i] = sha256(abi.encodePacked(bytes1(0x00), i));
+        }
         bytes32 root = MerkleTestTree.root(leaves);
-        vm.assertFalse(reg.verify(root, leaves[0], 0, MerkleTestTree.proof(leaves, 0)), "not anchored yet");
+        vm.assertFalse(reg.verify(ISSUER, root, leaves[0], 0, MerkleTestTree.proof(leaves, 0)), "not anchored yet");
         _anchor(root, 5);
         for (uint256 i = 0; i < 5; ++i) {
             bytes32[] memory p = MerkleTestTree.proof(leaves, i);
-            vm.assertTrue(reg.verify(root, leaves[i], i, p), "valid");
+            vm.assertTrue(reg.verify(ISSUER, root, leaves[i], i, p), "valid");
             for (uint256 j = 0; j < 6; ++j) {
-                if (j != i) vm.assertFalse(reg.verify(root, leaves[i], j, p), "other index");
+                if (j != i) vm.assertFalse(reg.verify(ISSUER, root, leaves[i], j, p), "other index");
             }
         }
         // Leaf 4 is promoted twice: its proof is one step (the level-2 node over leaves 0..3).

@@ -21,7 +21,9 @@ contract CredentialRegistryFuzzTest is TestBase {
 
     function _tree(uint256 seed, uint256 n) internal pure returns (bytes32[] memory leaves) {
         leaves = new bytes32[](n);
-        for (uint256 i = 0; i < n; ++i) leaves[i] = sha256(abi.encodePacked(bytes1(0x00), seed, i));
+        for (uint256 i = 0; i < n; ++i) {
+            leaves[i] = sha256(abi.encodePacked(bytes1(0x00), seed, i));
+        }
     }
 
     /// Every valid proof passes for its own index, and for no other index.
@@ -34,8 +36,8 @@ contract CredentialRegistryFuzzTest is TestBase {
         vm.prank(ISSUER);
         reg.anchor(root, uint64(n));
         bytes32[] memory proof = MerkleTestTree.proof(leaves, index);
-        vm.assertTrue(reg.verify(root, leaves[index], index, proof), "valid proof");
-        if (other != index) vm.assertFalse(reg.verify(root, leaves[index], other, proof), "other index");
+        vm.assertTrue(reg.verify(ISSUER, root, leaves[index], index, proof), "valid proof");
+        if (other != index) vm.assertFalse(reg.verify(ISSUER, root, leaves[index], other, proof), "other index");
     }
 
     /// Flipping any bit of any proof step, or of the leaf, breaks the proof.
@@ -48,11 +50,11 @@ contract CredentialRegistryFuzzTest is TestBase {
         reg.anchor(root, uint64(n));
         bytes32[] memory proof = MerkleTestTree.proof(leaves, index);
         bytes32 flip = bytes32(uint256(1) << bit);
-        vm.assertFalse(reg.verify(root, leaves[index] ^ flip, index, proof), "tampered leaf");
+        vm.assertFalse(reg.verify(ISSUER, root, leaves[index] ^ flip, index, proof), "tampered leaf");
         if (proof.length > 0) {
             step = bound(step, 0, proof.length - 1);
             proof[step] ^= flip;
-            vm.assertFalse(reg.verify(root, leaves[index], index, proof), "tampered step");
+            vm.assertFalse(reg.verify(ISSUER, root, leaves[index], index, proof), "tampered step");
         }
     }
 
@@ -72,8 +74,8 @@ contract CredentialRegistryFuzzTest is TestBase {
             if (i + 1 < proof.length) shorter[i] = proof[i];
         }
         longer[proof.length] = extra;
-        vm.assertFalse(reg.verify(root, leaves[index], index, longer), "extra step");
-        vm.assertFalse(reg.verify(root, leaves[index], index, shorter), "missing step");
+        vm.assertFalse(reg.verify(ISSUER, root, leaves[index], index, longer), "extra step");
+        vm.assertFalse(reg.verify(ISSUER, root, leaves[index], index, shorter), "missing step");
     }
 
     /// Revoking a random set of indices (grouped into words) revokes exactly that set.
@@ -92,7 +94,9 @@ contract CredentialRegistryFuzzTest is TestBase {
             masks[index / 256] |= 1 << (index % 256);
         }
         uint256 used = 0;
-        for (uint256 w = 0; w < nWords; ++w) if (masks[w] != 0) ++used;
+        for (uint256 w = 0; w < nWords; ++w) {
+            if (masks[w] != 0) ++used;
+        }
         ICredentialRegistry.RevocationWord[] memory words = new ICredentialRegistry.RevocationWord[](used);
         used = 0;
         for (uint256 w = 0; w < nWords; ++w) {
@@ -102,14 +106,14 @@ contract CredentialRegistryFuzzTest is TestBase {
         reg.revoke(root, words, 3);
 
         for (uint256 w = 0; w < nWords; ++w) {
-            vm.assertEq(reg.revocationWord(root, w), masks[w], "bitmap word");
+            vm.assertEq(reg.revocationWord(ISSUER, root, w), masks[w], "bitmap word");
         }
         for (uint256 i = 0; i < k; ++i) {
             uint256 index = uint256(keccak256(abi.encode(seed, i))) % leafCount;
-            vm.assertTrue(reg.isRevoked(root, index), "picked index revoked");
+            vm.assertTrue(reg.isRevoked(ISSUER, root, index), "picked index revoked");
         }
         uint256 probe = uint256(keccak256(abi.encode(seed, "probe"))) % leafCount;
-        vm.assertEq(reg.isRevoked(root, probe), (masks[probe / 256] >> (probe % 256)) & 1 == 1, "probe");
+        vm.assertEq(reg.isRevoked(ISSUER, root, probe), (masks[probe / 256] >> (probe % 256)) & 1 == 1, "probe");
     }
 
     /// Any mask bit at or beyond the leaf count makes the whole call revert.

@@ -29,6 +29,8 @@ library MerkleTestTree {
             index /= 2;
         }
         out = new bytes32[](n);
-        for (uint256 i = 0; i < n; ++i) out[i] = scratch[i];
+        for (uint256 i = 0; i < n; ++i) {
+            out[i] = scratch[i];
+        }
     }
 }

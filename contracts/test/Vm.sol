@@ -4,6 +4,14 @@ pragma solidity 0.8.37;
 /// @dev The forge cheatcodes these tests use. forge-std is not on npm in a current version, so
 /// the tests declare the interface they need; the address is forge's fixed cheatcode address.
 interface Vm {
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
@@ -13,6 +21,7 @@ interface Vm {
     function roll(uint256 blockNumber) external;
     function assume(bool condition) external pure;
     function label(address account, string calldata name) external;
+    function lastCallGas() external view returns (Gas memory gas);
     function toString(uint256 value) external pure returns (string memory);
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);

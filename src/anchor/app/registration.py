@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from anchor.core.achievement import is_http_url, is_uri
-from anchor.chain.client import IssuerInfo, Registry
+from anchor.core.registry import IssuerInfo
+from anchor.chain.writer import Registry
 from anchor.core.credential import IssuerProfile
 from anchor.app.deployment import ensure_issuer, validate_profile_uri
 from anchor.core.errors import ConfigError, InputError

@@ -8,9 +8,8 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
-
 from anchor.core.errors import InputError
+from anchor.core.safe_input import load_json, load_yaml
 
 ACHIEVEMENT_TYPES = frozenset(
     "Achievement ApprenticeshipCertificate Assessment Assignment AssociateDegree Award Badge "
@@ -56,10 +55,7 @@ def _text(data: dict[str, Any], key: str, *, required: bool) -> str | None:
 
 def parse_achievement_text(text: str, *, source: str = "achievement file") -> dict[str, Any]:
     """Parse JSON or YAML (JSON is YAML) into a mapping, with a clear error."""
-    try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as e:
-        raise InputError(f"{source} is neither valid JSON nor valid YAML: {e}") from None
+    data = load_json(text, what=source) if text.lstrip().startswith("{") else load_yaml(text, what=source)
     if not isinstance(data, dict):
         raise InputError(f"{source} must hold a mapping of achievement fields, got {type(data).__name__}")
     return data

@@ -28,6 +28,7 @@ from typing import Any
 from anchor.core import merkle
 from anchor.core.canonical import canonical_bytes
 from anchor.core.errors import InputError, VerificationError
+from anchor.core.safe_input import load_json
 from anchor.core.timefmt import format_ts
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -313,12 +314,11 @@ def check_schema(credential: Any) -> None:
         raise VerificationError("not a valid Open Badges 3.0 credential: " + "; ".join(errors[:3]), reason="schema_invalid")
 
 
-def parse_credential_json(text: str | bytes) -> dict[str, Any]:
-    """Parse a credential file's text into an object, or :class:`InputError`."""
-    try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"not valid JSON: {e}") from None
+def parse_credential_json(text: str | bytes, *, what: str = "the credential") -> dict[str, Any]:
+    """Parse a credential file's text into an object, or :class:`InputError` with a reason:
+    ``too_large``, ``too_deep``, ``duplicate_key``, ``not_utf8``, ``invalid_json`` (see
+    :mod:`anchor.core.safe_input`: limits are checked before parsing)."""
+    data = load_json(text, what=what)
     if not isinstance(data, dict):
         raise InputError(f"a credential must be a JSON object, got {type(data).__name__}")
     return data

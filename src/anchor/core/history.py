@@ -2,9 +2,10 @@
 
 Every state change of ``CredentialRegistry`` emits an event, so folding the events in order
 (block, log index) yields issuers with their active periods, every batch, every revocation and
-the revocation bitmap. :func:`replay` also flags what a genuine registry can never emit (an anchor
-by an account that was not an active issuer, a revocation by someone other than the batch's
-issuer, a second anchor of one root): an auditor wants to see those, not assume them away.
+the revocation bitmap, each batch keyed by ``(issuer, root)`` as the registry keys it.
+:func:`replay` also flags what a genuine registry can never emit (an anchor by an account that was
+not an active issuer, a revocation in a batch the revoker never anchored, a second anchor of one
+batch): an auditor wants to see those, not assume them away.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anchor.core.bitmap import from_words
-from anchor.chain.reader import LogEvent
+from anchor.core.registry import BatchKey, LogEvent
 
 
 @dataclass
@@ -76,7 +77,7 @@ class RevocationHistory:
 
 @dataclass
 class Anomaly:
-    kind: str  # anchor_by_non_issuer | anchor_after_removal | reanchored_root | revoke_by_non_issuer | unknown_root | double_revocation
+    kind: str  # anchor_by_non_issuer | anchor_after_removal | reanchored_root | unknown_root | double_revocation
     message: str
     block: int
     tx_hash: bytes
@@ -87,15 +88,15 @@ class Anomaly:
 class RegistryState:
     admin: str | None = None
     issuers: dict[str, IssuerHistory] = field(default_factory=dict)
-    batches: dict[bytes, BatchHistory] = field(default_factory=dict)
+    batches: dict[BatchKey, BatchHistory] = field(default_factory=dict)  # by (issuer, root)
     revocations: list[RevocationHistory] = field(default_factory=list)
-    bitmap: dict[tuple[bytes, int], int] = field(default_factory=dict)
+    bitmap: dict[tuple[str, bytes, int], int] = field(default_factory=dict)  # (issuer, root, word) -> bits
     anomalies: list[Anomaly] = field(default_factory=list)
     events: int = 0
     last_block: int = 0
 
-    def revoked_indices(self, root: bytes) -> set[int]:
-        return set(from_words((word, mask) for (r, word), mask in self.bitmap.items() if r == root))
+    def revoked_indices(self, issuer: str, root: bytes) -> set[int]:
+        return set(from_words((word, mask) for (who, r, word), mask in self.bitmap.items() if r == root and who == issuer))
 
 
 def replay(events: Iterable[LogEvent], state: RegistryState | None = None) -> RegistryState:
@@ -139,11 +140,11 @@ def _batch_anchored(st: RegistryState, ev: LogEvent) -> None:
     elif not record.active:
         st.anomalies.append(Anomaly("anchor_after_removal", f"root 0x{root.hex()} was anchored by {who} after it was removed as an issuer",
                                     ev.block_number, ev.tx_hash, {"root": "0x" + root.hex(), "issuer": who}))
-    if root in st.batches:
-        st.anomalies.append(Anomaly("reanchored_root", f"root 0x{root.hex()} was anchored a second time", ev.block_number, ev.tx_hash,
-                                    {"root": "0x" + root.hex()}))
+    if (who, root) in st.batches:
+        st.anomalies.append(Anomaly("reanchored_root", f"root 0x{root.hex()} was anchored a second time by {who}", ev.block_number,
+                                    ev.tx_hash, {"root": "0x" + root.hex(), "issuer": who}))
         return
-    st.batches[root] = BatchHistory(root, who, int(a["leafCount"]), ev.block_number, ev.block_time, ev.tx_hash)
+    st.batches[(who, root)] = BatchHistory(root, who, int(a["leafCount"]), ev.block_number, ev.block_time, ev.tx_hash)
 
 
 def _credentials_revoked(st: RegistryState, ev: LogEvent) -> None:
@@ -154,11 +155,11 @@ def _credentials_revoked(st: RegistryState, ev: LogEvent) -> None:
     if batch is None:
         return
     for word, mask in words:
-        old = st.bitmap.get((root, word), 0)
+        old = st.bitmap.get((who, root, word), 0)
         if old & mask:
             st.anomalies.append(Anomaly("double_revocation", f"indices of 0x{root.hex()} were revoked twice", ev.block_number,
-                                        ev.tx_hash, {"root": "0x" + root.hex(), "word": word}))
-        st.bitmap[(root, word)] = old | mask
+                                        ev.tx_hash, {"root": "0x" + root.hex(), "issuer": who, "word": word}))
+        st.bitmap[(who, root, word)] = old | mask
     st.revocations.append(RevocationHistory(root, who, int(a["reason"]), words, ev.block_number, ev.block_time, ev.tx_hash))
 
 
@@ -170,14 +171,10 @@ def _batch_revoked(st: RegistryState, ev: LogEvent) -> None:
 
 
 def _revocation_target(st: RegistryState, ev: LogEvent, root: bytes, who: str) -> BatchHistory | None:
-    batch = st.batches.get(root)
+    batch = st.batches.get((who, root))
     if batch is None:
-        st.anomalies.append(Anomaly("unknown_root", f"a revocation names root 0x{root.hex()}, which was never anchored",
-                                    ev.block_number, ev.tx_hash, {"root": "0x" + root.hex()}))
-        return None
-    if batch.issuer != who:
-        st.anomalies.append(Anomaly("revoke_by_non_issuer", f"{who} revoked in batch 0x{root.hex()} of {batch.issuer}",
-                                    ev.block_number, ev.tx_hash, {"root": "0x" + root.hex(), "by": who}))
+        st.anomalies.append(Anomaly("unknown_root", f"{who} revoked in root 0x{root.hex()}, which it never anchored",
+                                    ev.block_number, ev.tx_hash, {"root": "0x" + root.hex(), "issuer": who}))
     return batch
 
 

@@ -18,8 +18,9 @@ Open Badges 3.0 makes ``proof`` a list; anchor's entry is the one of type
       "blockNumber": 12
     }]
 
-Only ``chainId``, ``registry``, ``merkleRoot``, ``leafIndex`` and ``path`` are trusted inputs to
-verification, and only as far as the chain confirms them: the leaf is recomputed from the
+Only ``chainId``, ``registry``, ``issuerAddress``, ``merkleRoot``, ``leafIndex`` and ``path`` are
+trusted inputs to verification, and only as far as the chain confirms them: a batch is the pair
+(issuer account, root) in the registry: the leaf is recomputed from the
 credential, the leaf count, issuer and time are read from the registry, and each path step's side
 must be the one ``(leafIndex, leafCount)`` implies.
 """
@@ -55,14 +56,14 @@ class AnchorProof:
     leaf_count: int
     path: tuple[bytes, ...]
     sides: tuple[str, ...]  # "left"/"right" per step, as written in the document
-    issuer_address: str | None = None
+    issuer_address: str  # the account whose batch (issuer, root) holds the credential
     tx_hash: bytes | None = None
     block_number: int | None = None
     created: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return render_proof(
-            chain_id=self.chain_id, registry=self.registry, issuer_address=self.issuer_address or "",
+            chain_id=self.chain_id, registry=self.registry, issuer_address=self.issuer_address,
             root=self.root, index=self.index, leaf_count=self.leaf_count,
             path=self.path, sides=self.sides, tx_hash=self.tx_hash or b"", block_number=self.block_number or 0,
             created=self.created or "",
@@ -97,8 +98,8 @@ class AnchorProof:
             path.append(_hex32(value, f"path step {n}"))
             sides.append(side)
         issuer = data.get("issuerAddress")
-        if issuer is not None and (not isinstance(issuer, str) or not is_address(issuer)):
-            raise _bad("'issuerAddress' must be an address")
+        if not isinstance(issuer, str) or not is_address(issuer):
+            raise _bad("'issuerAddress' must be the address of the issuer account that anchored the batch")
         tx = data.get("transactionHash")
         block = data.get("blockNumber")
         if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 0):
@@ -111,7 +112,7 @@ class AnchorProof:
             leaf_count=leaf_count,
             path=tuple(path),
             sides=tuple(sides),
-            issuer_address=to_checksum_address(issuer) if issuer else None,
+            issuer_address=to_checksum_address(issuer),
             tx_hash=_hex32(tx, "transactionHash") if tx is not None else None,
             block_number=block,
             created=data.get("created") if isinstance(data.get("created"), str) else None,

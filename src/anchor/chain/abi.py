@@ -1,0 +1,327 @@
+"""The registry's ABI: one table of functions, events and errors, and the codec they need.
+
+A small, strict Solidity ABI codec (the types the registry uses: ``uintN``, ``intN``, ``address``,
+``bool``, ``bytesN``, ``bytes``, ``string``, arrays and tuples) keeps ``eth_abi`` (~0.7 s to import)
+off the verifier's path; tests hold it byte-identical to ``eth_abi`` on random values. Decoding is
+defensive: any malformed answer (short data, offsets out of range) raises :class:`ChainError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from anchor.core.addresses import checksum, from_word, keccak256
+from anchor.core.errors import ChainError, ContractRevert
+
+_WORD = 32
+
+
+@dataclass(frozen=True)
+class AbiType:
+    """A parsed ABI type: a base (``uint256``, ``address``...), a tuple, or an array of either."""
+
+    base: str  # "tuple" for tuples
+    bits: int = 0  # uintN/intN width, bytesN length
+    components: tuple[AbiType, ...] = ()
+    array: AbiType | None = None  # element type when this is an array
+    length: int | None = None  # fixed array length; None for T[]
+
+    @property
+    def dynamic(self) -> bool:
+        if self.array is not None:
+            return self.length is None or self.array.dynamic
+        if self.base == "tuple":
+            return any(c.dynamic for c in self.components)
+        return self.base in ("bytes", "string")
+
+    @property
+    def head_size(self) -> int:
+        if self.dynamic:
+            return _WORD
+        if self.array is not None:
+            assert self.length is not None
+            return self.length * self.array.head_size
+        if self.base == "tuple":
+            return sum(c.head_size for c in self.components)
+        return _WORD
+
+
+_BASE = re.compile(r"(uint|int)(\d*)|address|bool|string|bytes(\d*)")
+
+
+@cache
+def parse_type(text: str) -> AbiType:
+    """Parse a canonical ABI type string such as ``(uint256,uint256)[]``."""
+    m = re.fullmatch(r"(.*)\[(\d*)\]", text)
+    if m and _balanced(m.group(1)):
+        return AbiType("array", array=parse_type(m.group(1)), length=int(m.group(2)) if m.group(2) else None)
+    if text.startswith("(") and text.endswith(")"):
+        return AbiType("tuple", components=tuple(parse_type(p) for p in _split(text[1:-1])))
+    b = _BASE.fullmatch(text)
+    if not b:
+        raise ValueError(f"unsupported ABI type {text!r}")
+    if b.group(1):
+        bits = int(b.group(2) or 256)
+        return AbiType(b.group(1), bits=bits)
+    if text.startswith("bytes") and b.group(3):
+        return AbiType("bytesN", bits=int(b.group(3)))
+    return AbiType(text)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _split(inner: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    if inner:
+        parts.append(inner[start:])
+    return parts
+
+
+# ---------------------------------------------------------------------- encoding
+
+
+def encode(types: Sequence[str], values: Sequence[Any]) -> bytes:
+    """ABI-encode ``values`` as the tuple ``types`` (function arguments, event data)."""
+    return _encode_tuple([parse_type(t) for t in types], list(values))
+
+
+def _encode_tuple(types: Sequence[AbiType], values: Sequence[Any]) -> bytes:
+    if len(types) != len(values):
+        raise ValueError(f"expected {len(types)} values, got {len(values)}")
+    heads, tails = [], []
+    offset = sum(t.head_size for t in types)
+    for t, v in zip(types, values):
+        if t.dynamic:
+            body = _encode_one(t, v)
+            heads.append(offset.to_bytes(_WORD, "big"))
+            tails.append(body)
+            offset += len(body)
+        else:
+            heads.append(_encode_one(t, v))
+    return b"".join(heads) + b"".join(tails)
+
+
+def _encode_one(t: AbiType, v: Any) -> bytes:
+    if t.array is not None:
+        items = list(v)
+        if t.length is not None and len(items) != t.length:
+            raise ValueError(f"expected {t.length} items, got {len(items)}")
+        body = _encode_tuple([t.array] * len(items), items)
+        return body if t.length is not None else len(items).to_bytes(_WORD, "big") + body
+    if t.base == "tuple":
+        return _encode_tuple(t.components, list(v))
+    if t.base == "uint":
+        n = int(v)
+        if not 0 <= n < 1 << t.bits:
+            raise ValueError(f"{n} does not fit uint{t.bits}")
+        return n.to_bytes(_WORD, "big")
+    if t.base == "int":
+        n = int(v)
+        if not -(1 << (t.bits - 1)) <= n < 1 << (t.bits - 1):
+            raise ValueError(f"{n} does not fit int{t.bits}")
+        return n.to_bytes(_WORD, "big", signed=True)
+    if t.base == "bool":
+        return (1 if v else 0).to_bytes(_WORD, "big")
+    if t.base == "address":
+        return bytes.fromhex(checksum(str(v))[2:]).rjust(_WORD, b"\0")
+    if t.base == "bytesN":
+        raw = bytes(v)
+        if len(raw) != t.bits:
+            raise ValueError(f"expected {t.bits} bytes, got {len(raw)}")
+        return raw.ljust(_WORD, b"\0")
+    raw = str(v).encode() if t.base == "string" else bytes(v)
+    padded = raw + b"\0" * (-len(raw) % _WORD)
+    return len(raw).to_bytes(_WORD, "big") + padded
+
+
+# ---------------------------------------------------------------------- decoding
+
+
+def decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:
+    """ABI-decode ``data`` as the tuple ``types``; addresses come back checksummed."""
+    try:
+        return tuple(_decode_tuple([parse_type(t) for t in types], data, 0))
+    except (IndexError, ValueError, UnicodeDecodeError) as e:
+        raise ChainError(f"malformed ABI data for ({','.join(types)}): {e}", reason="bad_abi_data") from None
+
+
+def _word(data: bytes, at: int) -> bytes:
+    if at < 0 or at + _WORD > len(data):
+        raise ValueError(f"data too short: need bytes {at}..{at + _WORD}, have {len(data)}")
+    return data[at : at + _WORD]
+
+
+def _uint(data: bytes, at: int) -> int:
+    return int.from_bytes(_word(data, at), "big")
+
+
+def _decode_tuple(types: Sequence[AbiType], data: bytes, start: int) -> list[Any]:
+    out, at = [], start
+    for t in types:
+        if t.dynamic:
+            offset = _uint(data, at)
+            if offset > len(data):
+                raise ValueError(f"offset {offset} beyond {len(data)} bytes")
+            out.append(_decode_one(t, data, start + offset))
+        else:
+            out.append(_decode_one(t, data, at))
+        at += t.head_size
+    return out
+
+
+def _decode_one(t: AbiType, data: bytes, at: int) -> Any:
+    if t.array is not None:
+        if t.length is None:
+            n = _uint(data, at)
+            if n > len(data):  # each item takes at least one word
+                raise ValueError(f"array length {n} beyond the data")
+            return tuple(_decode_tuple([t.array] * n, data, at + _WORD))
+        return tuple(_decode_tuple([t.array] * t.length, data, at))
+    if t.base == "tuple":
+        return tuple(_decode_tuple(t.components, data, at))
+    word = _word(data, at)
+    if t.base == "uint":
+        n = int.from_bytes(word, "big")
+        if n >> t.bits:
+            raise ValueError(f"value does not fit uint{t.bits}")
+        return n
+    if t.base == "int":
+        return int.from_bytes(word, "big", signed=True)
+    if t.base == "bool":
+        n = int.from_bytes(word, "big")
+        if n > 1:
+            raise ValueError("bool word is neither 0 nor 1")
+        return n == 1
+    if t.base == "address":
+        if any(word[:12]):
+            raise ValueError("address word has high bytes set")
+        return from_word(word)
+    if t.base == "bytesN":
+        return word[: t.bits]
+    n = int.from_bytes(word, "big")
+    if at + _WORD + n > len(data):
+        raise ValueError(f"{t.base} of {n} bytes beyond the data")
+    raw = data[at + _WORD : at + _WORD + n]
+    return raw.decode("utf-8") if t.base == "string" else raw
+
+
+# ---------------------------------------------------------------------- the registry's table
+
+
+def _canonical(item: dict[str, Any]) -> str:
+    t = str(item["type"])
+    if t.startswith("tuple"):
+        return "(" + ",".join(_canonical(c) for c in item["components"]) + ")" + t[5:]
+    return t
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    selector: bytes
+
+    def data(self, *args: Any) -> bytes:
+        return self.selector + encode(self.inputs, args)
+
+    def result(self, raw: bytes) -> tuple[Any, ...]:
+        return decode(self.outputs, raw)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    topic: bytes
+    indexed: tuple[tuple[str, str], ...]
+    plain: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Error:
+    name: str
+    types: tuple[str, ...]
+    selector: bytes
+
+
+class AbiTable:
+    """Functions by name, events by topic, errors by selector, from a compiled ABI."""
+
+    def __init__(self, abi: list[dict[str, Any]]) -> None:
+        self.functions: dict[str, Function] = {}
+        self.events: dict[bytes, Event] = {}
+        self.errors: dict[bytes, Error] = {}
+        for item in abi:
+            kind, name = item.get("type"), item.get("name", "")
+            types = tuple(_canonical(i) for i in item.get("inputs", []))
+            signature = f"{name}({','.join(types)})".encode()
+            if kind == "function":
+                outputs = tuple(_canonical(o) for o in item.get("outputs", []))
+                self.functions[name] = Function(name, types, outputs, keccak256(signature)[:4])
+            elif kind == "event":
+                ins = item["inputs"]
+                self.events[keccak256(signature)] = Event(
+                    name, keccak256(signature),
+                    tuple((i["name"], _canonical(i)) for i in ins if i["indexed"]),
+                    tuple((i["name"], _canonical(i)) for i in ins if not i["indexed"]))
+            elif kind == "error":
+                self.errors[keccak256(signature)[:4]] = Error(name, types, keccak256(signature)[:4])
+
+    def fn(self, name: str) -> Function:
+        return self.functions[name]
+
+    def topic(self, event_name: str) -> bytes:
+        for topic, ev in self.events.items():
+            if ev.name == event_name:
+                return topic
+        raise KeyError(event_name)
+
+    def decode_event(self, topics: Sequence[bytes], data: bytes) -> tuple[str, dict[str, Any]] | None:
+        """(event name, arguments) of one log; None for a topic that is not one of the registry's."""
+        ev = self.events.get(topics[0]) if topics else None
+        if ev is None or len(topics) != len(ev.indexed) + 1:
+            return None
+        args: dict[str, Any] = {}
+        for (name, typ), topic in zip(ev.indexed, topics[1:]):
+            args[name] = decode([typ], topic)[0]
+        args.update(zip((n for n, _ in ev.plain), decode([t for _, t in ev.plain], data)))
+        return ev.name, args
+
+    def decode_revert(self, data: bytes) -> ContractRevert:
+        """A :class:`ContractRevert` for revert ``data``: the registry's custom error, a panic, or generic."""
+        err = self.errors.get(data[:4])
+        if err is None:
+            if data[:4] == bytes.fromhex("4e487b71"):  # Panic(uint256)
+                return ContractRevert(f"the registry panicked (0x{data[4:].hex()})", reason="panic", error_name="Panic")
+            return ContractRevert(f"the registry reverted (data 0x{data.hex()})", reason="reverted", error_name="")
+        try:
+            args = decode(err.types, data[4:])
+        except ChainError:
+            args = ()
+        shown = ", ".join("0x" + a.hex() if isinstance(a, bytes) else str(a) for a in args)
+        return ContractRevert(f"{err.name}({shown})", reason=snake(err.name), error_name=err.name, args=args)
+
+
+def snake(name: str) -> str:
+    """``RegistryRootAlreadyAnchored`` -> ``root_already_anchored``."""
+    name = name.removeprefix("Registry")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
