@@ -295,6 +295,13 @@ class AbiTable:
                 return topic
         raise KeyError(event_name)
 
+    def decode_raw_call(self, name: str, data: bytes) -> tuple[Any, ...]:
+        """The arguments of a call to function ``name`` from its transaction input ``data``."""
+        fn = self.fn(name)
+        if data[:4] != fn.selector:
+            raise ChainError(f"not a call to {name}: selector 0x{data[:4].hex()}", reason="bad_abi_data")
+        return decode(fn.inputs, data[4:])
+
     def decode_event(self, topics: Sequence[bytes], data: bytes) -> tuple[str, dict[str, Any]] | None:
         """(event name, arguments) of one log; None for a topic that is not one of the registry's."""
         ev = self.events.get(topics[0]) if topics else None
