@@ -30,6 +30,9 @@ class Settings:
     receipt_timeout: float = 300.0  # seconds to wait for an anchoring transaction
     issuer_keystore: Path | None = None  # encrypted keystore; password in $ANCHOR_KEYSTORE_PASSWORD
     admin_keystore: Path | None = None
+    # Registries a verifier trusts besides `registry` (addresses; TOML list or comma-separated env).
+    # A badge anchored anywhere else is never called valid: the best it gets is untrusted_registry.
+    trusted_registries: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -68,6 +71,11 @@ _TYPES = {f.name: f.type for f in fields(Settings)}
 
 def _coerce(name: str, value: Any) -> Any:
     kind = str(_TYPES[name])
+    if kind.startswith("tuple"):
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"setting {name!r} must be a list of strings, got {value!r}")
+        return tuple(i.strip() for i in items if i.strip())
     try:
         if "Path" in kind:
             return Path(value)
