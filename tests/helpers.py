@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +47,7 @@ class Cli:
         return out
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "anchor.cli.main", *self.base(), *args]
+        return [sys.executable, "-m", "anchor.cli", *self.base(), *args]
 
     def env(self, crash_at: str | None = None, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "ANCHOR_CRASH_AT"}
@@ -67,3 +70,35 @@ def write_roster(path: Path, n: int, *, prefix: str = "p") -> Path:
     lines = ["name,email"] + [f"Person {i},{prefix}{i}@example.org" for i in range(n)]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def pid_running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an unreaped zombie counts as exited)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return not stat[stat.rfind(")") + 2 :].startswith("Z")

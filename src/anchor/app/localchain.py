@@ -3,15 +3,13 @@ in the background between commands, its state persisted under ``var/chain/``."""
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from anchor.config import Settings
+from anchor.app.processes import running_pid, terminate
 from anchor.chain.anvil import DevChain, rpc_ready
+from anchor.config import Settings
 from anchor.core.errors import ChainUnavailable
 
 
@@ -28,17 +26,7 @@ def _pid_file(settings: Settings) -> Path:
 
 
 def _read_pid(settings: Settings) -> int | None:
-    try:
-        pid = int(_pid_file(settings).read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return pid
+    return running_pid(_pid_file(settings))
 
 
 def status(settings: Settings) -> ChainStatus:
@@ -67,15 +55,6 @@ def down(settings: Settings, timeout: float = 15.0) -> bool:
     pid = _read_pid(settings)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
+    terminate(pid, timeout)
     _pid_file(settings).unlink(missing_ok=True)
     return True

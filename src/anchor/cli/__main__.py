@@ -1,5 +1,7 @@
 """``python -m anchor.cli``: the same as the ``anchor`` command."""
 
+import sys
+
 from anchor.cli.main import main
 
-main()
+sys.exit(main())

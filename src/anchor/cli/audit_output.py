@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anchor.app.auditing import HistoryReport, IssuerAuditReport, severity_rank
 from anchor.core.bitmap import from_words
-from anchor.chain.reader import RegistryView
 from anchor.core.timefmt import format_ts, from_unix
+
+if TYPE_CHECKING:  # both pull in SQLAlchemy / the chain client; the CLI loads them lazily
+    from anchor.app.auditing import HistoryReport, IssuerAuditReport
+    from anchor.chain.reader import RegistryReader
 
 
 def _t(ts: int | None) -> str:
     return format_ts(from_unix(ts)) if ts else ""
 
 
-def history_json(report: HistoryReport, view: RegistryView) -> dict[str, Any]:
+def history_json(report: HistoryReport, view: RegistryReader) -> dict[str, Any]:
     st = report.state
     return {
         "registry": view.address,
@@ -74,7 +76,7 @@ def history_csv(report: HistoryReport) -> str:
     return buf.getvalue()
 
 
-def history_table(report: HistoryReport, view: RegistryView) -> list[str]:
+def history_table(report: HistoryReport, view: RegistryReader) -> list[str]:
     st = report.state
     lines = [f"registry {view.address} on chain {view.chain_id}, blocks {report.from_block}..{report.to_block}: {st.events} events "
              f"({report.http_requests} RPC requests, {report.rpc_calls} calls)", f"admin {st.admin}", "", f"issuers ({len(st.issuers)})"]
@@ -104,12 +106,16 @@ def history_table(report: HistoryReport, view: RegistryView) -> list[str]:
 
 
 def issuer_json(report: IssuerAuditReport) -> dict[str, Any]:
+    from anchor.app.auditing import severity_rank
+
     return {"issuer": report.issuer, "batchesChecked": report.batches_checked, "credentialsChecked": report.credentials_checked,
             "findings": [f.to_json() for f in sorted(report.findings, key=lambda f: -severity_rank(f.severity))],
             "backdating": report.backdating, "clean": not [f for f in report.findings if f.severity != "info"]}
 
 
 def issuer_table(report: IssuerAuditReport) -> list[str]:
+    from anchor.app.auditing import severity_rank
+
     lines = [f"issuer {report.issuer}: {report.batches_checked} batch(es), {report.credentials_checked:,} credential(s) checked"]
     bd = report.backdating
     if bd:

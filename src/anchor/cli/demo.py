@@ -1,5 +1,11 @@
-"""The README's main job on the embedded defaults (local Anvil + SQLite), step by step:
-chain up, registry, issuer, issue the sample roster, anchor, export, check one badge on chain."""
+"""``anchor demo``: the README's main job on the embedded defaults (local Anvil + SQLite), step
+by step: chain up, registry, issuer, issue the sample roster, anchor, export, serve, and verify one
+badge three ways (the service, offline, a tampered copy).
+
+Where it works comes from the settings like every command: ``--home`` / ``$ANCHOR_HOME`` (default
+``./var``), ``--rpc`` / ``$ANCHOR_RPC_URL`` (the local chain's port), and ``--bind`` /
+``$ANCHOR_SERVICE_BIND`` for the service, so a second demo (or a test) can run beside the first.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +14,52 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
+import click
 
-from anchor.app import localchain
-
-from anchor.cli import serving
-from anchor.core.achievement import build_achievement, parse_achievement_text
-from anchor.app.anchoring import Anchorer
-from anchor.chain.client import Chain
-from anchor.chain.reader import RegistryView
+from anchor.cli.app import App, pass_app, say
+from anchor.cli.serve import DEFAULT_BIND, bind_option
 from anchor.config import Settings
-from anchor.chain.artifact import project_root
-from anchor.core.credential import leaf_of
-from anchor.app.deployment import ensure_registry
-from anchor.app.exporting import export_credentials
-from anchor.app.issuing import issue_credentials
-from anchor.core.proof import find_anchor_proof
-from anchor.app.registration import register_issuer
-from anchor.core.roster import parse_roster
-from anchor.chain.signer import dev_signer
-from anchor.store import Store
-from anchor.app.verifying import Verifier, VerifyOptions
 
 DEMO_PROFILE = "https://demo-university.example/issuer"
-SERVICE_BIND = "127.0.0.1:8000"
+SERVICE_BIND = DEFAULT_BIND
 Say = Callable[..., None]
 
 
+@click.command()
+@bind_option
+@pass_app
+def demo(app: App, bind: str) -> None:
+    """Run the main job on the embedded defaults (local Anvil + SQLite), explaining each step."""
+    run_demo(app.settings, say, bind=bind)
+
+
 def examples_dir() -> Path:
+    from anchor.chain.artifact import project_root
+
     return project_root() / "examples"
 
 
-def run_demo(settings: Settings, say: Say) -> dict[str, Any]:
+def run_demo(settings: Settings, say: Say, *, bind: str = SERVICE_BIND) -> dict[str, Any]:
+    """Run every step, telling ``say`` what happens; returns what a caller may check."""
+    import requests
+
+    from anchor.app import localchain
+    from anchor.app.anchoring import Anchorer
+    from anchor.app.deployment import ensure_registry
+    from anchor.app.exporting import export_credentials
+    from anchor.app.issuing import issue_credentials
+    from anchor.app.registration import register_issuer
+    from anchor.app.verifying import Verifier, VerifyOptions
+    from anchor.chain.node import Chain
+    from anchor.chain.reader import RegistryReader
+    from anchor.chain.signer import dev_signer
+    from anchor.cli import serving
+    from anchor.core.achievement import build_achievement, parse_achievement_text
+    from anchor.core.credential import leaf_of
+    from anchor.core.proof import find_anchor_proof
+    from anchor.core.roster import parse_roster
+    from anchor.store import Store
+
     say("1. local chain", bold=True)
     st, started = localchain.up(settings)
     say(f"   Anvil {'started' if started else 'already running'} at {st.rpc_url}; state persisted in {st.state_file}")
@@ -84,13 +104,13 @@ def run_demo(settings: Settings, say: Say) -> dict[str, Any]:
     sample = sorted(out.glob("*.json"))[0]
     badge = json.loads(sample.read_text())
     proof = find_anchor_proof(badge)
-    ok = d.registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
+    ok = d.registry.verify(proof.issuer_address, proof.root, leaf_of(badge), proof.index, list(proof.path))
     holder = badge["credentialSubject"]["identifier"][1]["identityHash"]
     say(f"   {sample.name} ({holder}): registry.verify(root, leaf, index {proof.index}, proof) = {ok}")
     store.close()
 
     say("8. serve the verification API (gunicorn)", bold=True)
-    url = serving.start_detached(settings, d.registry.address, bind=SERVICE_BIND, workers=2, threads=1)
+    url = serving.start_detached(settings, d.registry.address, bind=bind, workers=2, threads=1)
     say(f"   {url}/ (a page to check a badge), {url}/openapi.json, logs in {serving.log_file(settings)}")
 
     say("9. verify the sample badge three ways", bold=True)
@@ -101,12 +121,13 @@ def run_demo(settings: Settings, say: Say) -> dict[str, Any]:
     answer = requests.post(f"{url}/api/v1/verify", data=sample.read_bytes(), headers={"Content-Type": "application/json"}, timeout=10).json()
     say(f"   a) the service:  curl -s -X POST -H 'Content-Type: application/json' --data-binary @{sample} {url}/api/v1/verify")
     say(f"      → {answer['summary']}")
-    offline = Verifier(lambda a: RegistryView(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(badge)
-    say(f"   b) offline, chain only:  .venv/bin/anchor verify {sample}")
+    offline = Verifier(lambda a: RegistryReader.connect(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(badge)
+    rpc_flag = "" if settings.rpc_url == Settings().rpc_url else f" --rpc {settings.rpc_url}"
+    say(f"   b) offline, chain only:  .venv/bin/anchor verify{rpc_flag} {sample}")
     say(f"      → {offline.summary}")
-    bad = Verifier(lambda a: RegistryView(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(forged)
-    say(f"   c) a tampered copy (holder renamed):  .venv/bin/anchor verify {tampered}")
-    say(f"      → {bad.summary}")
+    bad = Verifier(lambda a: RegistryReader.connect(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(forged)
+    say(f"   c) a tampered copy (holder renamed):  .venv/bin/anchor verify{rpc_flag} {tampered}")
+    say(f"      → {bad.summary}" + (f" [{bad.failed.reason}]" if bad.failed and bad.failed.reason else ""))
     say("")
     say("Done. The chain and the service keep running in the background; `scripts/demo stop` stops both.", bold=True)
     return {"registry": d.registry.address, "badges": out, "sample": sample, "url": url, "tampered": tampered,

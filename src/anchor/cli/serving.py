@@ -4,14 +4,13 @@ detached with a pid file, with settings handed to the workers through ``ANCHOR_*
 from __future__ import annotations
 
 import os
-import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import requests
-
+from anchor.app.processes import running_pid, terminate
 from anchor.config import Settings
 from anchor.core.errors import ConfigError
 
@@ -45,7 +44,8 @@ def _env(settings: Settings, registry: str) -> dict[str, str]:
 
 def _command(bind: str, workers: int, threads: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread" if threads > 1 else "sync", "--graceful-timeout", "10", "anchor.api:create_app()"]
+            "--worker-class", "gthread" if threads > 1 else "sync", "--graceful-timeout", "10",
+            "anchor.api:create_app()"]
 
 
 def run_foreground(settings: Settings, registry: str, *, bind: str, workers: int, threads: int) -> None:
@@ -53,9 +53,18 @@ def run_foreground(settings: Settings, registry: str, *, bind: str, workers: int
 
 
 def start_detached(settings: Settings, registry: str, *, bind: str, workers: int, threads: int, timeout: float = 30) -> str:
+    """Start gunicorn in its own session and return its URL once ``/healthz`` answers.
+
+    A service this home started before is stopped first. Raises :class:`ConfigError` when
+    gunicorn exits (e.g. the port is taken) or does not answer within ``timeout`` seconds.
+    """
+    import requests
+
     url = f"http://{bind}"
-    if _alive(pid_file(settings)):
+    if running_pid(pid_file(settings)):
         stop(settings)
+    if _answers(bind):  # else /healthz below would be answered by whatever holds the port
+        raise ConfigError(f"{bind} is already in use; choose another address with --bind or $ANCHOR_SERVICE_BIND")
     log = open(log_file(settings), "ab")  # noqa: SIM115 - handed to the child
     cmd = _command(bind, workers, threads) + ["--pid", str(pid_file(settings))]
     proc = subprocess.Popen(cmd, env=_env(settings, registry), stdout=log, stderr=log, start_new_session=True)
@@ -72,21 +81,24 @@ def start_detached(settings: Settings, registry: str, *, bind: str, workers: int
     raise ConfigError(f"the service did not answer at {url} within {timeout:.0f} s; see {log_file(settings)}")
 
 
-def _alive(path: Path) -> int | None:
+def _answers(bind: str) -> bool:
+    host, _, port = bind.rpartition(":")
     try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=0.5):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def stop(settings: Settings, timeout: float = 15) -> bool:
-    pid = _alive(pid_file(settings))
+    """Stop the detached service of this home; returns whether one was running.
+
+    Returns once the gunicorn master has exited (it closes its socket first), killing it
+    after ``timeout`` seconds of graceful shutdown.
+    """
+    pid = running_pid(pid_file(settings))
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid_file(settings)) == pid:
-        time.sleep(0.1)
+    terminate(pid, timeout)
+    pid_file(settings).unlink(missing_ok=True)
     return True

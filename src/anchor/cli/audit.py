@@ -1,0 +1,119 @@
+"""``anchor audit history|issuer`` and ``anchor reanchor``: the registry's history rebuilt from
+its events, an issuer's database checked against it, and missing batches put back."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+import click
+
+from anchor.cli.app import App, chain_options, pass_app, say
+from anchor.core.errors import ChainError, InputError
+
+
+@click.group()
+def audit() -> None:
+    """Rebuild the registry's history from the chain; cross-check an issuer's database."""
+
+
+def _duration(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not m:
+        raise InputError(f"a duration is a number with an optional unit s, m, h or d (e.g. 36h), got {text!r}")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _view(app: App) -> Any:
+    from anchor.chain.reader import RegistryReader
+
+    return RegistryReader.connect(app.settings.rpc_url, app.settings.registry_address(), head_ttl=0, timeout=30)
+
+
+@audit.command("history")
+@chain_options
+@click.option("--from-block", type=click.IntRange(min=0), default=0, show_default=True, help="First block to read events from.")
+@click.option("--page-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Blocks per eth_getLogs call (halved when the node refuses).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per issuer, batch and revocation.")
+@pass_app
+def audit_history(app: App, from_block: int, page_size: int, as_json: bool, as_csv: bool) -> None:
+    """Rebuild the whole registry state from its events alone, then check it against the contract's views."""
+    from anchor.app.auditing import history_audit
+    from anchor.cli import audit_output
+
+    view = _view(app)
+    if not view.code_matches():
+        raise ChainError(f"no CredentialRegistry at {view.address} on {app.settings.rpc_url}", reason="no_registry")
+    report = history_audit(view, from_block=from_block, page=page_size)
+    if as_json:
+        click.echo(json.dumps(audit_output.history_json(report, view), indent=2))
+    elif as_csv:
+        click.echo(audit_output.history_csv(report), nl=False)
+    else:
+        for line in audit_output.history_table(report, view):
+            say(line)
+    if report.findings:
+        sys.exit(1)
+
+
+@audit.command("issuer")
+@chain_options
+@click.option("--address", help="Issuer account to audit (default: this machine's issuer key).")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error", "critical"]), default="error", show_default=True,
+              help="Exit non-zero when a finding has at least this severity.")
+@click.option("--backdate-threshold", default="1d", show_default=True, help="Flag credentials dated more than this before their anchoring (e.g. 36h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def audit_issuer(app: App, address: str | None, fail_on: str, backdate_threshold: str, as_json: bool) -> None:
+    """Compare the issuer's database with the chain and list findings by severity."""
+    from anchor.app.auditing import issuer_audit, read_history, severity_rank
+    from anchor.cli import audit_output
+    from anchor.core.addresses import checksum as to_checksum_address
+    from anchor.core.addresses import is_address
+
+    threshold = _duration(backdate_threshold)
+    who = address or app.signer("issuer")[0].address
+    if not is_address(who):
+        raise InputError(f"not an address: {who!r}")
+    view = _view(app)
+    state = read_history(view)
+    report = issuer_audit(app.store, state, to_checksum_address(who), backdate_threshold=threshold)
+    if as_json:
+        click.echo(json.dumps(audit_output.issuer_json(report), indent=2))
+    else:
+        for line in audit_output.issuer_table(report):
+            say(line)
+    worst = report.worst()
+    if worst is not None and severity_rank(worst) >= severity_rank(fail_on):
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only list the batches that would be anchored again.")
+@pass_app
+def reanchor(app: App, dry_run: bool) -> None:
+    """Anchor again (new transaction, same root) every batch the audit finds missing on chain."""
+    from anchor.app.auditing import read_history
+    from anchor.app.repair import reanchor_missing
+
+    def show(missing: tuple[Any, ...]) -> None:
+        for b in missing:
+            say(f"batch {b.batch_id}: root 0x{b.root.hex()} ({b.leaf_count} credentials) is missing on chain")
+
+    signer, _ = app.signer("issuer")
+    issuer_row = app.issuer_row()
+    view = _view(app)
+    report = reanchor_missing(app.store, lambda: app.registry, signer, issuer_row, lambda: read_history(view),
+                              confirmations=app.settings.confirmations, timeout=app.settings.receipt_timeout,
+                              dry_run=dry_run, on_missing=show)
+    if report.clean:
+        say("every anchored batch of this database is on chain; nothing to do")
+        return
+    if dry_run:
+        return
+    for o in report.outcomes:
+        say(f"batch {o.batch_id}: anchored again in block {o.block_number}, tx 0x{o.tx_hash.hex()}")
+    say("re-export the badges (`anchor export DIR`) so their proofs name the new transaction")

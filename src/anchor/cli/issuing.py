@@ -1,0 +1,146 @@
+"""The issuer's daily work: ``anchor issue``, ``anchor anchor``, ``anchor export``,
+``anchor revoke`` and ``anchor status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from anchor.cli.app import App, format_time, pass_app, progress, read_text, say
+from anchor.core.errors import InputError
+
+
+@click.command()
+@click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--achievement", "achievement_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Achievement definition (YAML or JSON).")
+@click.option("--skip-invalid", is_flag=True, help="Issue the good rows of a roster that has bad ones (default: issue none).")
+@click.option("--valid-from", help="Default validFrom (ISO 8601; default now).")
+@click.option("--valid-until", help="Default validUntil (ISO 8601 date or date-time).")
+@click.option("--valid-for-days", type=click.IntRange(min=1), help="Default validUntil as days after validFrom.")
+@pass_app
+def issue(app: App, roster: Path, achievement_file: Path, skip_invalid: bool, valid_from: str | None,
+          valid_until: str | None, valid_for_days: int | None) -> None:
+    """Turn ROSTER (CSV: name,email[,evidence_url,valid_from,valid_until,awarded_date,narrative]) into pending credentials."""
+    from anchor.app.issuing import issue_credentials
+    from anchor.core.achievement import build_achievement, parse_achievement_text
+    from anchor.core.roster import parse_roster
+    from anchor.core.timefmt import days, parse_ts, utcnow
+
+    if valid_until and valid_for_days:
+        raise InputError("give --valid-until or --valid-for-days, not both")
+    achievement = build_achievement(parse_achievement_text(read_text(achievement_file), source=str(achievement_file)))
+    start = parse_ts(valid_from, what="--valid-from") if valid_from else utcnow()
+    until = parse_ts(valid_until, what="--valid-until", end_of_day=True) if valid_until else None
+    if valid_for_days:
+        until = start + days(valid_for_days)
+    parsed = parse_roster(read_text(roster))
+    issuer_row = app.issuer_row()
+    with progress(len(parsed.rows), "issuing") as bar:
+        report = issue_credentials(app.store, issuer_row, achievement, parsed, skip_invalid=skip_invalid,
+                                   valid_from=start, valid_until=until, progress=bar.update)
+    say(f"issued {report.created} pending credential(s) of '{achievement['name']}' ({achievement['id']})")
+    if report.already_issued:
+        lines = ", ".join(str(n) for n in report.already_issued[:20]) + (" ..." if len(report.already_issued) > 20 else "")
+        say(f"skipped {len(report.already_issued)} recipient(s) who already hold it (rows {lines})")
+    if report.skipped_rows:
+        say(f"skipped {len(report.skipped_rows)} bad row(s):", fg="yellow")
+        for err in report.skipped_rows[:50]:
+            say(f"  {err}", fg="yellow")
+    say("next: `anchor anchor` puts them on chain")
+
+
+@click.command("anchor")
+@click.option("--max-batch", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="Credentials per batch (one transaction each).")
+@pass_app
+def anchor_cmd(app: App, max_batch: int) -> None:
+    """Batch the pending credentials, anchor each batch's root, wait for confirmations."""
+    from anchor.app.anchoring import Anchorer
+
+    signer, _ = app.signer("issuer")
+    issuer_row = app.issuer_row()
+    pending = app.store.counts(issuer_row.id)
+    with progress(pending.pending + pending.batched, "anchoring") as bar:
+        anchorer = Anchorer(app.store, app.registry, signer, issuer_row, confirmations=app.settings.confirmations,
+                            timeout=app.settings.receipt_timeout, on_batch=lambda o: bar.update(o.leaf_count))
+        report = anchorer.run(max_batch=max_batch)
+    if not report.outcomes:
+        say("nothing to anchor: no pending credentials")
+        return
+    for o in report.outcomes:
+        say(f"batch {o.batch_id}: {o.leaf_count} credential(s), root 0x{o.root.hex()}, block {o.block_number}, "
+            f"tx 0x{o.tx_hash.hex()} ({o.how})")
+    say(f"anchored {report.credentials} credential(s) in {len(report.outcomes)} batch(es) with "
+        f"{app.settings.confirmations} confirmation(s); next: `anchor export DIR`")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_app
+def export(app: App, directory: Path) -> None:
+    """Write every anchored credential with its proof to DIRECTORY/<uuid>.json."""
+    from anchor.app.exporting import export_credentials
+
+    issuer_row = app.issuer_row()
+    total = app.store.counts(issuer_row.id).anchored
+    with progress(total, "exporting", unit="file") as bar:
+        report = export_credentials(app.store, issuer_row.id, issuer_row.address, directory, progress=bar.update)
+    say(f"wrote {report.files} badge file(s) from {report.batches} batch(es) to {directory}")
+    if report.unconfirmed_batches or report.pending_credentials:
+        say(f"not exported yet: {report.pending_credentials} pending credential(s), {report.unconfirmed_batches} "
+            "unconfirmed batch(es); run `anchor anchor` first", fg="yellow")
+
+
+@click.command()
+@click.argument("credential_ids", nargs=-1)
+@click.option("--file", "id_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="File of credential ids, one per line.")
+@click.option("--batch", "batch_root", help="Revoke a whole batch by its Merkle root (e.g. after a key compromise).")
+@click.option("--reason", default="unspecified", show_default=True, help="unspecified, issued_in_error, key_compromise, superseded, misconduct, withdrawn, expired_requirement")
+@click.option("--note", help="Free-text note kept in the database (not on chain).")
+@pass_app
+def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batch_root: str | None, reason: str, note: str | None) -> None:
+    """Revoke credentials (by id, or a file of ids) or a whole batch; permanent."""
+    from anchor.app.revoking import reason_code, request_batch_revocation, request_revocation, submit_revocations
+
+    code = reason_code(reason)
+    ids = list(credential_ids)
+    if id_file:
+        ids += [line.strip() for line in read_text(id_file).splitlines() if line.strip() and not line.startswith("#")]
+    if not ids and not batch_root:
+        raise InputError("nothing to revoke: give credential ids, --file or --batch")
+    signer, _ = app.signer("issuer")
+    issuer_row = app.issuer_row()
+    if batch_root:
+        from anchor.core.proof import parse_root
+
+        root = parse_root(batch_root)
+        new = request_batch_revocation(app.store, issuer_row.id, root, code, note)
+        say(f"batch 0x{root.hex()}: {'revocation recorded' if new else 'already recorded'}")
+    if ids:
+        req = request_revocation(app.store, issuer_row.id, list(dict.fromkeys(ids)), code, note)
+        say(f"recorded {req.recorded} revocation(s)" + (f"; {len(req.already)} already revoked" if req.already else ""))
+        if req.withdrawn:
+            say(f"withdrew {len(req.withdrawn)} never-anchored credential(s) (deleted; no proof was ever released)")
+    report = submit_revocations(app.store, app.registry, signer, issuer_row.id, confirmations=app.settings.confirmations,
+                                timeout=app.settings.receipt_timeout)
+    say(f"on chain: {report.indices} index(es) and {report.batches_revoked} whole batch(es) revoked in "
+        f"{report.transactions} transaction(s)")
+
+
+@click.command()
+@click.option("--batches", "n_batches", type=click.IntRange(min=0), default=5, show_default=True, help="How many recent batches to list.")
+@pass_app
+def status(app: App, n_batches: int) -> None:
+    """Pending / anchored / revoked counts and the latest batches."""
+    issuer_row = app.issuer_row()
+    c = app.store.counts(issuer_row.id)
+    say(f"issuer {issuer_row.address} ({issuer_row.profile_uri})")
+    say(f"pending {c.pending}   being anchored {c.batched}   anchored {c.anchored}   revoked {c.revoked}"
+        + (f"   revocations in flight {c.revoking}" if c.revoking else ""))
+    batches = app.store.batches(issuer_row.id, newest_first=True, limit=n_batches)
+    if batches:
+        say(f"{'batch':>6}  {'status':<10} {'size':>9}  {'block':>8}  {'anchored at':<20}  root")
+        for b in batches:
+            when = format_time(b.block_time) if b.block_time else "-"
+            say(f"{b.id:>6}  {b.status:<10} {b.leaf_count:>9}  {b.block_number if b.block_number is not None else '-':>8}  {when:<20}  0x{b.root.hex()}")

@@ -1,0 +1,63 @@
+"""``anchor verify``: check a badge against the chain alone (no service, no database)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from anchor.cli.app import App, chain_options, pass_app, say
+from anchor.core.errors import InputError
+
+VERDICT_EXIT = {"valid": 0, "invalid": 1, "unknown": 4, "revoked": 10, "expired": 11, "not_yet_valid": 12, "pending": 13,
+                "untrusted_registry": 14}
+
+
+@click.command()
+@click.argument("badge", type=click.Path(dir_okay=False, path_type=Path))
+@chain_options
+@click.option("--email", help="Also check that the badge was issued to this email address.")
+@click.option("--at", "at_time", help="Judge the validity window at this time (ISO 8601; default now).")
+@click.option("--chain-id", type=int, help="Refuse proofs for any other chain id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@pass_app
+def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_id: int | None, as_json: bool) -> None:
+    """Verify BADGE (a credential JSON with its proof) against the chain alone: no service, no database.
+
+    The registries trusted are --registry / $ANCHOR_REGISTRY / the recorded deployment, plus
+    `trusted_registries`; with none of these, every check still runs against the registry the proof
+    names, but the verdict is at best untrusted_registry (exit 14): never valid on first sight.
+    Exit code: 0 valid, 1 invalid, 10 revoked, 11 expired, 12 not yet valid, 13 pending (below
+    the confirmation depth), 14 untrusted registry, 4 unknown (chain unreachable), 2 unreadable input.
+    """
+    from anchor.app.verifying import Verifier, VerifyOptions
+    from anchor.chain.reader import RegistryReader
+    from anchor.config import read_deployment
+    from anchor.core.credential import parse_credential_json
+    from anchor.core.timefmt import parse_ts
+
+    try:
+        raw = badge.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {badge}: {e.strerror}") from None
+    credential = parse_credential_json(raw)
+    registry = app.settings.registry
+    if registry is None:
+        record = read_deployment(app.settings.deployment_file)
+        registry = str(record["registry"]) if record else None
+    options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries, chain_id=chain_id, confirmations=app.settings.confirmations,
+                            at=parse_ts(at_time, what="--at") if at_time else None, email=email)
+    report = Verifier(lambda address: RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0), options).verify(credential)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        colour = {"valid": "green", "unknown": "yellow", "pending": "yellow", "untrusted_registry": "yellow"}.get(report.verdict.value, "red")
+        say(f"{report.verdict.value.upper()}: {badge.name}", fg=colour, bold=True)
+        for c in report.checks:
+            mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[c.status]
+            say(f"  {mark} {c.name:<10} {c.message}" + (f" [{c.reason}]" if c.reason and c.status != "passed" else ""))
+        for note in report.notes:
+            say(f"  note: {note}", fg="yellow")
+    sys.exit(VERDICT_EXIT[report.verdict.value])
