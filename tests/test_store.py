@@ -10,8 +10,9 @@ from anchor.core import merkle
 from anchor.core.credential import CredentialFactory, IssuerProfile
 from anchor.core.errors import StoreError
 from anchor.app.issuing import recipient_ref
-from anchor.store import Store
-from anchor.store.store import CHUNK
+from anchor.core.status import BatchStatus, TxKind, TxStatus
+from anchor.store import NewCredential, Store
+from anchor.store.batches import CHUNK
 
 PROFILE = IssuerProfile(id="https://uni.example/issuer", name="Uni")
 ACHIEVEMENT = {"id": "https://uni.example/a/1", "type": ["Achievement"], "name": "A", "description": "D",
@@ -24,15 +25,14 @@ def seed(store: Store, n: int, issuer_address: str = "0x" + "11" * 20) -> tuple[
     ach = store.achievement_for(issuer.id, ACHIEVEMENT)
     factory = CredentialFactory(PROFILE, ACHIEVEMENT)
     leaves = []
-    with store.session() as s:
-        rows = []
-        for i in range(n):
-            issued = factory.build(name=f"P{i}", email=f"p{i}@example.org", valid_from=T0)
-            leaves.append(issued.leaf)
-            rows.append({"credential_id": issued.credential_id, "issuer_id": issuer.id, "achievement_id": ach.id,
-                         "recipient_ref": recipient_ref(f"p{i}@example.org"), "document": issued.canonical,
-                         "leaf_hash": issued.leaf, "valid_from": 0, "valid_until": None, "created_at": 0})
-        store.insert_credentials(s, rows)
+    rows = []
+    for i in range(n):
+        issued = factory.build(name=f"P{i}", email=f"p{i}@example.org", valid_from=T0)
+        leaves.append(issued.leaf)
+        rows.append(NewCredential(issued.credential_id, recipient_ref(ACHIEVEMENT["id"], f"p{i}@example.org"), issued.canonical,
+                                  issued.leaf, 0, None))
+    inserted = store.insert_credentials(issuer.id, ach.id, [rows[:n // 2], rows[n // 2:]], created_at=0)
+    assert (inserted.created, inserted.skipped) == (n, [])
     return issuer.id, leaves
 
 
@@ -43,7 +43,7 @@ def test_batches_take_pending_credentials_in_order_with_their_tree(store: Store)
     assert first is not None and second is not None
     assert store.create_batch(issuer_id, 1500) is None  # nothing left
     assert (first.leaf_count, second.leaf_count) == (1500, 2 * CHUNK + 37 - 1500)
-    assert first.status == "pending" and first.root == merkle.root_of(b"".join(leaves[:1500]))
+    assert first.status is BatchStatus.PENDING and first.root == merkle.root_of(b"".join(leaves[:1500]))
     assert second.root == merkle.root_of(b"".join(leaves[1500:]))
 
     levels = store.levels(first.id)
@@ -63,28 +63,33 @@ def test_counts_follow_the_batch_lifecycle(store: Store) -> None:
     assert batch is not None
     c = store.counts(issuer_id)
     assert (c.pending, c.batched, c.anchored) == (6, 4, 0)
-    store.record_signed_tx(batch.id, "anchor", 31337, "0x" + "11" * 20, 0, b"\x01" * 32, b"raw", batch_status="submitted")
-    assert store.batch(batch.id).status == "submitted"  # type: ignore[union-attr]
+    store.record_signed_tx(batch.id, TxKind.ANCHOR, 31337, "0x" + "11" * 20, 0, b"\x01" * 32, b"raw",
+                           batch_status=BatchStatus.SUBMITTED)
+    assert store.batch(batch.id).status is BatchStatus.SUBMITTED  # type: ignore[union-attr]
     store.confirm_batch(batch.id, chain_id=31337, registry="0x" + "22" * 20, tx_hash=b"\x01" * 32, block_number=5, block_time=100)
     c = store.counts(issuer_id)
     assert (c.pending, c.batched, c.anchored) == (6, 0, 4)
-    got = store.batch_by_root(batch.root)
-    assert got is not None and (got.status, got.block_number, got.block_time) == ("confirmed", 5, 100)
+    got = store.batch_by_root(issuer_id, batch.root)
+    assert got is not None and (got.status, got.block_number, got.block_time) == (BatchStatus.CONFIRMED, 5, 100)
+    assert store.batch_by_root(issuer_id + 1, batch.root) is None  # a root is looked up per issuer
 
 
 def test_signed_transaction_is_unique_by_hash(store: Store) -> None:
-    issuer_id, _ = seed(store, 3)
-    batch = store.create_batch(issuer_id, 10)
-    assert batch is not None
-    first = store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
-    store.set_tx_status(first, "mined", block_number=3)
+    issuer_id, _ = seed(store, 6)
+    batch, other = store.create_batch(issuer_id, 3), store.create_batch(issuer_id, 3)
+    assert batch is not None and other is not None and batch.id != other.id
+    first = store.record_signed_tx(batch.id, TxKind.ANCHOR, 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    store.set_tx_status(first, TxStatus.MINED, block_number=3)
     # The same signed bytes again (a reset chain): the row is reused and back to "signed".
-    assert store.record_signed_tx(batch.id, "anchor", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw") == first
-    (tx,) = store.transactions(batch.id, "anchor")
-    assert (tx.nonce, tx.status, tx.raw, tx.block_number) == (7, "signed", b"raw", None)
-    other = store.create_batch(issuer_id, 10) or batch
-    with pytest.raises(StoreError):  # a hash belongs to one transaction of one batch
-        store.record_signed_tx(other.id, "revoke", 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    assert store.record_signed_tx(batch.id, TxKind.ANCHOR, 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw") == first
+    (tx,) = store.transactions(batch.id, TxKind.ANCHOR)
+    assert (tx.nonce, tx.status, tx.raw, tx.block_number) == (7, TxStatus.SIGNED, b"raw", None)
+    # A hash belongs to one transaction of one batch: not to another batch, nor to another kind.
+    with pytest.raises(StoreError):
+        store.record_signed_tx(other.id, TxKind.ANCHOR, 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    with pytest.raises(StoreError):
+        store.record_signed_tx(batch.id, TxKind.REVOKE, 1, "0x" + "11" * 20, 7, b"\x02" * 32, b"raw")
+    assert store.transactions(other.id, TxKind.ANCHOR) == [] and store.transactions(batch.id, TxKind.REVOKE) == []
 
 
 def test_achievements_are_stored_once_per_content(store: Store) -> None:

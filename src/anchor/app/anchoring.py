@@ -24,8 +24,8 @@ from anchor.chain.client import BatchInfo, ChainError, Registry
 from anchor.core.errors import ConfigError, ContractRevert
 from anchor.app.faults import crashpoint
 from anchor.chain.signer import Signer
-from anchor.store import Store
-from anchor.store.schema import BatchRow, IssuerRow
+from anchor.core.status import BatchStatus, TxKind, TxStatus
+from anchor.store import Batch, Issuer, Store
 
 DEFAULT_MAX_BATCH = 1_000_000
 
@@ -54,7 +54,7 @@ class Anchorer:
     store: Store
     registry: Registry
     signer: Signer
-    issuer: IssuerRow
+    issuer: Issuer
     confirmations: int = 1
     timeout: float = 300.0
     on_batch: Callable[[BatchOutcome], None] | None = None
@@ -71,23 +71,29 @@ class Anchorer:
             )
 
     def run(self, *, max_batch: int = DEFAULT_MAX_BATCH) -> AnchorReport:
-        """Resume unfinished batches, then batch and anchor everything pending."""
+        """Resume unfinished batches, then batch and anchor everything pending.
+
+        Holds the issuer's run lock throughout: two processes anchoring for one issuer would race
+        for nonces and for the same pending batch. A second one does not wait; it raises
+        :class:`~anchor.core.errors.StoreError` with reason ``issuer_busy`` and changes nothing.
+        """
         if max_batch < 1:
             raise ConfigError("max batch size must be at least 1")
         self.check_issuer()
         report = AnchorReport()
-        for batch in self.store.batches(self.issuer.id, statuses=("pending", "submitted")):
-            report.outcomes.append(self._settle(batch))
-        while (batch := self.store.create_batch(self.issuer.id, max_batch)) is not None:
-            crashpoint("after_batch")
-            report.outcomes.append(self._settle(batch))
+        with self.store.issuer_lock(self.issuer.id, what=f"issuer {self.issuer.address}"):
+            for batch in self.store.batches(self.issuer.id, statuses=(BatchStatus.PENDING, BatchStatus.SUBMITTED)):
+                report.outcomes.append(self._settle(batch))
+            while (batch := self.store.create_batch(self.issuer.id, max_batch)) is not None:
+                crashpoint("after_batch")
+                report.outcomes.append(self._settle(batch))
         return report
 
     # ------------------------------------------------------------------ one batch
 
-    def _settle(self, batch: BatchRow) -> BatchOutcome:
+    def _settle(self, batch: Batch) -> BatchOutcome:
         outcome = None
-        if batch.status == "submitted":
+        if batch.status is BatchStatus.SUBMITTED:
             outcome = self._resume(batch)
         if outcome is None:
             outcome = self._submit(batch)
@@ -95,7 +101,7 @@ class Anchorer:
             self.on_batch(outcome)
         return outcome
 
-    def _submit(self, batch: BatchRow) -> BatchOutcome:
+    def _submit(self, batch: Batch) -> BatchOutcome:
         info = self.registry.batch_info(batch.root)
         if info.anchored:
             return self._adopt(batch, info)
@@ -106,26 +112,26 @@ class Anchorer:
                 return self._adopt(batch, self.registry.batch_info(batch.root))
             raise
         tx_id = self.store.record_signed_tx(
-            batch.id, "anchor", self.registry.chain.chain_id, prepared.sender, prepared.nonce, prepared.tx_hash,
-            prepared.raw, batch_status="submitted",
+            batch.id, TxKind.ANCHOR, self.registry.chain.chain_id, prepared.sender, prepared.nonce, prepared.tx_hash,
+            prepared.raw, batch_status=BatchStatus.SUBMITTED,
         )
         crashpoint("before_send")
         self.registry.chain.broadcast(prepared.raw)
         crashpoint("after_send")
         return self._await(batch, tx_id, prepared.tx_hash, how="anchored")
 
-    def _await(self, batch: BatchRow, tx_id: int, tx_hash: bytes, *, how: str) -> BatchOutcome:
+    def _await(self, batch: Batch, tx_id: int, tx_hash: bytes, *, how: str) -> BatchOutcome:
         chain = self.registry.chain
         receipt = chain.wait_for_receipt(tx_hash, confirmations=self.confirmations, timeout=self.timeout)
         crashpoint("after_receipt")
         if receipt.status != 1:
-            self.store.set_tx_status(tx_id, "failed", block_number=receipt.block_number, gas_used=receipt.gas_used)
+            self.store.set_tx_status(tx_id, TxStatus.FAILED, block_number=receipt.block_number, gas_used=receipt.gas_used)
             info = self.registry.batch_info(batch.root)
             if info.anchored:  # another transaction of ours won the race
                 return self._adopt(batch, info)
             self.store.reset_batch(batch.id)
             raise ChainError(f"anchoring transaction 0x{tx_hash.hex()} of batch {batch.id} reverted", reason="tx_reverted")
-        self.store.set_tx_status(tx_id, "mined", block_number=receipt.block_number, gas_used=receipt.gas_used)
+        self.store.set_tx_status(tx_id, TxStatus.MINED, block_number=receipt.block_number, gas_used=receipt.gas_used)
         info = self.registry.batch_info(batch.root)
         self._check_ours(batch, info)
         self.store.confirm_batch(
@@ -135,14 +141,14 @@ class Anchorer:
         crashpoint("after_commit")
         return BatchOutcome(batch.id, batch.root, batch.leaf_count, tx_hash, info.anchored_block, how)
 
-    def _resume(self, batch: BatchRow) -> BatchOutcome | None:
+    def _resume(self, batch: Batch) -> BatchOutcome | None:
         """Finish a batch whose transaction was stored; None if it must be signed again."""
         info = self.registry.batch_info(batch.root)
         if info.anchored:
             return self._adopt(batch, info)
         chain = self.registry.chain
-        for tx in reversed(self.store.transactions(batch.id, "anchor")):
-            if tx.status != "signed":
+        for tx in reversed(self.store.transactions(batch.id, TxKind.ANCHOR)):
+            if tx.status is not TxStatus.SIGNED:
                 continue
             receipt = chain.receipt(tx.tx_hash)
             if receipt is None and not chain.transaction_known(tx.tx_hash):
@@ -150,14 +156,14 @@ class Anchorer:
                     chain.broadcast(tx.raw)  # same bytes, same hash: it can only ever land once
                 except ChainError as e:
                     if "nonce" in str(e).lower():  # its nonce went to another transaction
-                        self.store.set_tx_status(tx.id, "dropped")
+                        self.store.set_tx_status(tx.id, TxStatus.DROPPED)
                         continue
                     raise
             return self._await(batch, tx.id, tx.tx_hash, how="resumed")
         self.store.reset_batch(batch.id)
         return None
 
-    def _adopt(self, batch: BatchRow, info: BatchInfo) -> BatchOutcome:
+    def _adopt(self, batch: Batch, info: BatchInfo) -> BatchOutcome:
         """The root is on chain already: find the anchoring transaction and confirm the batch."""
         self._check_ours(batch, info)
         chain = self.registry.chain
@@ -171,16 +177,16 @@ class Anchorer:
             raise ChainError(f"root of batch {batch.id} is anchored but its BatchAnchored event is missing", reason="event_missing")
         tx_hash = events[0].tx_hash
         chain.wait_for_receipt(tx_hash, confirmations=self.confirmations, timeout=self.timeout)
-        for tx in self.store.transactions(batch.id, "anchor"):
+        for tx in self.store.transactions(batch.id, TxKind.ANCHOR):
             if tx.tx_hash == tx_hash:
-                self.store.set_tx_status(tx.id, "mined", block_number=info.anchored_block)
+                self.store.set_tx_status(tx.id, TxStatus.MINED, block_number=info.anchored_block)
         self.store.confirm_batch(
             batch.id, chain_id=chain.chain_id, registry=self.registry.address, tx_hash=tx_hash,
             block_number=info.anchored_block, block_time=info.anchored_at,
         )
         return BatchOutcome(batch.id, batch.root, batch.leaf_count, tx_hash, info.anchored_block, "adopted")
 
-    def _check_ours(self, batch: BatchRow, info: BatchInfo) -> None:
+    def _check_ours(self, batch: Batch, info: BatchInfo) -> None:
         if info.issuer != self.signer.address or info.leaf_count != batch.leaf_count:
             raise ChainError(
                 f"root 0x{batch.root.hex()} of batch {batch.id} is anchored on chain by {info.issuer} with "

@@ -11,33 +11,33 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import select
 
 from anchor.core import merkle
 from anchor.core.addresses import checksum as to_checksum_address
 from anchor.chain.reader import RegistryView
 from anchor.core.history import RegistryState, replay
-from anchor.store import Store
-from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow, RevocationRow, TransactionRow
+from anchor.core.status import BatchStatus, RevocationStatus, Severity
+from anchor.store import Batch, Revocation, Store
 from anchor.core.timefmt import format_ts, from_unix, parse_ts
 
-SEVERITIES = ("info", "warning", "error", "critical")
+SEVERITIES = tuple(Severity)  # in increasing order
 
 
-def severity_rank(name: str) -> int:
-    return SEVERITIES.index(name)
+def severity_rank(name: Severity | str) -> int:
+    return Severity(name).rank
 
 
 @dataclass
 class Finding:
-    severity: str
+    severity: Severity
     code: str
     message: str
     subject: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.severity = Severity(self.severity)  # a misspelt severity fails here, not in a report
 
     def to_json(self) -> dict[str, Any]:
         return {"severity": self.severity, "code": self.code, "message": self.message, "subject": self.subject}
@@ -65,7 +65,7 @@ def history_audit(view: RegistryView, *, from_block: int = 0, page: int = 10_000
     requests0, calls0 = view.http_requests, view.rpc_calls
     head = int(view.rpc([("eth_blockNumber", [])])[0], 16)
     state = read_history(view, from_block=from_block, to_block=head, page=page)
-    findings = [Finding("critical", a.kind, a.message, {**a.subject, "block": a.block, "transaction": "0x" + a.tx_hash.hex()})
+    findings = [Finding(Severity.CRITICAL, a.kind, a.message, {**a.subject, "block": a.block, "transaction": "0x" + a.tx_hash.hex()})
                 for a in state.anomalies]
     findings += compare_with_views(view, state, block=hex(head), partial=from_block > 0)
     return HistoryReport(state, findings, from_block, head, view.http_requests - requests0, view.rpc_calls - calls0)
@@ -85,29 +85,29 @@ def compare_with_views(view: RegistryView, state: RegistryState, *, block: str =
 
     admin = to_checksum_address(next(results)[0])
     if state.admin is not None and admin != state.admin:
-        out.append(Finding("critical", "view_mismatch", f"admin is {admin} on chain, events say {state.admin}", {"field": "admin"}))
+        out.append(Finding(Severity.CRITICAL, "view_mismatch", f"admin is {admin} on chain, events say {state.admin}", {"field": "admin"}))
     count = int(next(results)[0])
     if count != len(state.issuers) and not partial:
-        out.append(Finding("critical", "view_mismatch", f"issuerCount is {count}, events name {len(state.issuers)} issuers", {"field": "issuerCount"}))
+        out.append(Finding(Severity.CRITICAL, "view_mismatch", f"issuerCount is {count}, events name {len(state.issuers)} issuers", {"field": "issuerCount"}))
     for address in issuers:
         info = next(results)[0]
         h = state.issuers[address]
         got = (int(info[0]), bool(info[1]), int(info[2]), int(info[3]), str(info[4]))
         want = (h.id, h.active, h.added_at, h.removed_at, h.profile_uri)
         if got != want and not (partial and got[0] == want[0]):
-            out.append(Finding("critical", "view_mismatch", f"issuer {address}: view {got} differs from events {want}", {"issuer": address}))
+            out.append(Finding(Severity.CRITICAL, "view_mismatch", f"issuer {address}: view {got} differs from events {want}", {"issuer": address}))
     for root in roots:
         info = next(results)[0]
         h = state.batches[root]
         got = (to_checksum_address(info[0]), int(info[1]), int(info[2]), int(info[3]), int(info[4]))
         want = (h.issuer, h.leaf_count, h.time, h.block, h.revoked_time or 0)
         if got != want:
-            out.append(Finding("critical", "view_mismatch", f"batch 0x{root.hex()}: view {got} differs from events {want}",
+            out.append(Finding(Severity.CRITICAL, "view_mismatch", f"batch 0x{root.hex()}: view {got} differs from events {want}",
                                {"root": "0x" + root.hex()}))
     for root, word in words:
         got_bits = int(next(results)[0])
         if got_bits != state.bitmap[(root, word)]:
-            out.append(Finding("critical", "view_mismatch", f"revocation word {word} of 0x{root.hex()}: view {got_bits:#x} differs "
+            out.append(Finding(Severity.CRITICAL, "view_mismatch", f"revocation word {word} of 0x{root.hex()}: view {got_bits:#x} differs "
                                f"from events {state.bitmap[(root, word)]:#x}", {"root": "0x" + root.hex(), "word": word}))
     return out
 
@@ -123,7 +123,7 @@ class IssuerAuditReport:
     batches_checked: int = 0
     backdating: dict[str, Any] = field(default_factory=dict)
 
-    def worst(self) -> str | None:
+    def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), key=severity_rank, default=None)
 
 
@@ -134,41 +134,38 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
                  id_sample: int = 20) -> IssuerAuditReport:
     """Cross-check the issuer's database against the event-rebuilt registry ``state``."""
     findings: list[Finding] = []
-    with store.session() as s:
-        issuer = s.scalar(select(IssuerRow).where(IssuerRow.address == issuer_address))
-        if issuer is None:
-            return IssuerAuditReport(issuer_address, [Finding("error", "unknown_issuer", f"{issuer_address} is not in this database")])
-        batches = list(s.scalars(select(BatchRow).where(BatchRow.issuer_id == issuer.id).order_by(BatchRow.id)))
-        revocations = list(s.scalars(select(RevocationRow).join(BatchRow, RevocationRow.batch_id == BatchRow.id)
-                                     .where(BatchRow.issuer_id == issuer.id)))
-        pending = s.scalar(select(CredentialRow.id).where(CredentialRow.issuer_id == issuer.id, CredentialRow.batch_id.is_(None)).limit(1))
-        failed_txs = list(s.scalars(select(TransactionRow).join(BatchRow, TransactionRow.batch_id == BatchRow.id)
-                                    .where(BatchRow.issuer_id == issuer.id, TransactionRow.status == "failed")))
+    issuer = store.issuer(issuer_address)
+    if issuer is None:
+        return IssuerAuditReport(issuer_address, [Finding(Severity.ERROR, "unknown_issuer", f"{issuer_address} is not in this database")])
+    batches = store.batches(issuer.id)
+    revocations = store.revocations(issuer.id)
+    pending = store.has_pending(issuer.id)
+    failed_txs = store.failed_transactions(issuer.id)
     report = IssuerAuditReport(issuer_address, findings)
     known_roots = {b.root for b in batches}
 
     # Issuer status on chain.
     chain_issuer = state.issuers.get(issuer_address)
     if chain_issuer is None:
-        findings.append(Finding("error", "not_an_issuer", f"{issuer_address} was never added as an issuer of this registry", {"issuer": issuer_address}))
+        findings.append(Finding(Severity.ERROR, "not_an_issuer", f"{issuer_address} was never added as an issuer of this registry", {"issuer": issuer_address}))
     elif not chain_issuer.active:
-        stuck = [b for b in batches if b.status != "confirmed"]
+        stuck = [b for b in batches if b.status is not BatchStatus.CONFIRMED]
         detail = f"; {len(stuck)} unanchored batch(es)" + (" and pending credentials" if pending else "") if stuck or pending else ""
-        findings.append(Finding("warning", "issuer_removed", f"{issuer_address} was removed as an issuer at "
+        findings.append(Finding(Severity.WARNING, "issuer_removed", f"{issuer_address} was removed as an issuer at "
                                 f"{format_ts(from_unix(chain_issuer.removed_at))}: it can no longer anchor{detail}",
                                 {"issuer": issuer_address, "removedAt": format_ts(from_unix(chain_issuer.removed_at))}))
     if chain_issuer is not None and chain_issuer.profile_uri != issuer.profile_uri:
-        findings.append(Finding("critical", "profile_mismatch", f"on-chain profile {chain_issuer.profile_uri!r} differs from the "
+        findings.append(Finding(Severity.CRITICAL, "profile_mismatch", f"on-chain profile {chain_issuer.profile_uri!r} differs from the "
                                 f"database's {issuer.profile_uri!r}", {"issuer": issuer_address}))
     for tx in failed_txs:
-        findings.append(Finding("warning", "anchor_failed", f"{tx.kind} transaction 0x{tx.tx_hash.hex()} of batch {tx.batch_id} reverted",
+        findings.append(Finding(Severity.WARNING, "anchor_failed", f"{tx.kind} transaction 0x{tx.tx_hash.hex()} of batch {tx.batch_id} reverted",
                                 {"batch": tx.batch_id, "transaction": "0x" + tx.tx_hash.hex()}))
 
     # Registry-level anomalies concerning this issuer.
     for a in state.anomalies:
         if a.subject.get("issuer") == issuer_address or a.subject.get("by") == issuer_address or \
                 (a.subject.get("root") and bytes.fromhex(a.subject["root"][2:]) in known_roots):
-            findings.append(Finding("critical", a.kind, a.message, {**a.subject, "block": a.block, "transaction": "0x" + a.tx_hash.hex()}))
+            findings.append(Finding(Severity.CRITICAL, a.kind, a.message, {**a.subject, "block": a.block, "transaction": "0x" + a.tx_hash.hex()}))
 
     # Batches: DB vs chain, and stored leaves vs stored root.
     gaps: list[int] = []
@@ -176,22 +173,22 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
     for b in batches:
         subject = {"batch": b.id, "root": "0x" + b.root.hex()}
         on_chain = state.batches.get(b.root)
-        if b.status == "confirmed":
+        if b.status is BatchStatus.CONFIRMED:
             if on_chain is None:
-                findings.append(Finding("critical", "missing_on_chain", f"batch {b.id} is anchored in the database but its root is not on "
+                findings.append(Finding(Severity.CRITICAL, "missing_on_chain", f"batch {b.id} is anchored in the database but its root is not on "
                                         "chain (chain reset, reorg, or another registry); `anchor reanchor` anchors it again", subject))
             elif on_chain.issuer != issuer_address or on_chain.leaf_count != b.leaf_count:
-                findings.append(Finding("critical", "batch_mismatch", f"batch {b.id}: chain says issuer {on_chain.issuer} and "
+                findings.append(Finding(Severity.CRITICAL, "batch_mismatch", f"batch {b.id}: chain says issuer {on_chain.issuer} and "
                                         f"{on_chain.leaf_count} leaves, the database {issuer_address} and {b.leaf_count}", subject))
         elif on_chain is None:
-            findings.append(Finding("info", "not_anchored_yet", f"batch {b.id} is {b.status}: not anchored yet", subject))
+            findings.append(Finding(Severity.INFO, "not_anchored_yet", f"batch {b.id} is {b.status}: not anchored yet", subject))
         report.batches_checked += 1
         report.credentials_checked += _check_leaves(store, b, findings, gaps, backdated, backdate_threshold, id_sample)
 
     # Roots this issuer anchored that the database does not know.
     for root, h in state.batches.items():
         if h.issuer == issuer_address and root not in known_roots:
-            findings.append(Finding("critical", "unknown_batch", f"root 0x{root.hex()} ({h.leaf_count} leaves) was anchored by this issuer "
+            findings.append(Finding(Severity.CRITICAL, "unknown_batch", f"root 0x{root.hex()} ({h.leaf_count} leaves) was anchored by this issuer "
                                     f"in block {h.block} but this database does not know it: a leaked key or a second database",
                                     {"root": "0x" + root.hex(), "block": h.block, "transaction": "0x" + h.tx_hash.hex()}))
 
@@ -200,14 +197,14 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
     return report
 
 
-def _check_leaves(store: Store, b: BatchRow, findings: list[Finding], gaps: list[int], backdated: dict[int, list[str]],
+def _check_leaves(store: Store, b: Batch, findings: list[Finding], gaps: list[int], backdated: dict[int, list[str]],
                   threshold: int, sample: int) -> int:
     """Recompute every leaf from its stored document and the root from the leaves."""
     leaves: list[bytes] = []
     altered: list[str] = []
     expected = 0
     holes = 0
-    for index, credential_id, document, leaf_hash, valid_from in _batch_rows(store, b.id):
+    for index, credential_id, document, leaf_hash, valid_from in store.iter_leaves(b.id):
         if index != expected:
             holes += index - expected
             leaves.extend([b"\0" * 32] * (index - expected))
@@ -231,64 +228,46 @@ def _check_leaves(store: Store, b: BatchRow, findings: list[Finding], gaps: list
                 backdated[b.id].append(credential_id)
     subject = {"batch": b.id, "root": "0x" + b.root.hex()}
     if altered:
-        findings.append(Finding("critical", "credential_altered", f"{len(altered)} credential(s) of batch {b.id} no longer match their "
+        findings.append(Finding(Severity.CRITICAL, "credential_altered", f"{len(altered)} credential(s) of batch {b.id} no longer match their "
                                 "leaf hash: their stored documents were changed after anchoring", {**subject, "credentials": altered[:sample]}))
     count = len(leaves)
     if holes or count != b.leaf_count:
-        findings.append(Finding("critical", "credentials_missing", f"batch {b.id} should hold {b.leaf_count} credentials; the database "
+        findings.append(Finding(Severity.CRITICAL, "credentials_missing", f"batch {b.id} should hold {b.leaf_count} credentials; the database "
                                 f"has {count - holes}", subject))
     if count and merkle.root_of(b"".join(leaves)) != b.root:
-        findings.append(Finding("critical", "root_mismatch", f"the stored credentials of batch {b.id} no longer rebuild its root: "
+        findings.append(Finding(Severity.CRITICAL, "root_mismatch", f"the stored credentials of batch {b.id} no longer rebuild its root: "
                                 "the database was altered after anchoring", subject))
     return count - holes
 
 
-def _batch_rows(store: Store, batch_id: int, page: int = 20_000) -> Iterable[tuple[int, str, bytes, bytes, int]]:
-    start = -1
-    while True:
-        with store.connect() as conn:
-            rows = conn.execute(
-                select(CredentialRow.leaf_index, CredentialRow.credential_id, DocumentRow.document, CredentialRow.leaf_hash,
-                       CredentialRow.valid_from)
-                .join(DocumentRow, DocumentRow.credential_pk == CredentialRow.id)
-                .where(CredentialRow.batch_id == batch_id, CredentialRow.leaf_index > start)
-                .order_by(CredentialRow.leaf_index).limit(page)
-            ).all()
-        if not rows:
-            return
-        for r in rows:
-            yield int(r[0]), str(r[1]), bytes(r[2]), bytes(r[3]), int(r[4])
-        start = int(rows[-1][0])
-
-
-def _check_revocations(batches: list[BatchRow], revocations: list[RevocationRow], state: RegistryState, findings: list[Finding]) -> None:
+def _check_revocations(batches: list[Batch], revocations: list[Revocation], state: RegistryState, findings: list[Finding]) -> None:
     roots = {b.id: b.root for b in batches}
     db_indices: dict[bytes, set[int]] = defaultdict(set)
     db_whole: set[bytes] = set()
     for r in revocations:
-        if r.status != "confirmed":
+        if r.status is not RevocationStatus.CONFIRMED:
             continue
         root = roots[r.batch_id]
         if r.leaf_index is None:
             db_whole.add(root)
         else:
             db_indices[root].add(r.leaf_index)
-    for root in {b.root for b in batches if b.status == "confirmed"}:
+    for root in {b.root for b in batches if b.status is BatchStatus.CONFIRMED}:
         chain_indices = state.revoked_indices(root)
         subject = {"root": "0x" + root.hex()}
         missing = sorted(db_indices[root] - chain_indices)
         extra = sorted(chain_indices - db_indices[root])
         if missing and root in state.batches:
-            findings.append(Finding("error", "revocation_missing_on_chain", f"{len(missing)} revocation(s) recorded in the database are not "
+            findings.append(Finding(Severity.ERROR, "revocation_missing_on_chain", f"{len(missing)} revocation(s) recorded in the database are not "
                                     f"on chain for batch 0x{root.hex()[:16]}…", {**subject, "indices": missing[:50]}))
         if extra:
-            findings.append(Finding("error", "revocation_unknown_to_db", f"{len(extra)} index(es) of batch 0x{root.hex()[:16]}… were revoked "
+            findings.append(Finding(Severity.ERROR, "revocation_unknown_to_db", f"{len(extra)} index(es) of batch 0x{root.hex()[:16]}… were revoked "
                                     "on chain without a record in this database", {**subject, "indices": extra[:50]}))
         on_chain_whole = state.batches.get(root) is not None and state.batches[root].revoked_block is not None
         if root in db_whole and not on_chain_whole and root in state.batches:
-            findings.append(Finding("error", "revocation_missing_on_chain", f"whole-batch revocation of 0x{root.hex()[:16]}… is not on chain", subject))
+            findings.append(Finding(Severity.ERROR, "revocation_missing_on_chain", f"whole-batch revocation of 0x{root.hex()[:16]}… is not on chain", subject))
         if on_chain_whole and root not in db_whole:
-            findings.append(Finding("error", "revocation_unknown_to_db", f"batch 0x{root.hex()[:16]}… was revoked as a whole on chain "
+            findings.append(Finding(Severity.ERROR, "revocation_unknown_to_db", f"batch 0x{root.hex()[:16]}… was revoked as a whole on chain "
                                     "without a record in this database", subject))
 
 
@@ -307,6 +286,6 @@ def _backdating_summary(report: IssuerAuditReport, gaps: list[int], backdated: d
                                     "mean": round(statistics.fmean(ordered), 1)},
         }
     for batch_id, ids in backdated.items():
-        report.findings.append(Finding("warning", "possible_backdating", f"{len(ids)} credential(s) of batch {batch_id} claim validFrom/"
+        report.findings.append(Finding(Severity.WARNING, "possible_backdating", f"{len(ids)} credential(s) of batch {batch_id} claim validFrom/"
                                        f"awardedDate more than {threshold:,} s before the batch was anchored",
                                        {"batch": batch_id, "credentials": ids[:sample]}))

@@ -24,8 +24,8 @@ from typing import Any
 from anchor.core import merkle
 from anchor.core.errors import StoreError
 from anchor.core.proof import proof_head_json
-from anchor.store import Store
-from anchor.store.schema import BatchRow
+from anchor.core.status import BatchStatus
+from anchor.store import Batch, Store
 
 
 @dataclass
@@ -48,7 +48,7 @@ def file_name(credential_id: str) -> str:
     return m.group(1) + ".json"
 
 
-def proof_prefix(batch: BatchRow, issuer_address: str) -> bytes:
+def proof_prefix(batch: Batch, issuer_address: str) -> bytes:
     """The batch-wide part of every proof in it, as JSON text (everything but index and path)."""
     assert batch.chain_id is not None and batch.tx_hash is not None and batch.block_time is not None
     assert batch.registry_address is not None and batch.block_number is not None
@@ -133,7 +133,7 @@ SPLIT_MIN = 20_000  # leaves in a batch before its export is shared with a secon
 _LEAF_CHUNK = 4096  # leaves per top-down proof chunk (merkle.iter_path_json)
 
 
-def _export_range(store: Store, batch: BatchRow, levels: list[bytes], prefix: bytes, first: int, stop: int,
+def _export_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes, first: int, stop: int,
                   writer: _Writer, progress: Callable[[int], None] | None) -> int:
     """Render and hand to ``writer`` the badges of leaves ``[first, stop)`` of ``batch``."""
     pending: list[tuple[str, bytes]] = []
@@ -159,7 +159,7 @@ def _export_range(store: Store, batch: BatchRow, levels: list[bytes], prefix: by
     return done
 
 
-def _fork_range(store: Store, batch: BatchRow, levels: list[bytes], prefix: bytes, first: int, stop: int,
+def _fork_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes, first: int, stop: int,
                 directory: Path, atomic: bool) -> Any:
     """Export leaves ``[first, stop)`` in a forked process (its own database connection and
     writer; the inherited ones are never touched). Returns the process, to be joined."""
@@ -202,7 +202,7 @@ def export_credentials(
     helpers: list[tuple[Any, int]] = []
     try:
         for batch in store.batches(issuer_id):
-            if batch.status != "confirmed":
+            if batch.status is not BatchStatus.CONFIRMED:
                 report.unconfirmed_batches += 1
                 continue
             report.batches += 1

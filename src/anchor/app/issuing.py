@@ -3,7 +3,9 @@
 All or nothing: a roster with bad rows is refused as a whole (every bad row listed) unless the
 caller asks to skip them; the credentials of one run are inserted in one database transaction.
 Re-running the same roster issues nothing twice: a recipient who already holds the achievement
-is reported and skipped.
+is reported and skipped. The database enforces it (a unique key on the recipient's identity key
+for the achievement, with insert-or-skip), so two runs of one roster at the same time cannot
+both issue it either.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from anchor.core.credential import CredentialFactory, IssuerProfile
+from anchor.core.credential import CredentialFactory, IssuerProfile, normalize_email
 from anchor.core.errors import InputError, NotFound, StoreError
 from anchor.core.roster import Roster, RosterRow, RowError
-from anchor.store import Store
-from anchor.store.schema import IssuerRow
+from anchor.store import Issuer, NewCredential, Store
 from anchor.core.timefmt import utcnow
 
 INSERT_CHUNK = 5000
@@ -37,11 +38,26 @@ class IssueReport:
     already_issued: list[int] = field(default_factory=list)  # roster line numbers
 
 
-def recipient_ref(email: str) -> str:
-    return hashlib.sha256(email.encode("utf-8")).hexdigest()
+def recipient_refs(achievement_uri: str) -> Callable[[str], str]:
+    """The recipient identity key for one achievement: hex sha256 of the length-prefixed
+    achievement URI followed by the normalized email (no two pairs share bytes). The database
+    holds one credential per issuer, key and generation; the address itself is never stored."""
+    uri = achievement_uri.encode("utf-8")
+    prefix = hashlib.sha256(len(uri).to_bytes(4, "big") + uri)
+
+    def ref(email: str) -> str:
+        h = prefix.copy()
+        h.update(normalize_email(email).encode("utf-8"))
+        return h.hexdigest()
+
+    return ref
 
 
-def issuer_row_for(store: Store, address: str) -> IssuerRow:
+def recipient_ref(achievement_uri: str, email: str) -> str:
+    return recipient_refs(achievement_uri)(email)
+
+
+def issuer_row_for(store: Store, address: str) -> Issuer:
     row = store.issuer(address)
     if row is None:
         raise NotFound(f"issuer {address} is not registered in this database; run `anchor issuer register` first")
@@ -50,7 +66,7 @@ def issuer_row_for(store: Store, address: str) -> IssuerRow:
 
 def issue_credentials(
     store: Store,
-    issuer: IssuerRow,
+    issuer: Issuer,
     achievement: dict[str, Any],
     roster: Roster,
     *,
@@ -72,13 +88,14 @@ def issue_credentials(
     default_from = valid_from or now
     report = IssueReport(achievement_id=achievement["id"], skipped_rows=list(roster.errors))
     factory = CredentialFactory(IssuerProfile.from_json(json.loads(issuer.profile_json)), achievement)
-    ach_row = store.achievement_for(issuer.id, achievement)
-    holders = store.recipients_of(achievement["id"], issuer.id)
+    stored_achievement = store.achievement_for(issuer.id, achievement)
+    holders = store.recipients_of(achievement["id"], issuer.id)  # to skip building their badges at all
     created_at = int(now.timestamp())
 
     todo = []
+    ref_of = recipient_refs(achievement["id"])
     for row in roster.rows:
-        ref = recipient_ref(row.email)
+        ref = ref_of(row.email)
         if ref in holders:
             report.already_issued.append(row.line)
             continue
@@ -88,15 +105,8 @@ def issue_credentials(
             raise InputError(f"row {row.line}: validUntil {until:%Y-%m-%dT%H:%M:%SZ} is not after validFrom {start:%Y-%m-%dT%H:%M:%SZ}")
         todo.append((row, ref, start, until))
 
-    def insert(rows: list[dict[str, Any]]) -> None:
-        store.insert_credentials(s, rows)
-        report.created += len(rows)
-        if progress:
-            progress(len(rows))
-
     # One unit of work. (Overlapping inserts with building on a second thread was measured
     # slower: the driver binds parameters under the GIL, and the two threads convoy.)
-    issuer_id, achievement_pk = issuer.id, ach_row.id  # plain ints: no ORM attribute access per row
     seconds: dict[datetime, int] = {}
 
     def unix(moment: datetime) -> int:
@@ -107,26 +117,17 @@ def issue_credentials(
 
     chunks = [todo[i : i + INSERT_CHUNK] for i in range(0, len(todo), INSERT_CHUNK)]
     built = _built_chunks(factory, chunks, parallel=len(todo) >= PARALLEL_MIN)
-    with store.session() as s:
-        for chunk, issued_chunk in zip(chunks, built):
-            rows = [
-                {
-                    "credential_id": credential_id,
-                    "issuer_id": issuer_id,
-                    "achievement_id": achievement_pk,
-                    "recipient_ref": ref,
-                    "document": canonical,
-                    "leaf_hash": leaf,
-                    "valid_from": unix(start),
-                    "valid_until": unix(until) if until else None,
-                    "created_at": created_at,
-                }
-                for (_, ref, start, until), (credential_id, canonical, leaf) in zip(chunk, issued_chunk)
-            ]
-            store.insert_credentials(s, rows)
-            report.created += len(rows)
-            if progress:
-                progress(len(rows))
+    rows = (
+        [
+            NewCredential(credential_id, ref, canonical, leaf, unix(start), unix(until) if until else None)
+            for (_, ref, start, until), (credential_id, canonical, leaf) in zip(chunk, issued_chunk)
+        ]
+        for chunk, issued_chunk in zip(chunks, built)
+    )
+    inserted = store.insert_credentials(issuer.id, stored_achievement.id, rows, created_at=created_at, progress=progress)
+    report.created = inserted.created
+    if inserted.skipped:  # issued by another run between our read of the holders and our insert
+        report.already_issued = sorted(report.already_issued + [todo[i][0].line for i in inserted.skipped])
     return report
 
 

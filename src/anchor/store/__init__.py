@@ -1,6 +1,39 @@
-"""The issuer's database (SQLAlchemy 2.x): SQLite by default, PostgreSQL by URL."""
+"""The issuer database (SQLAlchemy 2.x): SQLite by default, PostgreSQL by URL.
 
-from anchor.store.schema import Base
+Everything outside this package gets frozen records (``anchor.core.records``), never ORM rows;
+all SQL lives here.
+"""
+
+from anchor.core.records import (
+    Achievement,
+    Batch,
+    Counts,
+    Credential,
+    CredentialLocation,
+    Inserted,
+    Issuer,
+    Leaf,
+    NewCredential,
+    Revocation,
+    RevocationRequest,
+    Transaction,
+)
+from anchor.store.schema import SCHEMA_VERSION
 from anchor.store.store import Store
 
-__all__ = ["Base", "Store"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Achievement",
+    "Batch",
+    "Counts",
+    "Credential",
+    "CredentialLocation",
+    "Inserted",
+    "Issuer",
+    "Leaf",
+    "NewCredential",
+    "Revocation",
+    "RevocationRequest",
+    "Store",
+    "Transaction",
+]

@@ -3,7 +3,11 @@
 Life of a credential: inserted by ``issue`` with no batch (pending); ``anchor`` puts it in a
 batch at a leaf index (batch ``pending`` → ``submitted`` → ``confirmed``); its proof is released
 only once its batch is confirmed. Revocations go ``pending`` → ``submitted`` → ``confirmed``.
-Every transaction is stored signed, with hash and nonce, before it is broadcast.
+Every transaction is stored signed, with hash and nonce, before it is broadcast. The status
+columns hold the values of the enums in ``anchor.core.status``.
+
+Only ``anchor.store`` imports this module: the rest of anchor gets frozen records
+(``anchor.core.records``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: unique award key on credentials, batch roots unique per issuer
 
 
 class Base(DeclarativeBase):
@@ -58,17 +62,23 @@ class CredentialRow(Base):
     __tablename__ = "credentials"
     __table_args__ = (
         UniqueConstraint("batch_id", "leaf_index"),
+        # One credential per recipient, achievement and generation, enforced by the database: two
+        # `anchor issue` runs of the same roster at once cannot both insert (insert-or-skip on this
+        # key). recipient_ref already names the achievement (see anchor.app.issuing.recipient_ref).
+        # A random-key index costs ~1 s per 100,000 inserts; the guarantee is worth it.
+        UniqueConstraint("issuer_id", "recipient_ref", "generation", name="uq_credentials_award"),
         Index("ix_credentials_pending", "issuer_id", "batch_id"),
-        # Not (achievement_id, recipient_ref): a random-key index costs ~1 s per 100,000 inserts,
-        # and duplicate checks read all recipients of one achievement at once anyway.
-        Index("ix_credentials_achievement", "achievement_id"),
+        Index("ix_credentials_achievement", "achievement_id"),  # reads all holders of one achievement at once
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     credential_id: Mapped[str] = mapped_column(String(64), unique=True)  # urn:uuid:...
     issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"))
     achievement_id: Mapped[int] = mapped_column(ForeignKey("achievements.id"))
-    # sha256 of the normalized email: finds duplicates without keeping the address itself
+    # hex sha256 of (achievement URI, normalized email): finds duplicates without keeping the address
     recipient_ref: Mapped[str] = mapped_column(String(64))
+    # 0 for a first award; re-issuing a revoked or expired badge (a future feature) takes the next
+    # generation, so the uniqueness key stays one plain constraint on both databases.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     valid_from: Mapped[int] = mapped_column(BigInteger)
     valid_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -88,11 +98,14 @@ class DocumentRow(Base):
 
 class BatchRow(Base):
     __tablename__ = "batches"
+    # A batch is its issuer's root (the registry keys batches by issuer and root): two issuers
+    # may anchor the same root, one issuer never has two batches with one root.
+    __table_args__ = (UniqueConstraint("issuer_id", "root", name="uq_batches_issuer_root"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"))
-    root: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_count: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | submitted | confirmed
+    status: Mapped[str] = mapped_column(String(16), index=True)  # a BatchStatus
     chain_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     registry_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
     tx_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)  # the anchoring tx
@@ -115,14 +128,14 @@ class TreeChunkRow(Base):
 class TransactionRow(Base):
     __tablename__ = "transactions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # anchor | revoke | revoke_batch
+    kind: Mapped[str] = mapped_column(String(16))  # a TxKind
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
     sender: Mapped[str] = mapped_column(String(42))
     nonce: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16))  # signed | mined | failed | dropped
+    status: Mapped[str] = mapped_column(String(16))  # a TxStatus
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     gas_used: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
@@ -137,7 +150,7 @@ class RevocationRow(Base):
     leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: the whole batch
     reason_code: Mapped[int] = mapped_column(Integer)
     reason_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | submitted | confirmed
+    status: Mapped[str] = mapped_column(String(16), index=True)  # a RevocationStatus
     tx_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -1,0 +1,179 @@
+"""Credentials: inserted in bulk (insert-or-skip), located for the proof service, read back in
+leaf order for export and audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text
+
+from anchor.core.errors import StoreError
+from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, NewCredential
+from anchor.store.engine import Database
+from anchor.store.locks import LockSpace, xact_lock
+from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow
+
+_COLUMNS = ("id", "credential_id", "issuer_id", "achievement_id", "recipient_ref", "leaf_hash", "valid_from",
+            "valid_until", "created_at")
+
+
+def credential_record(row: CredentialRow) -> Credential:
+    return Credential(row.id, row.credential_id, row.issuer_id, row.achievement_id, row.recipient_ref, row.leaf_hash,
+                      row.valid_from, row.valid_until, row.batch_id, row.leaf_index, row.created_at)
+
+
+class CredentialQueries(Database):
+    def insert_credentials(self, issuer_id: int, achievement_id: int, chunks: Iterable[Sequence[NewCredential]], *,
+                           created_at: int, progress: Callable[[int], None] | None = None) -> Inserted:
+        """Insert every credential of ``chunks`` in one unit of work: all of them or none.
+
+        A recipient who already holds the achievement (same ``recipient_ref``, generation 0) is
+        skipped by the database's unique key (``INSERT ... ON CONFLICT DO NOTHING``), so two
+        processes issuing the same roster at once cannot both insert it; the skipped positions
+        (counted over the whole stream) are returned.
+
+        Rows go straight to the driver's executemany: SQLAlchemy's per-row parameter processing
+        would cost more than the insert itself. Ids are allocated here, under a lock, so documents
+        can reference their credential without a round trip per row.
+        """
+        mark = self.mark
+        insert_sql = (
+            f"INSERT INTO {CredentialRow.__tablename__} ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
+            "ON CONFLICT (issuer_id, recipient_ref, generation) DO NOTHING"
+        )
+        document_sql = f"INSERT INTO {DocumentRow.__tablename__} (credential_pk, document) VALUES ({mark}, {mark})"
+        range_sql = f"SELECT {{}} FROM {CredentialRow.__tablename__} WHERE id BETWEEN {mark} AND {mark}"
+        created, skipped, position = 0, [], 0
+        next_id: int | None = None
+        with self.session() as s:
+            # The first chunk is pulled before the lock is taken: a caller's forked builder then
+            # starts while no database connection is open yet.
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                conn = s.connection()
+                if next_id is None:
+                    xact_lock(s, LockSpace.CREDENTIAL_IDS)
+                    next_id = int(s.scalar(select(func.coalesce(func.max(CredentialRow.id), 0))) or 0) + 1
+                first, last = next_id, next_id + len(chunk) - 1
+                conn.exec_driver_sql(insert_sql, [
+                    (first + i, cid, issuer_id, achievement_id, ref, leaf, valid_from, valid_until, created_at)
+                    for i, (cid, ref, _doc, leaf, valid_from, valid_until) in enumerate(chunk)
+                ])
+                inserted = int(conn.exec_driver_sql(range_sql.format("count(*)"), (first, last)).scalar() or 0)
+                if inserted == len(chunk):
+                    documents = [(first + i, c.document) for i, c in enumerate(chunk)]
+                else:  # some recipients already hold it: their rows were skipped
+                    kept = {int(r[0]) for r in conn.exec_driver_sql(range_sql.format("id"), (first, last))}
+                    documents = [(first + i, c.document) for i, c in enumerate(chunk) if first + i in kept]
+                    skipped += [position + i for i in range(len(chunk)) if first + i not in kept]
+                if documents:
+                    conn.exec_driver_sql(document_sql, documents)
+                created += inserted
+                position += len(chunk)
+                next_id = last + 1
+                if progress:
+                    progress(len(chunk))
+            if self.is_postgres and next_id is not None:  # keep the serial sequence ahead of the ids given explicitly
+                s.execute(text("SELECT setval(pg_get_serial_sequence('credentials', 'id'), :v)"), {"v": next_id - 1})
+        return Inserted(created, skipped)
+
+    def credential(self, credential_id: str) -> Credential | None:
+        with self.session() as s:
+            row = s.scalar(select(CredentialRow).where(CredentialRow.credential_id == credential_id))
+            return credential_record(row) if row is not None else None
+
+    def has_pending(self, issuer_id: int) -> bool:
+        """Whether any credential of the issuer is in no batch yet."""
+        with self.session() as s:
+            q = select(CredentialRow.id).where(CredentialRow.issuer_id == issuer_id, CredentialRow.batch_id.is_(None))
+            return s.scalar(q.limit(1)) is not None
+
+    def iter_documents(self, batch_id: int, *, page: int = 5000, first: int = 0,
+                       stop: int | None = None) -> Iterator[tuple[int, str, bytes]]:
+        """(leaf index, credential id, canonical document) of a batch's leaves ``[first, stop)``,
+        in leaf order, streamed a page at a time."""
+        start = first
+        while stop is None or start < stop:
+            q = (
+                select(CredentialRow.leaf_index, CredentialRow.credential_id, DocumentRow.document)
+                .join(DocumentRow, DocumentRow.credential_pk == CredentialRow.id)
+                .where(CredentialRow.batch_id == batch_id, CredentialRow.leaf_index >= start)
+                .order_by(CredentialRow.leaf_index)
+                .limit(page)
+            )
+            if stop is not None:
+                q = q.where(CredentialRow.leaf_index < stop)
+            with self.session() as s:
+                rows = s.execute(q).all()
+            if not rows:
+                return
+            for idx, cid, doc in rows:
+                yield int(idx), str(cid), bytes(doc)  # type: ignore[arg-type]  # never NULL: filtered on
+            start = int(rows[-1][0]) + 1  # type: ignore[arg-type]
+
+    def iter_leaves(self, batch_id: int, *, page: int = 20_000) -> Iterator[Leaf]:
+        """Every stored leaf of a batch with its document, in leaf order (holes are simply absent)."""
+        start = -1
+        while True:
+            with self.connect() as conn:
+                rows = conn.execute(
+                    select(CredentialRow.leaf_index, CredentialRow.credential_id, DocumentRow.document,
+                           CredentialRow.leaf_hash, CredentialRow.valid_from)
+                    .join(DocumentRow, DocumentRow.credential_pk == CredentialRow.id)
+                    .where(CredentialRow.batch_id == batch_id, CredentialRow.leaf_index > start)
+                    .order_by(CredentialRow.leaf_index).limit(page)
+                ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield Leaf(int(r[0]), str(r[1]), bytes(r[2]), bytes(r[3]), int(r[4]))
+            start = int(rows[-1][0])
+
+    @cached_property
+    def _locate_sql(self) -> str:
+        query = (
+            select(CredentialRow.credential_id, CredentialRow.valid_from, CredentialRow.valid_until, CredentialRow.leaf_index,
+                   CredentialRow.batch_id, BatchRow.status, BatchRow.root, BatchRow.leaf_count, BatchRow.chain_id,
+                   BatchRow.registry_address, BatchRow.tx_hash, BatchRow.block_number, BatchRow.block_time, IssuerRow.address)
+            .join(IssuerRow, CredentialRow.issuer_id == IssuerRow.id)
+            .outerjoin(BatchRow, CredentialRow.batch_id == BatchRow.id)
+            .where(CredentialRow.credential_id == bindparam("cid"))
+        )
+        qmark = self.engine.dialect.paramstyle == "qmark"
+        return str(query.compile(dialect=self.engine.dialect)).replace("?" if qmark else "%(cid)s", self.mark)
+
+    def locate(self, credential_id: str) -> CredentialLocation | None:
+        """Where a credential sits (batch, index, anchoring): one indexed query on a per-thread
+        driver connection, without SQLAlchemy's per-statement overhead (this is the public proof
+        endpoint's hot path)."""
+        sql = self._locate_sql
+        conn: Any = getattr(self._local, "raw", None)
+        try:
+            if conn is None:
+                conn = self._local.raw = self.engine.raw_connection()
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, (credential_id,))
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if self.is_postgres:
+                conn.rollback()  # do not sit idle in a transaction
+        except Exception as e:  # the driver's own error classes
+            self._local.raw = None
+            if conn is not None:
+                try:
+                    conn.invalidate()
+                except Exception:
+                    pass
+            raise StoreError(f"database error: {e}") from None
+        if row is None:
+            return None
+        values = list(row)
+        for i in (6, 10):  # root, tx hash come back as memoryview from some drivers
+            if values[i] is not None:
+                values[i] = bytes(values[i])
+        return CredentialLocation(*values)

@@ -1,0 +1,156 @@
+"""Opening the issuer database and units of work on it.
+
+One engine per process. Every database error leaves the store as :class:`StoreError`; nothing
+above ``anchor.store`` sees SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from sqlalchemy import Engine, Table, create_engine, event, inspect, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
+
+from anchor.core.errors import StoreError
+from anchor.store.schema import SCHEMA_VERSION, Base, Meta
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Database:
+    """The engine, its sessions, and what every part of the store shares."""
+
+    def __init__(self, engine: Engine, url: str | None = None) -> None:
+        self.engine = engine
+        self.url = url or engine.url.render_as_string(hide_password=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.is_postgres = engine.dialect.name == "postgresql"
+        self.mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"  # the driver's placeholder
+        self._local = threading.local()
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True, **engine_kw: Any) -> Self:
+        """Connect, and create the tables if they are missing."""
+        url = normalize_url(url)
+        try:
+            if url.startswith("sqlite"):
+                database = make_url(url).database
+                if database and database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"timeout": 30}, **engine_kw)
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(url, pool_pre_ping=True, **engine_kw)
+            store = cls(engine, url)
+            if create:
+                Base.metadata.create_all(engine)
+                store._check_version()
+        except OperationalError as e:
+            raise StoreError(f"cannot open the database {safe_url(url)}: {e.orig}") from e
+        except SQLAlchemyError as e:
+            raise StoreError(f"database error opening {safe_url(url)}: {e}") from e
+        return store
+
+    def _check_version(self) -> None:
+        with self.session() as s:
+            s.execute(self.insert_ignore(Meta.__table__).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            found = s.get(Meta, "schema_version")
+            if found is not None and int(found.value) != SCHEMA_VERSION:
+                raise StoreError(f"database schema version {found.value}, this anchor expects {SCHEMA_VERSION}",
+                                 reason="schema_version")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def schema_state(self) -> tuple[list[str], int | None]:
+        """(anchor's tables missing from the database, the schema version it records or None).
+        Reads only: a readiness probe must not create what it checks for."""
+        with self.connect() as conn:
+            missing = sorted(set(Base.metadata.tables) - set(inspect(conn).get_table_names()))
+            if Meta.__tablename__ in missing:
+                return missing, None
+            value = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+        return missing, int(value) if value is not None and str(value).isdigit() else None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed if the block succeeds, rolled back if it raises.
+
+        For the store's own modules (and tests that tamper with the database on purpose): use
+        cases call the store's methods, which return frozen records, never rows.
+        """
+        s = self._sessions()
+        try:
+            yield s
+            s.commit()
+        except SQLAlchemyError as e:
+            s.rollback()
+            raise StoreError(f"database error: {getattr(e, 'orig', None) or e}") from e
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A plain connection for fast reads; database errors become :class:`StoreError`."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as e:
+            raise StoreError(f"database error: {getattr(e, 'orig', None) or e}") from e
+
+    def insert_ignore(self, table: Table | Any) -> Insert:
+        """``INSERT ... ON CONFLICT DO NOTHING`` in this database's dialect (SQLite and PostgreSQL
+        spell it the same): insert-or-skip, decided by a unique index, not by a read before."""
+        dialect = postgresql if self.is_postgres else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, None for PostgreSQL or an in-memory database."""
+        if self.is_postgres:
+            return None
+        database = self.engine.url.database
+        return Path(database).resolve() if database and database != ":memory:" else None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL + NORMAL: a killed process loses nothing committed; FULL would add an fsync per commit.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk inserts into random-key indexes stay in memory
+    cur.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"

@@ -1,0 +1,68 @@
+"""Issuers and the achievements they award."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from anchor.core.canonical import canonical_bytes
+from anchor.core.records import Achievement, Issuer
+from anchor.store.engine import Database, now
+from anchor.store.schema import AchievementRow, CredentialRow, IssuerRow
+
+
+def issuer_record(row: IssuerRow) -> Issuer:
+    return Issuer(row.id, row.address, row.profile_uri, row.profile_json, row.created_at)
+
+
+def achievement_record(row: AchievementRow) -> Achievement:
+    return Achievement(row.id, row.issuer_id, row.achievement_uri, row.name, row.content_hash)
+
+
+class IssuerQueries(Database):
+    def upsert_issuer(self, address: str, profile_uri: str, profile: dict[str, Any]) -> Issuer:
+        """The issuer with this address, created or given this profile (safe to race: the
+        address is unique and the insert skips an existing row)."""
+        profile_json = json.dumps(profile, sort_keys=True)
+        with self.session() as s:
+            s.execute(self.insert_ignore(IssuerRow.__table__).values(
+                address=address, profile_uri=profile_uri, profile_json=profile_json, created_at=now()))
+            row = s.scalars(select(IssuerRow).where(IssuerRow.address == address)).one()
+            row.profile_uri, row.profile_json = profile_uri, profile_json
+            s.flush()
+            return issuer_record(row)
+
+    def issuer(self, address: str) -> Issuer | None:
+        with self.session() as s:
+            row = s.scalar(select(IssuerRow).where(IssuerRow.address == address))
+            return issuer_record(row) if row is not None else None
+
+    def issuers(self) -> list[Issuer]:
+        with self.session() as s:
+            return [issuer_record(r) for r in s.scalars(select(IssuerRow).order_by(IssuerRow.id))]
+
+    def achievement_for(self, issuer_id: int, achievement: dict[str, Any]) -> Achievement:
+        """The stored achievement with exactly this content, created if new (insert-or-skip on
+        its content hash, so two processes issuing it for the first time both get the same row)."""
+        content = canonical_bytes(achievement)
+        digest = hashlib.sha256(content).hexdigest()
+        with self.session() as s:
+            s.execute(self.insert_ignore(AchievementRow.__table__).values(
+                issuer_id=issuer_id, achievement_uri=achievement["id"], name=achievement["name"], content_hash=digest,
+                definition_json=content.decode(), created_at=now()))
+            row = s.scalars(select(AchievementRow).where(AchievementRow.issuer_id == issuer_id,
+                                                         AchievementRow.content_hash == digest)).one()
+            return achievement_record(row)
+
+    def recipients_of(self, achievement_uri: str, issuer_id: int) -> set[str]:
+        """recipient_ref of everyone who already holds (any version of) this achievement."""
+        with self.session() as s:
+            q = (
+                select(CredentialRow.recipient_ref)
+                .join(AchievementRow, CredentialRow.achievement_id == AchievementRow.id)
+                .where(AchievementRow.issuer_id == issuer_id, AchievementRow.achievement_uri == achievement_uri)
+            )
+            return set(s.scalars(q))
