@@ -157,71 +157,100 @@ def _encode_one(t: AbiType, v: Any) -> bytes:
 
 
 def decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:
-    """ABI-decode ``data`` as the tuple ``types``; addresses come back checksummed."""
+    """ABI-decode ``data`` as the tuple ``types``; addresses come back checksummed.
+
+    Strict: every word must hold a value of its type (no dirty high bits, sign extension or
+    padding), and no word may be read twice (see :class:`_Decoder`), so the work and memory are
+    bounded by ``len(data)``. Anything else raises :class:`ChainError` ``bad_abi_data``.
+    """
     try:
-        return tuple(_decode_tuple([parse_type(t) for t in types], data, 0))
+        return tuple(_Decoder(data).fields([parse_type(t) for t in types], 0))
     except (IndexError, ValueError, UnicodeDecodeError) as e:
         raise ChainError(f"malformed ABI data for ({','.join(types)}): {e}", reason="bad_abi_data") from None
 
 
-def _word(data: bytes, at: int) -> bytes:
-    if at < 0 or at + _WORD > len(data):
-        raise ValueError(f"data too short: need bytes {at}..{at + _WORD}, have {len(data)}")
-    return data[at : at + _WORD]
+class _Decoder:
+    """One payload being decoded. Well-formed data has each of its words read exactly once (heads,
+    offsets, lengths, payloads). Offsets that point many items at one payload would read it over
+    and over: a few kB decoding into gigabytes, or k**3 values from 3k words. So reading more
+    words than the data holds is refused."""
 
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.words_left = len(data) // _WORD
 
-def _uint(data: bytes, at: int) -> int:
-    return int.from_bytes(_word(data, at), "big")
+    def _spend(self, words: int) -> None:
+        self.words_left -= words
+        if self.words_left < 0:
+            raise ValueError(f"offsets overlap: more words read than the {len(self.data)} bytes hold")
 
+    def word(self, at: int) -> bytes:
+        if at < 0 or at + _WORD > len(self.data):
+            raise ValueError(f"data too short: need bytes {at}..{at + _WORD}, have {len(self.data)}")
+        self._spend(1)
+        return self.data[at : at + _WORD]
 
-def _decode_tuple(types: Sequence[AbiType], data: bytes, start: int) -> list[Any]:
-    out, at = [], start
-    for t in types:
-        if t.dynamic:
-            offset = _uint(data, at)
-            if offset > len(data):
-                raise ValueError(f"offset {offset} beyond {len(data)} bytes")
-            out.append(_decode_one(t, data, start + offset))
-        else:
-            out.append(_decode_one(t, data, at))
-        at += t.head_size
-    return out
+    def uint(self, at: int) -> int:
+        return int.from_bytes(self.word(at), "big")
 
+    def fields(self, types: Sequence[AbiType], start: int) -> list[Any]:
+        out, at = [], start
+        heads = sum(t.head_size for t in types)
+        for t in types:
+            if t.dynamic:
+                offset = self.uint(at)
+                if not heads <= offset < len(self.data) - start:  # canonical data never points into the heads
+                    raise ValueError(f"offset {offset} outside {heads}..{len(self.data) - start} (after the heads, within the data)")
+                out.append(self.one(t, start + offset))
+            else:
+                out.append(self.one(t, at))
+            at += t.head_size
+        return out
 
-def _decode_one(t: AbiType, data: bytes, at: int) -> Any:
-    if t.array is not None:
-        if t.length is None:
-            n = _uint(data, at)
-            if n > len(data):  # each item takes at least one word
-                raise ValueError(f"array length {n} beyond the data")
-            return tuple(_decode_tuple([t.array] * n, data, at + _WORD))
-        return tuple(_decode_tuple([t.array] * t.length, data, at))
-    if t.base == "tuple":
-        return tuple(_decode_tuple(t.components, data, at))
-    word = _word(data, at)
-    if t.base == "uint":
+    def one(self, t: AbiType, at: int) -> Any:
+        data = self.data
+        if t.array is not None:
+            if t.length is None:
+                n = self.uint(at)
+                if n > len(data):  # each item takes at least one word (T[0] items: none, and cost nothing)
+                    raise ValueError(f"array length {n} beyond the data")
+                return tuple(self.fields([t.array] * n, at + _WORD))
+            return tuple(self.fields([t.array] * t.length, at))
+        if t.base == "tuple":
+            return tuple(self.fields(t.components, at))
+        word = self.word(at)
+        if t.base == "uint":
+            n = int.from_bytes(word, "big")
+            if n >> t.bits:
+                raise ValueError(f"value does not fit uint{t.bits}")
+            return n
+        if t.base == "int":
+            n = int.from_bytes(word, "big", signed=True)
+            if not -(1 << (t.bits - 1)) <= n < 1 << (t.bits - 1):
+                raise ValueError(f"value does not fit int{t.bits} (not sign-extended)")
+            return n
+        if t.base == "bool":
+            n = int.from_bytes(word, "big")
+            if n > 1:
+                raise ValueError("bool word is neither 0 nor 1")
+            return n == 1
+        if t.base == "address":
+            if any(word[:12]):
+                raise ValueError("address word has high bytes set")
+            return from_word(word)
+        if t.base == "bytesN":
+            if any(word[t.bits :]):
+                raise ValueError(f"bytes{t.bits} word has non-zero padding")
+            return word[: t.bits]
         n = int.from_bytes(word, "big")
-        if n >> t.bits:
-            raise ValueError(f"value does not fit uint{t.bits}")
-        return n
-    if t.base == "int":
-        return int.from_bytes(word, "big", signed=True)
-    if t.base == "bool":
-        n = int.from_bytes(word, "big")
-        if n > 1:
-            raise ValueError("bool word is neither 0 nor 1")
-        return n == 1
-    if t.base == "address":
-        if any(word[:12]):
-            raise ValueError("address word has high bytes set")
-        return from_word(word)
-    if t.base == "bytesN":
-        return word[: t.bits]
-    n = int.from_bytes(word, "big")
-    if at + _WORD + n > len(data):
-        raise ValueError(f"{t.base} of {n} bytes beyond the data")
-    raw = data[at + _WORD : at + _WORD + n]
-    return raw.decode("utf-8") if t.base == "string" else raw
+        padded = -(-n // _WORD) * _WORD
+        if at + _WORD + padded > len(data):
+            raise ValueError(f"{t.base} of {n} bytes (padded to {padded}) beyond the data")
+        self._spend(padded // _WORD)
+        if any(data[at + _WORD + n : at + _WORD + padded]):
+            raise ValueError(f"{t.base} has non-zero padding")
+        raw = data[at + _WORD : at + _WORD + n]
+        return raw.decode("utf-8") if t.base == "string" else raw
 
 
 # ---------------------------------------------------------------------- the registry's table
