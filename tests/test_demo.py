@@ -27,6 +27,13 @@ def line_after(lines: list[str], start: str) -> str:
     return lines[i + 1].strip()
 
 
+def run_printed(lines: list[str], label: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the command the demo printed after ``label``, from the checkout, without ANCHOR_* variables."""
+    command = next(line for line in lines if label in line).split(label, 1)[1]
+    clean = {k: v for k, v in env.items() if not k.startswith("ANCHOR_")}
+    return subprocess.run(shlex.split(command), cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+
+
 def test_demo_runs_then_stops(tmp_path: Path) -> None:
     chain_port, service_port = free_port(), free_port()
     home = tmp_path / "demo-home"
@@ -52,13 +59,18 @@ def test_demo_runs_then_stops(tmp_path: Path) -> None:
         if shutil.which("curl"):
             answer = json.loads(subprocess.run(curl, capture_output=True, text=True, timeout=30, check=True).stdout)
             assert answer["verdict"] == "valid"
-        # b) offline, chain only
+        # b) offline, chain only; the printed command repeats it without the demo's environment
         assert line_after(lines, "b) offline, chain only:") == "→ valid: every check passed", out
+        offline = run_printed(lines, "b) offline, chain only:", env)
+        assert offline.returncode == 0 and offline.stdout.startswith("VALID"), offline.stdout + offline.stderr
         # c) the tampered copy is rejected, with its reason
         tampered = line_after(lines, "c) a tampered copy")
         assert tampered.startswith("→ invalid: ") and tampered.endswith("]"), tampered
         reason = tampered.rsplit("[", 1)[1].rstrip("]")
         assert reason and reason.replace("_", "").isalpha(), tampered
+        rejected = run_printed(lines, "c) a tampered copy (holder renamed):", env)
+        assert rejected.returncode == 1 and rejected.stdout.startswith("INVALID"), rejected.stdout + rejected.stderr
+        assert f"[{reason}]" in rejected.stdout
         assert (home / "tampered-badge.json").exists() and len(list((home / "badges").glob("*.json"))) == 12
 
         chain_pid = int((home / "chain" / "anvil.pid").read_text())

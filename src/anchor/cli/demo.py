@@ -33,6 +33,14 @@ def demo(app: App, bind: str) -> None:
     run_demo(app.settings, say, bind=bind)
 
 
+def _flags(settings: Settings) -> str:
+    """The global options that repeat the demo's commands on a moved home or chain."""
+    default = Settings()
+    home = f" --home {settings.home}" if settings.home != default.home else ""
+    rpc = f" --rpc {settings.rpc_url}" if settings.rpc_url != default.rpc_url else ""
+    return home + rpc
+
+
 def examples_dir() -> Path:
     from anchor.chain.artifact import project_root
 
@@ -122,11 +130,11 @@ def run_demo(settings: Settings, say: Say, *, bind: str = SERVICE_BIND) -> dict[
     say(f"   a) the service:  curl -s -X POST -H 'Content-Type: application/json' --data-binary @{sample} {url}/api/v1/verify")
     say(f"      → {answer['summary']}")
     offline = Verifier(lambda a: RegistryReader.connect(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(badge)
-    rpc_flag = "" if settings.rpc_url == Settings().rpc_url else f" --rpc {settings.rpc_url}"
-    say(f"   b) offline, chain only:  .venv/bin/anchor verify{rpc_flag} {sample}")
+    anchor = ".venv/bin/anchor" + _flags(settings)
+    say(f"   b) offline, chain only:  {anchor} verify {sample}")
     say(f"      → {offline.summary}")
     bad = Verifier(lambda a: RegistryReader.connect(settings.rpc_url, a), VerifyOptions(registry=d.registry.address)).verify(forged)
-    say(f"   c) a tampered copy (holder renamed):  .venv/bin/anchor verify{rpc_flag} {tampered}")
+    say(f"   c) a tampered copy (holder renamed):  {anchor} verify {tampered}")
     say(f"      → {bad.summary}" + (f" [{bad.failed.reason}]" if bad.failed and bad.failed.reason else ""))
     say("")
     say("Done. The chain and the service keep running in the background; `scripts/demo stop` stops both.", bold=True)
