@@ -26,18 +26,28 @@ def _eip55(lower_hex: str) -> str:
     return "0x" + "".join(c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower_hex))
 
 
-@lru_cache(maxsize=65_536)
 def checksum(address: str) -> str:
     """EIP-55 form of ``address``; ValueError if it is not a 20-byte hex address."""
-    if not isinstance(address, str) or not _HEX40.fullmatch(address):
+    if not isinstance(address, str):  # (before the cache: a list or dict would raise TypeError there)
+        raise ValueError(f"not an Ethereum address: {address!r}")
+    return _checksum(address)
+
+
+@lru_cache(maxsize=65_536)
+def _checksum(address: str) -> str:
+    if not _HEX40.fullmatch(address):
         raise ValueError(f"not an Ethereum address: {address!r}")
     return _eip55(address[2:].lower())
 
 
-@lru_cache(maxsize=65_536)
 def is_address(value: str) -> bool:
     """Whether ``value`` is an address (a mixed-case one must carry a valid EIP-55 checksum)."""
-    if not isinstance(value, str) or not _HEX40.fullmatch(value):
+    return isinstance(value, str) and _is_address(value)
+
+
+@lru_cache(maxsize=65_536)
+def _is_address(value: str) -> bool:
+    if not _HEX40.fullmatch(value):
         return False
     body = value[2:]
     if body == body.lower() or body == body.upper():
