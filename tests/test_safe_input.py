@@ -22,13 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchor.core.errors import InputError
+from anchor.core.safe_yaml import load_yaml
 from anchor.core.safe_input import (
     MAX_DEPTH,
     MAX_JSON_BYTES,
     MAX_YAML_BYTES,
     check_json_depth,
     load_json,
-    load_yaml,
 )
 
 # ---------------------------------------------------------------------------- helpers

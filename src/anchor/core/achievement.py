@@ -4,12 +4,12 @@ hands in the text."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlparse
 
 from anchor.core.errors import InputError
-from anchor.core.safe_input import load_json, load_yaml
+from anchor.core.safe_input import load_json
+from anchor.core.safe_yaml import load_yaml
 
 ACHIEVEMENT_TYPES = frozenset(
     "Achievement ApprenticeshipCertificate Assessment Assignment AssociateDegree Award Badge "

@@ -286,10 +286,9 @@ def schema_errors(credential: Any) -> list[str]:
 
 @cache
 def _fast_validator() -> Any:
-    import fastjsonschema
+    from anchor.schemas.validator import compiled_validator  # compiled once per schema, then cached
 
-    schema = json.loads(resources.files("anchor.schemas").joinpath(SCHEMA_FILE).read_text())
-    return fastjsonschema.compile(schema)
+    return compiled_validator()
 
 
 def schema_errors_fast(credential: Any) -> list[str]:

@@ -59,14 +59,14 @@ def next_level(level: bytes) -> bytes:
         return _next_level_py(level)
     n = len(level) // HASH_SIZE
     if n < _PARALLEL_MIN_NODES:
-        return _next_level_c(level)
+        return bytes(_next_level_c(level))
     # Two halves on two threads; the split is on an even node so no pair straddles it.
     split = (n // 4) * 2 * HASH_SIZE
     view = memoryview(level)
     with ThreadPoolExecutor(max_workers=2) as pool:
         right = pool.submit(_next_level_c, view[split:])
         left = _next_level_c(view[:split])
-        return left + right.result()
+        return bytes(left + right.result())
 
 
 def join_leaves(leaves: Iterable[bytes]) -> bytes:
