@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from anchor.api import create_app
 from anchor.api.openapi import build, documented_rules
 from anchor.api.service import ServiceConfig
-from anchor.chain.client import Chain
+from anchor.chain.node import Chain
 from anchor.chain.anvil import DevChain
 from anchor.app.issuing import issue_credentials
 from anchor.app.revoking import request_revocation, submit_revocations
@@ -100,13 +100,13 @@ def test_chain_reads_are_cached_per_block(world: World, anvil: DevChain) -> None
     app = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry=world.registry.address, database_url=world.db_url, head_ttl=60))
     view = app.extensions["anchor"].view
     calls: list[int] = []
-    real = view.rpc
+    real = view.rpc.batch
 
     def counting(batch: list[tuple[str, list[Any]]]) -> list[Any]:
         calls.append(len(batch))
         return real(batch)
 
-    view.rpc = counting
+    view.rpc.batch = counting
     client = app.test_client()
     for _ in range(50):
         assert client.post("/api/v1/verify", json=world.badges[1]).json["verdict"] == "valid"
@@ -127,12 +127,14 @@ def test_batches_and_issuers(world: World, url: str) -> None:
 
 
 def test_health(world: World, url: str, anvil: DevChain) -> None:
-    body = requests.get(f"{url}/healthz", timeout=5).json()
-    assert body["status"] == "ok" and body["database"]["ok"] and body["chain"]["ok"]
+    assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}  # liveness (more in test_api_health)
+    body = requests.get(f"{url}/readyz", timeout=5).json()
+    assert body["status"] == "ready" and body["database"]["ok"] and body["chain"]["ok"]
     broken = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry=world.registry.address,
                                       database_url="postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"))
-    r = broken.test_client().get("/healthz")
-    assert r.status_code == 503 and r.json["database"]["ok"] is False and r.json["chain"]["ok"] is True
+    assert broken.test_client().get("/healthz").status_code == 200
+    r = broken.test_client().get("/readyz")
+    assert r.status_code == 503 and r.json["failed"] == ["database"] and r.json["checks"]["chain"]["ok"] is True
 
 
 def test_request_limits_and_bad_bodies(world: World, url: str) -> None:

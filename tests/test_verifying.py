@@ -359,7 +359,7 @@ def test_chain_down_is_unknown_never_a_verdict(world: World, tmp_path: Path) -> 
         broken["name"] = "Altered"
         r = requests.post(f"{service}/api/v1/verify", json=broken, timeout=10)
         assert r.status_code == 200 and r.json()["verdict"] == "invalid"
-        assert requests.get(f"{service}/healthz", timeout=10).status_code == 503
+        assert requests.get(f"{service}/readyz", timeout=10).status_code == 503
         r = requests.get(f"{service}/api/v1/credentials/{world.badges[0]['id']}/status", timeout=10)
         assert r.status_code == 503 and r.headers["Content-Type"] == "application/problem+json"
 

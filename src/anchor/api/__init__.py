@@ -1,16 +1,21 @@
 """The public verification service: a Flask app factory with one blueprint per area.
 
-    gunicorn 'anchor.api:create_app()'        # settings from ANCHOR_* / anchor.toml
-    anchor serve                               # the same, with the embedded defaults
+    gunicorn -c python:anchor.api.gunicorn_conf 'anchor.api:create_app()'   # settings from ANCHOR_* / anchor.toml
+    anchor serve                                                            # the same, with the embedded defaults
+
+Limits (request target, body, gunicorn's own) are in :mod:`anchor.api.limits`; every error,
+including gunicorn's, is an RFC 9457 problem document.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 
-from anchor.api import audit, credentials, problems, registry, verify
+from anchor.api import audit, credentials, health, problems, registry, verify
+from anchor.api.limits import MAX_URL_BYTES
 from anchor.api.openapi import build as build_openapi
 from anchor.api.openapi import operation
 from anchor.api.page import bp as page_bp
@@ -29,6 +34,17 @@ def config_from_settings(settings: Settings, **overrides: Any) -> ServiceConfig:
     return ServiceConfig(**values)
 
 
+def _refuse_long_urls() -> None:
+    """414 for a request target (path and query as sent) over :data:`MAX_URL_BYTES`, before
+    routing: the same answer whatever the path."""
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    length = len(raw) if raw else len(quote(environ.get("PATH_INFO", ""))) + 1 + len(environ.get("QUERY_STRING", ""))
+    if length > MAX_URL_BYTES:
+        raise problems.Problem(414, "URI Too Long", f"the request target is {length:,} bytes; "
+                               f"this service accepts at most {MAX_URL_BYTES:,} (path and query string)", kind="uri-too-long")
+
+
 def create_app(config: ServiceConfig | None = None) -> Flask:
     """Build the app. Without ``config``, settings come from the environment / ``anchor.toml``."""
     config = config or config_from_settings(load_settings())
@@ -37,7 +53,8 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["anchor"] = Service(config)
     problems.install(app)
-    for bp in (credentials.bp, verify.bp, registry.bp, audit.bp, page_bp):
+    app.before_request(_refuse_long_urls)
+    for bp in (credentials.bp, verify.bp, registry.bp, audit.bp, health.bp, page_bp):
         app.register_blueprint(bp)
 
     openapi_cache: dict[str, str] = {}

@@ -3,23 +3,26 @@ with its revocations. All rebuilt from the chain's events, synced incrementally 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from anchor.core.addresses import checksum as to_checksum_address
-from anchor.core.addresses import is_address
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from anchor.api.credentials import json_response, service
-from anchor.api.openapi import PROBLEM, operation, path_param, query_param
-from anchor.chain.reader import LogEvent
-from anchor.core.errors import InputError, NotFound
+from anchor.api.openapi import PROBLEM, operation, path_param
+from anchor.api.params import IntParam
+from anchor.core.addresses import checksum as to_checksum_address
 from anchor.core.bitmap import from_words
+from anchor.core.errors import InputError, NotFound
 from anchor.core.proof import parse_root
-from anchor.app.revoking import REASON_NAMES
+from anchor.core.registry import LogEvent, RevocationReason
 from anchor.core.timefmt import format_ts, from_unix
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
 MAX_LIMIT = 500
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+OFFSET = IntParam("offset", "Events to skip", default=0, minimum=0, maximum=1_000_000_000)
+LIMIT = IntParam("limit", "Events per page", default=100, minimum=1, maximum=MAX_LIMIT)
 
 
 def _value(v: Any) -> Any:
@@ -36,32 +39,21 @@ def event_json(ev: LogEvent) -> dict[str, Any]:
         args["indices"] = from_words(ev.args["words"])
         del args["words"]
     if "reason" in args:
-        args["reasonName"] = REASON_NAMES.get(int(args["reason"]), f"code {args['reason']}")
+        args["reasonName"] = RevocationReason.label_of(int(args["reason"]))
     return {"event": ev.name, "block": ev.block_number, "time": format_ts(from_unix(ev.block_time)),
             "transaction": "0x" + ev.tx_hash.hex(), "logIndex": ev.log_index, "args": args}
-
-
-def _int_arg(name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise InputError(f"query parameter {name} must be a non-negative integer, got {raw!r}")
-    value = int(raw)
-    return min(value, maximum) if maximum is not None else value
 
 
 @bp.get("/history")
 @operation(
     summary="Every registry event, oldest first, paginated",
     tag="audit",
-    parameters=[query_param("offset", "Events to skip", {"type": "integer", "minimum": 0}),
-                query_param("limit", f"Events per page (at most {MAX_LIMIT})", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})],
-    responses={200: ("A page of events", {"type": "object"}), 422: ("Bad paging parameter", PROBLEM), 503: ("Chain unavailable", PROBLEM)},
+    parameters=[OFFSET.spec(), LIMIT.spec()],
+    responses={200: ("A page of events", {"type": "object"}),
+               422: ("A paging parameter that is not an integer in its range", PROBLEM), 503: ("Chain unavailable", PROBLEM)},
 )
 def history() -> Response:
-    offset = _int_arg("offset", 0)
-    limit = max(1, _int_arg("limit", 100, MAX_LIMIT))
+    offset, limit = OFFSET.get(), LIMIT.get()
     events, state = service().history()
     page = events[offset : offset + limit]
     nxt = offset + limit if offset + limit < len(events) else None
@@ -73,14 +65,15 @@ def history() -> Response:
 @operation(
     summary="One issuer's timeline: additions, removals, batches, revocations",
     tag="audit",
-    parameters=[path_param("address", "Issuer account", r"^0x[0-9a-fA-F]{40}$")],
+    parameters=[path_param("address", "Issuer account, in any letter case (the answer carries its EIP-55 form)", ADDRESS.pattern)],
     responses={200: ("The timeline", {"type": "object"}), 404: ("Never an issuer", PROBLEM), 422: ("Not an address", PROBLEM),
                503: ("Chain unavailable", PROBLEM)},
 )
 def issuer_timeline(address: str) -> Response:
-    if not is_address(address):
-        raise InputError(f"not an address: {address!r}")
-    who = to_checksum_address(address)
+    if not ADDRESS.fullmatch(address):
+        raise InputError(f"not an address (0x and 40 hex digits): {address[:60]!r}")
+    # Any case: a lookup with a mistyped address finds nothing (404); nothing is sent or signed.
+    who = to_checksum_address(address.lower())
     events, state = service().history()
     record = state.issuers.get(who)
     if record is None:
@@ -103,13 +96,17 @@ def batch(root: str) -> Response:
     raw = parse_root(root)
     value = raw.hex()
     events, state = service().history()
-    b = state.batches.get(raw)
-    if b is None:
+    found = [b for (_, root), b in state.batches.items() if root == raw]
+    if not found:
         raise NotFound(f"root 0x{value} was never anchored in this registry")
-    related = [e for e in events if e.args.get("root") == raw]
+    # A batch is (issuer, root): the same root anchored by several issuers is several batches; the
+    # first anchoring is shown, and every batch of the root is listed.
+    b = min(found, key=lambda x: (x.block, x.issuer))
+    related = [e for e in events if e.args.get("root") == raw and e.args.get("issuer") == b.issuer]
     return json_response({
         "merkleRoot": "0x" + raw.hex(), "issuer": b.issuer, "leafCount": b.leaf_count, "block": b.block,
         "anchoredAt": format_ts(from_unix(b.time)), "transaction": "0x" + b.tx_hash.hex(),
-        "revokedAsWhole": b.revoked_block is not None, "revokedIndices": len(state.revoked_indices(raw)),
+        "revokedAsWhole": b.revoked_block is not None, "revokedIndices": len(state.revoked_indices(b.issuer, raw)),
         "events": [event_json(e) for e in related],
+        "issuers": [x.issuer for x in sorted(found, key=lambda x: (x.block, x.issuer))],
     })

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from anchor import __version__
+from anchor.api.limits import MAX_BODY_BYTES, MAX_URL_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,7 +71,8 @@ def build(app: Flask) -> dict[str, Any]:
         if spec["body"]:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]}}}
         op["responses"] = {}
-        for status, (description, schema) in spec["responses"].items():
+        responses = {**spec["responses"], 414: (f"Request target (path and query) over {MAX_URL_BYTES:,} bytes", PROBLEM)}
+        for status, (description, schema) in sorted(responses.items()):
             media = "application/problem+json" if schema is PROBLEM else "application/json"
             entry: dict[str, Any] = {"description": description}
             if schema is not None:
@@ -83,7 +85,10 @@ def build(app: Flask) -> dict[str, Any]:
             "title": "anchor verification service",
             "version": __version__,
             "description": "Proofs, status and verification of Open Badges 3.0 credentials anchored in a CredentialRegistry. "
-                           "Every answer can be re-checked against the chain with `anchor verify`.",
+                           "Every answer can be re-checked against the chain with `anchor verify`. "
+                           f"Limits: a request target (path and query string, as sent) of at most {MAX_URL_BYTES:,} bytes "
+                           f"(else 414), a request body of at most {MAX_BODY_BYTES:,} bytes (else 413). Every error is an "
+                           "RFC 9457 problem document (application/problem+json) with a stable `reason` code.",
         },
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": SCHEMAS},
@@ -98,8 +103,10 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "RFC 9457 problem details",
         "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                       "detail": {"type": "string"}, "instance": {"type": "string"}},
-        "required": ["type", "title", "status", "detail"],
+                       "detail": {"type": "string"}, "instance": {"type": "string"},
+                       "reason": {"type": "string", "pattern": "^[a-z0-9_]+$",
+                                  "description": "A stable snake_case code for clients to match on"}},
+        "required": ["type", "title", "status", "detail", "reason"],
     },
     "AnchorProof": {
         "type": "object",
@@ -127,7 +134,7 @@ SCHEMAS: dict[str, Any] = {
     "VerificationReport": {
         "type": "object",
         "properties": {
-            "verdict": {"enum": ["valid", "invalid", "revoked", "expired", "not_yet_valid", "unknown"]},
+            "verdict": {"enum": ["valid", "invalid", "revoked", "expired", "not_yet_valid", "pending", "untrusted_registry", "unknown"]},
             "summary": {"type": "string"}, "credentialId": {"type": ["string", "null"]}, "checkedAt": {"type": "string"},
             "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
             "anchor": {"type": ["object", "null"]}, "revocation": {"type": ["object", "null"]},
@@ -163,10 +170,26 @@ SCHEMAS: dict[str, Any] = {
     },
     "Issuers": {"type": "object", "properties": {"issuers": {"type": "array", "items": {"$ref": "#/components/schemas/Issuer"}},
                                                  "registry": _ADDRESS, "chainId": {"type": "integer"}}},
-    "Health": {
+    "Liveness": {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]},
+    "DependencyCheck": {
         "type": "object",
-        "properties": {"status": {"enum": ["ok", "degraded"]}, "database": {"type": "object"}, "chain": {"type": "object"}},
+        "description": "One dependency's readiness; `reason` (when not ok) is a stable code such as "
+                       "database_unavailable, schema_missing, schema_version_mismatch, chain_unavailable, registry_code_mismatch",
+        "properties": {"ok": {"type": "boolean"}, "reason": {"type": "string"}},
+        "required": ["ok"],
+    },
+    "Readiness": {
+        "type": "object",
+        "properties": {"status": {"const": "ready"}, "database": {"$ref": "#/components/schemas/DependencyCheck"},
+                       "chain": {"$ref": "#/components/schemas/DependencyCheck"}, "tookMs": {"type": "number"}},
         "required": ["status", "database", "chain"],
+    },
+    "NotReady": {
+        "allOf": [{"$ref": "#/components/schemas/Problem"}],
+        "type": "object",
+        "properties": {"failed": {"type": "array", "items": {"enum": ["database", "chain"]}, "minItems": 1},
+                       "checks": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/DependencyCheck"}}},
+        "required": ["failed", "checks"],
     },
     "Credential": {"type": "object", "description": "An Open Badges 3.0 AchievementCredential with its anchor proof"},
 }

@@ -1,16 +1,14 @@
-"""Public views of the registry: one batch, the issuers; and ``/healthz``."""
+"""Public views of the registry: one batch, the issuers."""
 
 from __future__ import annotations
-
-import time
 
 from flask import Blueprint, Response
 
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, path_param
-from anchor.chain.client import IssuerInfo
-from anchor.core.errors import AnchorError, NotFound
+from anchor.core.errors import NotFound
 from anchor.core.proof import parse_root
+from anchor.core.registry import IssuerInfo
 from anchor.core.timefmt import format_ts, from_unix
 
 bp = Blueprint("registry", __name__)
@@ -33,8 +31,9 @@ def batch(root: str) -> Response:
     raw = parse_root(root)
     value = raw.hex()
     view = service().view
-    info = view.batch(raw)
-    if not info.anchored:
+    found = view.batches_of_root(raw)
+    info = found[0] if found else None
+    if info is None:
         raise NotFound(f"root 0x{value} was never anchored in registry {view.address}")
     return json_response({
         "merkleRoot": "0x" + raw.hex(), "issuer": info.issuer, "leafCount": info.leaf_count,
@@ -54,35 +53,3 @@ def issuers() -> Response:
     view = service().view
     return json_response({"registry": view.address, "chainId": view.chain_id, "issuers": [_issuer_json(i) for i in view.issuers()]})
 
-
-@bp.get("/healthz")
-@operation(
-    summary="Database and chain reachability",
-    tag="health",
-    responses={200: ("Everything reachable", {"$ref": "#/components/schemas/Health"}),
-               503: ("Something is not", {"$ref": "#/components/schemas/Health"})},
-)
-def healthz() -> Response:
-    svc = service()
-    body: dict[str, object] = {}
-    ok = True
-    started = time.perf_counter()
-    try:
-        if svc.config.database_url is None:
-            body["database"] = {"ok": True, "configured": False}
-        else:
-            svc.store.ping()
-            body["database"] = {"ok": True, "configured": True}
-    except AnchorError as e:
-        ok = False
-        body["database"] = {"ok": False, "error": e.message}
-    try:
-        head = int(svc.view.rpc([("eth_blockNumber", [])])[0], 16)
-        body["chain"] = {"ok": svc.view.code_matches(), "block": head, "chainId": svc.view.chain_id, "registry": svc.view.address}
-        ok = ok and bool(body["chain"]["ok"])  # type: ignore[index]
-    except AnchorError as e:
-        ok = False
-        body["chain"] = {"ok": False, "error": e.message}
-    body["status"] = "ok" if ok else "degraded"
-    body["tookMs"] = round((time.perf_counter() - started) * 1000, 1)
-    return json_response(body, 200 if ok else 503, cache="no-store")

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, request
 
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, query_param
 from anchor.api.problems import Problem
+from anchor.app.verifying import Verdict, Verifier, VerifyOptions
 from anchor.core.errors import InputError
 from anchor.core.proof import MAX_PATH
+from anchor.core.safe_input import load_json
 from anchor.core.timefmt import parse_ts
-from anchor.app.verifying import Verdict, Verifier, VerifyOptions
 
 bp = Blueprint("verify", __name__, url_prefix="/api/v1")
+MAX_EMAIL = 254  # RFC 5321's limit on a forward path
+# What the view accepts, stated for clients: empty (= not given), or an address with an "@".
+EMAIL_SCHEMA = {"type": "string", "maxLength": MAX_EMAIL, "anyOf": [{"maxLength": 0}, {"pattern": "@"}]}
+AT_SCHEMA = {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "date-time"}, {"format": "date"}]}
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -22,9 +27,11 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if not raw:
         raise Problem(400, "Bad Request", "the body is empty; send the credential JSON", kind="empty-body")
     try:
-        body = json.loads(raw)
-    except ValueError as e:
-        raise Problem(400, "Bad Request", f"the body is not valid JSON: {e}", kind="malformed-json") from None
+        body = load_json(raw, what="the body")
+    except InputError as e:  # limits are checked before parsing: depth, size, duplicate keys
+        if e.reason == "invalid_json":
+            raise Problem(400, "Bad Request", e.message, kind="malformed-json") from None
+        raise Problem(422, "Unprocessable Content", e.message, kind=e.reason.replace("_", "-")) from None
     if not isinstance(body, dict):
         raise Problem(422, "Unprocessable Content", f"the body must be a JSON object (a credential), not {type(body).__name__}",
                       kind="wrong-type")
@@ -43,8 +50,10 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     tag="verify",
     description="Runs the ordered checks (schema, proof, anchor, issuer, revocation, validity, recipient). "
                 "Any verdict but `unknown` is a 200; `unknown` (the chain cannot be read) is a 503.",
-    parameters=[query_param("email", "Also check that the credential was issued to this email"),
-                query_param("at", "Judge the validity window at this ISO 8601 time (default now)")],
+    parameters=[query_param("email", "Also check that the credential was issued to this email. Empty means not given "
+                            "(as an HTML form sends an empty field).", EMAIL_SCHEMA),
+                query_param("at", "Judge the validity window at this ISO 8601 date-time with a timezone, or date (UTC), "
+                            "instead of now. Empty means not given.", AT_SCHEMA)],
     body={"$ref": "#/components/schemas/Credential"},
     responses={200: ("The report", {"$ref": "#/components/schemas/VerificationReport"}),
                400: ("Empty or malformed JSON", PROBLEM), 413: ("Body too large", PROBLEM),
@@ -58,10 +67,10 @@ def verify() -> Response:
     raw = request.get_data(cache=False)
     svc = service()
     prepared = svc.prepared(raw, parse_body)
-    at = request.args.get("at")
-    email = request.args.get("email")
-    if email is not None and ("@" not in email or len(email) > 254):
-        raise InputError(f"email {email!r} is not an email address")
+    at = request.args.get("at") or None  # empty is absent, for both
+    email = request.args.get("email") or None
+    if email is not None and ("@" not in email or len(email) > MAX_EMAIL):
+        raise InputError(f"email {email[:80]!r} is not an email address (one with an @, at most {MAX_EMAIL} characters)")
     options = VerifyOptions(registry=svc.view.address, confirmations=svc.config.confirmations,
                             at=parse_ts(at, what="at") if at else None, email=email)
     report = Verifier(lambda _address: svc.view, options).check(prepared)

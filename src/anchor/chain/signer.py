@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 from eth_account import Account
@@ -88,15 +89,48 @@ def dev_signer(n: int = 0) -> Signer:
 
 
 def write_keystore(signer_key: str, path: Path, password: str) -> str:
-    """Encrypt ``signer_key`` into a keystore file at ``path``; returns the address."""
+    """Encrypt ``signer_key`` into a keystore file at ``path``; returns the address.
+
+    The file is written atomically with mode 0600 whatever was at ``path`` before: the JSON goes
+    into a new file created 0600 (``O_CREAT | O_EXCL``, so never an existing, possibly
+    world-readable, file or a symlink planted there) in the same directory, is flushed to disk,
+    and is renamed over ``path``. A crash leaves the old file or the new one, never a torn one.
+    """
     account = Account.from_key(signer_key)
-    encrypted = Account.encrypt(account.key, password)
+    encrypted = json.dumps(Account.encrypt(account.key, password)).encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(encrypted, fh)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            view = memoryview(encrypted)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
     return str(account.address)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (where the platform allows opening a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load_signer(

@@ -45,6 +45,7 @@ def _env(settings: Settings, registry: str) -> dict[str, str]:
 def _command(bind: str, workers: int, threads: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread" if threads > 1 else "sync", "--graceful-timeout", "10",
+            "--config", "python:anchor.api.gunicorn_conf",  # request limits; errors as problem+json, never HTML
             "anchor.api:create_app()"]
 
 

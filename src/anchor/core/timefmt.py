@@ -41,7 +41,10 @@ def parse_ts(text: str, *, what: str = "timestamp", end_of_day: bool = False) ->
         raise InputError(f"{what}: {text!r} is not an ISO 8601 date or date-time") from None
     if moment.tzinfo is None:
         raise InputError(f"{what}: {text!r} has no timezone (add Z for UTC, or an offset like +02:00)")
-    return moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        return moment.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is in year 0 in UTC
+        raise InputError(f"{what}: {text!r} is outside the representable years 1 to 9999 in UTC") from None
 
 
 def parse_credential_ts(text: object, *, what: str) -> datetime:
