@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 
+import jsonschema
 import pytest
 from sqlalchemy import update
 from werkzeug.test import TestResponse
 
 from anchor.api import create_app
+from anchor.api.openapi import build
 from anchor.api.service import ServiceConfig
 from anchor.chain.anvil import DevChain
 from anchor.chain.signer import dev_signer
@@ -26,10 +28,17 @@ def ready(rpc_url: str, registry: str, db_url: str | None) -> TestResponse:
     return create_app(ServiceConfig(rpc_url=rpc_url, registry=registry, database_url=db_url)).test_client().get("/readyz")
 
 
+def documented(body: object, schema: str) -> None:
+    """``body`` conforms to the OpenAPI document's component ``schema``."""
+    doc = build(create_app(ServiceConfig(rpc_url=DEAD_RPC, registry=REGISTRY, database_url=None)))
+    jsonschema.validate(body, {"$ref": f"#/components/schemas/{schema}", "components": doc["components"]})
+
+
 def not_ready(r: TestResponse) -> dict[str, object]:
     assert r.status_code == 503 and r.headers["Content-Type"] == "application/problem+json", r.get_data(as_text=True)
     assert r.headers["Retry-After"] and r.headers["Cache-Control"] == "no-store" and leaks(r) == []
     body = r.get_json()
+    documented(body, "NotReady")
     assert body["reason"] == "not_ready" and body["status"] == 503
     for name in body["failed"]:
         assert f"{name} ({body['checks'][name]['reason']})" in body["detail"]
@@ -59,6 +68,7 @@ def test_readyz_checks_the_schema_is_there_and_current(anvil: DevChain, registry
         r = ready(anvil.rpc_url, registry.address, db_url)
         assert r.status_code == 200 and r.headers["Content-Type"] == "application/json", r.get_data(as_text=True)
         body = r.get_json()
+        documented(body, "Readiness")
         assert body["status"] == "ready" and body["database"] == {"ok": True, "configured": True, "schemaVersion": SCHEMA_VERSION}
         assert body["chain"]["ok"] and body["chain"]["registry"] == registry.address and body["chain"]["chainId"] == 31337
 
