@@ -97,6 +97,9 @@ def batch(root: str) -> Response:
     value = raw.hex()
     events, state = service().history()
     found = [b for (_, root), b in state.batches.items() if root == raw]
+    if not found:  # anchored since the cached head? look again before saying "never"
+        events, state = service().history(fresh=True)
+        found = [b for (_, root), b in state.batches.items() if root == raw]
     if not found:
         raise NotFound(f"root 0x{value} was never anchored in this registry")
     # A batch is (issuer, root): the same root anchored by several issuers is several batches; the

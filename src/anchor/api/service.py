@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from anchor.core import merkle
-from anchor.chain.reader import LogEvent, RegistryView
+from anchor.core.registry import LogEvent
+from anchor.chain.reader import RegistryReader
 from anchor.core.history import RegistryState, replay
 from anchor.core.errors import ConfigError, InputError, NotFound
 from anchor.core.proof import proof_head_json
@@ -57,7 +58,7 @@ def credential_urn(raw: str) -> str:
 class Service:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.view = RegistryView(config.rpc_url, config.registry, head_ttl=config.head_ttl)
+        self.view = RegistryReader.connect(config.rpc_url, config.registry, head_ttl=config.head_ttl)
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._levels: OrderedDict[int, list[bytes]] = OrderedDict()
@@ -68,12 +69,17 @@ class Service:
         self._events: list[LogEvent] = []
         self._state = RegistryState()
         self._synced = -1  # last block whose events are in _events
+        self._reorgs_seen = 0  # the reader's reorg count when _events was last rebuilt
 
-    def history(self) -> tuple[list[LogEvent], RegistryState]:
+    def history(self, *, fresh: bool = False) -> tuple[list[LogEvent], RegistryState]:
         """The registry's events so far and the state they fold into, synced incrementally:
-        only blocks after the last synced one are read, at most once per head refresh."""
-        head = self.view.head()
+        only blocks after the last synced one are read, at most once per head refresh (``fresh``:
+        refresh the head now, e.g. before answering "not found")."""
+        head = self.view.head(fresh=fresh)
         with self._history_lock:
+            reorgs = self.view.cache.reorgs if self.view.cache is not None else 0
+            if reorgs != self._reorgs_seen:  # blocks we replayed left the canonical chain: start over
+                self._events, self._state, self._synced, self._reorgs_seen = [], RegistryState(), -1, reorgs
             if head > self._synced:
                 new = list(self.view.logs(from_block=self._synced + 1, to_block=head))
                 self._events.extend(new)
@@ -171,7 +177,7 @@ class Service:
         if loc.batch_status != "confirmed" or loc.root is None or loc.leaf_index is None:
             out["status"] = "pending"
             return out
-        head, batch, _issuer, bits = self.view.read(loc.root, loc.leaf_index, loc.issuer_address)
+        head, batch, _issuer, bits = self.view.read(loc.issuer_address, loc.root, loc.leaf_index)
         out["block"] = head
         out["anchor"] = {"chainId": self.view.chain_id, "registry": self.view.address, "merkleRoot": "0x" + loc.root.hex(),
                          "leafIndex": loc.leaf_index, "blockNumber": batch.anchored_block,
@@ -181,7 +187,7 @@ class Service:
         if not batch.anchored:  # the database says anchored, the chain does not (reset? reorg?)
             out["status"] = "not_on_chain"
         elif revoked:
-            from anchor.app.verifying import _revocation_json
+            from anchor.core.verdict import _revocation_json
 
             out["status"] = "revoked"
             out["revocation"] = _revocation_json(self.view.revocation(batch, loc.leaf_index))

@@ -174,11 +174,12 @@ class RegistryReader:
     def caching(self) -> bool:
         return self.cache is not None
 
-    def head(self) -> int:
-        """The latest block number. When caching, re-read at most every ``head_ttl`` seconds,
-        with a reorg check and the registry's events of the new blocks applied to the cache."""
+    def head(self, *, fresh: bool = False) -> int:
+        """The latest block number. When caching, re-read at most every ``head_ttl`` seconds
+        (``fresh``: now), with a reorg check and the registry's events of the new blocks applied
+        to the cache."""
         cached = self._head
-        if cached is not None and time.monotonic() - cached[0] < self.head_ttl:
+        if not fresh and cached is not None and time.monotonic() - cached[0] < self.head_ttl:
             return cached[1]
         if self.cache is None:
             number = self.chain.block_number()
@@ -186,7 +187,7 @@ class RegistryReader:
             return number
         with self._lock:  # one refresh at a time; the others wait and reuse it
             cached = self._head
-            if cached is not None and time.monotonic() - cached[0] < self.head_ttl:
+            if not fresh and cached is not None and time.monotonic() - cached[0] < self.head_ttl:
                 return cached[1]
             number = self._sync(self.cache)
             self._head = (time.monotonic(), number)
