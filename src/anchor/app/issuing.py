@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from anchor.app.faults import crashpoint
 from anchor.core.credential import CredentialFactory, IssuerProfile, normalize_email
 from anchor.core.errors import InputError, NotFound, StoreError
 from anchor.core.roster import Roster, RosterRow, RowError
@@ -124,6 +125,7 @@ def issue_credentials(
         ]
         for chunk, issued_chunk in zip(chunks, built)
     )
+    crashpoint("issue_before_insert")  # holders read, nothing inserted yet: the window a second run could race into
     inserted = store.insert_credentials(issuer.id, stored_achievement.id, rows, created_at=created_at, progress=progress)
     report.created = inserted.created
     if inserted.skipped:  # issued by another run between our read of the holders and our insert
