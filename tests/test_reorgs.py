@@ -114,3 +114,30 @@ def test_idle_head_polls_never_ask_for_logs_or_wipe_the_cache(node: DevChain, tm
     time.sleep(0.002)
     reader.head()
     assert methods.count("eth_getLogs") == 1  # one new block: one log query
+
+
+def test_a_revocation_lost_to_a_reorg_is_written_again_by_repair(node: DevChain, tmp_path: Path) -> None:
+    from anchor.app.auditing import read_history
+    from anchor.app.repair import repair
+    from anchor.app.revoking import request_revocation, submit_revocations
+
+    w = make_world(Chain(node.rpc_url), tmp_path, n=3)
+    row = w.store.issuer(w.issuer.address)
+    assert row is not None
+    badge = w.badge(1)
+    request_revocation(w.store, row.id, [badge["id"]], 2, "key lost")
+    assert submit_revocations(w.store, w.registry, w.issuer, row.id).indices == 1
+    assert _offline(w, badge) is Verdict.REVOKED
+    # A reorg drops the block holding the revocation (the anchor, older, stays).
+    w.chain.dev_rpc("anvil_reorg", 1, [])
+    assert _offline(w, badge) is Verdict.VALID  # the chain forgot; the database still says revoked
+    reader = RegistryReader(w.chain, w.registry.address)
+
+    dry = repair(w.store, lambda: w.registry, w.issuer, row, lambda: read_history(reader), confirmations=1, timeout=30,
+                 dry_run=True)
+    assert [r.leaf_index for r in dry.missing_revocations] == [badge["proof"][0]["leafIndex"]] and not dry.missing
+    fixed = repair(w.store, lambda: w.registry, w.issuer, row, lambda: read_history(reader), confirmations=1, timeout=30)
+    assert fixed.revocation_transactions == 1
+    assert _offline(w, badge) is Verdict.REVOKED
+    assert repair(w.store, lambda: w.registry, w.issuer, row, lambda: read_history(reader), confirmations=1,
+                  timeout=30, dry_run=True).clean

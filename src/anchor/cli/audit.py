@@ -1,5 +1,6 @@
-"""``anchor audit history|issuer`` and ``anchor reanchor``: the registry's history rebuilt from
-its events, an issuer's database checked against it, and missing batches put back."""
+"""``anchor audit history|issuer`` and ``anchor repair`` (formerly ``reanchor``): the registry's
+history rebuilt from its events, an issuer's database checked against it, and what the chain lost
+(batches, revocations) written again."""
 
 from __future__ import annotations
 
@@ -91,29 +92,40 @@ def audit_issuer(app: App, address: str | None, fail_on: str, backdate_threshold
         sys.exit(1)
 
 
-@click.command()
-@click.option("--dry-run", is_flag=True, help="Only list the batches that would be anchored again.")
+@click.command("repair")
+@click.option("--dry-run", is_flag=True, help="Only list what would be written again.")
 @pass_app
-def reanchor(app: App, dry_run: bool) -> None:
-    """Anchor again (new transaction, same root) every batch the audit finds missing on chain."""
+def repair(app: App, dry_run: bool) -> None:
+    """Write again what the chain lost: batches the audit finds missing (same root, new transaction),
+    then confirmed revocations the chain does not hold."""
     from anchor.app.auditing import read_history
-    from anchor.app.repair import reanchor_missing
+    from anchor.app.repair import repair as repair_chain
 
-    def show(missing: tuple[Any, ...]) -> None:
-        for b in missing:
+    def show(batches: tuple[Any, ...], revocations: tuple[Any, ...]) -> None:
+        for b in batches:
             say(f"batch {b.batch_id}: root 0x{b.root.hex()} ({b.leaf_count} credentials) is missing on chain")
+        for r in revocations:
+            what = "whole-batch revocation" if r.leaf_index is None else f"revocation of index {r.leaf_index}"
+            say(f"batch {r.batch_id}: {what} is recorded as confirmed but missing on chain")
 
     signer, _ = app.signer("issuer")
     issuer_row = app.issuer_row()
     view = _view(app)
-    report = reanchor_missing(app.store, lambda: app.registry, signer, issuer_row, lambda: read_history(view),
-                              confirmations=app.settings.confirmations, timeout=app.settings.receipt_timeout,
-                              dry_run=dry_run, on_missing=show)
+    report = repair_chain(app.store, lambda: app.registry, signer, issuer_row, lambda: read_history(view),
+                    confirmations=app.settings.confirmations, timeout=app.settings.receipt_timeout,
+                    dry_run=dry_run, on_missing=show)
     if report.clean:
-        say("every anchored batch of this database is on chain; nothing to do")
+        say("every anchored batch and confirmed revocation of this database is on chain; nothing to do")
         return
     if dry_run:
         return
     for o in report.outcomes:
         say(f"batch {o.batch_id}: anchored again in block {o.block_number}, tx 0x{o.tx_hash.hex()}")
-    say("re-export the badges (`anchor export DIR`) so their proofs name the new transaction")
+    if report.missing_revocations:
+        say(f"{len(report.missing_revocations)} revocation(s) written again in {report.revocation_transactions} transaction(s)")
+    if report.outcomes:
+        say("re-export the badges (`anchor export DIR`) so their proofs name the new transaction")
+
+
+reanchor = click.Command("reanchor", callback=repair.callback, params=repair.params,
+                         help="The former name of `anchor repair` (kept working).")

@@ -41,7 +41,7 @@ for command in (
     admin.deploy, admin.issuer, admin.keystore,
     issuing.issue, issuing.anchor_cmd, issuing.export, issuing.revoke, issuing.status,
     verify.verify,
-    audit.audit, audit.reanchor,
+    audit.audit, audit.repair, audit.reanchor,
     serve.serve,
     demo.demo,
 ):  # fmt: skip
