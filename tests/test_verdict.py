@@ -686,3 +686,16 @@ def test_informational_proof_fields_are_not_trusted(world: World, key: str) -> N
     report = verify(badge, world.chain)
     assert report.verdict is Verdict.VALID
     assert report.anchor is not None and report.anchor["blockNumber"] == ANCHOR_BLOCK
+
+
+def test_facts_about_another_batch_never_decide(world: World) -> None:
+    """Defence in depth: a reader or cache bug handing over another batch's facts gives unknown."""
+    badge = world.badge()
+    prepared = prepare(badge)
+    assert prepared.proof is not None
+    right = world.chain.facts(prepared.proof)
+    assert right.batch is not None
+    for wrong in (replace(right.batch, root=b"\x07" * 32), replace(right.batch, issuer="0x" + "ab" * 20)):
+        report = decide(prepared, replace(right, batch=wrong), PINNED, AT)
+        assert report.verdict is Verdict.UNKNOWN
+        assert {c.reason for c in report.checks if c.name in ("anchor", "issuer", "revocation")} == {"chain_unavailable"}

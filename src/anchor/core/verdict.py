@@ -266,7 +266,11 @@ def _chain_checks(report: Report, prepared: Prepared, proof: AnchorProof, facts:
     if not facts.genuine:
         return stop("not_a_registry", f"no CredentialRegistry at {proof.registry} on chain {facts.chain_id}")
     batch = facts.batch
-    assert batch is not None
+    if batch is None or batch.root != proof.root or (batch.anchored and batch.issuer != proof.issuer_address):
+        # Defence in depth: facts about another batch (a reader or cache bug) never decide anything.
+        report.checks.extend(Check(n, CheckStatus.SKIPPED, "chain_unavailable",
+                                   "the chain's answer was about another batch than the proof names") for n in _CHAIN_CHECKS)
+        return
     report.anchor = _anchor_json(proof, batch, facts.head, facts.chain_id)
     if not batch.anchored:
         return stop("root_not_anchored", f"issuer {proof.issuer_address} never anchored root 0x{proof.root.hex()} in registry {proof.registry}")
