@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from anchor.core import merkle
 from anchor.app.anchoring import Anchorer
 from anchor.chain.client import Chain, Registry
 from anchor.config import read_deployment
@@ -25,6 +24,7 @@ from anchor.core.credential import leaf_of
 from anchor.chain.anvil import DevChain
 from anchor.core.proof import find_anchor_proof
 from anchor.chain.signer import dev_signer
+from anchor.core.status import TxKind, TxStatus
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow
 from tests.helpers import EXAMPLES, Cli, write_roster
@@ -157,4 +157,8 @@ def test_unknown_signed_transaction_is_rebroadcast_not_resigned(cli: Cli, tmp_pa
     assert cli.subprocess("anchor").returncode == 0
     events = [e for e in registry_of(cli).events() if e.name == "BatchAnchored"]
     assert [e.tx_hash for e in events] == [tx.tx_hash]
-    assert merkle.HASH_SIZE == len(tx.tx_hash)
+    store = Store.open(cli.db_url or "")
+    (after,) = store.transactions(batch.id, TxKind.ANCHOR)  # nothing signed a second time
+    store.close()
+    assert (after.tx_hash, after.nonce, after.raw, after.status) == (tx.tx_hash, tx.nonce, tx.raw, TxStatus.MINED)
+    assert Chain(cli.rpc_url).nonce_of(dev_signer(1).address, "latest") == tx.nonce + 1, "one transaction sent, not two"

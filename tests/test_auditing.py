@@ -18,7 +18,7 @@ from anchor.app.auditing import compare_with_views, history_audit, issuer_audit,
 from anchor.chain.client import Chain, Registry
 from anchor.chain.reader import LogEvent, RegistryView
 from anchor.chain.anvil import DevChain
-from anchor.core.errors import ChainError, ConfigError
+from anchor.core.errors import ChainError, ConfigError, ContractRevert
 from anchor.core.history import replay
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
@@ -181,7 +181,11 @@ def test_chain_reset_then_reanchor(tmp_path: Path, capsys: pytest.CaptureFixture
         code, out, _ = cli("audit", "issuer", "--json")
         report = json.loads(out)
         assert code == 1 and {f["code"] for f in report["findings"]} == {"missing_on_chain"} and len(report["findings"]) == 2
-        assert "2 missing" not in cli.ok("reanchor", "--dry-run") and cli.ok("reanchor").count("anchored again") == 2
+        dry = cli.ok("reanchor", "--dry-run")
+        assert dry.count("is missing on chain") == 2 and "anchored again" not in dry, dry  # lists both batches ...
+        code, out, _ = cli("audit", "issuer", "--json")
+        assert code == 1 and len(json.loads(out)["findings"]) == 2, "... and writes nothing"
+        assert cli.ok("reanchor").count("anchored again") == 2
         code, out, _ = cli("audit", "issuer", "--json")
         assert code == 0 and json.loads(out)["clean"], out
         assert cli("audit", "history")[0] == 0
@@ -244,6 +248,18 @@ def test_replay_flags_what_a_genuine_registry_never_emits() -> None:
     assert not state.issuers[alice].active and state.issuers[alice].removed_at == 1_003
 
 
+def _attempt(refusal: str | None, call: Any, *args: Any) -> bool:
+    """Make the call; True if it went through. ``refusal`` is the revert reason the model expects,
+    None when the call must succeed."""
+    if refusal is None:
+        call(*args)
+        return True
+    with pytest.raises(ContractRevert) as e:
+        call(*args)
+    assert e.value.reason == refusal
+    return False
+
+
 OPS = st.lists(st.tuples(st.sampled_from(["add", "remove", "anchor", "revoke", "revoke_batch"]), st.integers(0, 3),
                          st.integers(1, 600), st.integers(0, 2**32 - 1)), min_size=3, max_size=14)
 
@@ -256,26 +272,45 @@ def test_event_rebuilt_state_equals_views_after_random_operations(anvil: DevChai
     reg, _ = Registry.deploy(chain, admin)
     actors = [dev_signer(i) for i in range(1, 5)]
     roots: list[tuple[bytes, Any, int]] = []
+    # A model of what a correct registry allows: every operation it allows must succeed, every
+    # one it refuses must be refused with exactly that reason (and then changes nothing).
+    active: set[str] = set()
+    revoked: dict[tuple[str, bytes], set[int]] = {}
+    whole: set[tuple[str, bytes]] = set()
+    for n, first in enumerate(actors[:2]):  # two issuers from the start: most examples anchor, some the same root
+        reg.add_issuer(admin, first.address, f"https://issuer{n}.example")
+        active.add(first.address)
     for kind, who, size, seed in ops:
         actor = actors[who]
-        try:
-            if kind == "add":
-                reg.add_issuer(admin, actor.address, f"https://issuer{who}.example")
-            elif kind == "remove":
-                reg.remove_issuer(admin, actor.address)
-            elif kind == "anchor":
-                root = seed.to_bytes(4, "big") + bytes(27) + b"\x01"
-                reg.anchor(actor, root, size)
+        if kind == "add":
+            if _attempt("issuer_already_active" if actor.address in active else None,
+                        reg.add_issuer, admin, actor.address, f"https://issuer{who}.example"):
+                active.add(actor.address)
+        elif kind == "remove":
+            if _attempt(None if actor.address in active else "issuer_not_active", reg.remove_issuer, admin, actor.address):
+                active.discard(actor.address)
+        elif kind == "anchor":
+            root = (seed % 3 + 1).to_bytes(32, "big")  # few roots: repeats, and one root under several issuers
+            refusal = ("unauthorized_issuer" if actor.address not in active
+                       else "root_already_anchored" if (actor.address, root) in revoked else None)
+            if _attempt(refusal, reg.anchor, actor, root, size):
                 roots.append((root, actor, size))
-            elif roots and kind == "revoke":
-                root, owner, count = roots[seed % len(roots)]
-                index = seed % count
-                reg.revoke(owner, root, [(index >> 8, 1 << (index & 0xFF))], seed % 5)
-            elif roots:
-                root, owner, _ = roots[seed % len(roots)]
-                reg.revoke_batch(owner, root, 2)
-        except ChainError:
-            pass  # refused by the registry (not an issuer, already revoked, ...): no state change
+                revoked[(actor.address, root)] = set()
+        elif roots and kind == "revoke":
+            root, owner, count = roots[seed % len(roots)]
+            index = seed % count
+            by = actor if seed % 3 == 0 else owner  # sometimes another issuer tries
+            done = revoked.get((by.address, root))
+            refusal = "unknown_batch" if done is None else "already_revoked" if index in done else None
+            if _attempt(refusal, reg.revoke, by, root, [(index >> 8, 1 << (index & 0xFF))], seed % 5):
+                revoked[(by.address, root)].add(index)
+        elif roots:
+            root, owner, _ = roots[seed % len(roots)]
+            by = actor if seed % 3 == 0 else owner
+            key = (by.address, root)
+            refusal = "unknown_batch" if key not in revoked else "batch_already_revoked" if key in whole else None
+            if _attempt(refusal, reg.revoke_batch, by, root, 2):
+                whole.add(key)
     view = RegistryView(anvil.rpc_url, reg.address, head_ttl=0)
     state = read_history(view)
     assert compare_with_views(view, state) == []
