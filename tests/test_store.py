@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from anchor.app.issuing import recipient_ref
 from anchor.core import merkle
 from anchor.core.credential import CredentialFactory, IssuerProfile
 from anchor.core.errors import StoreError
-from anchor.app.issuing import recipient_ref
 from anchor.core.status import BatchStatus, TxKind, TxStatus
 from anchor.store import NewCredential, Store
 from anchor.store.batches import CHUNK

@@ -14,7 +14,6 @@ Each attack is made deterministic with ``ANCHOR_STOP_AT``: the first process sto
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time

@@ -100,3 +100,27 @@ def test_issuer_run_lock_is_exclusive_across_processes_and_dies_with_its_holder(
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_issuer_run_lock_nests_in_one_thread_but_not_across_threads(store: Store) -> None:
+    """A repair holds the lock around resetting batches and the ordinary anchoring run, which
+    takes it again; another thread of the same process is still refused."""
+    outcome: list[str] = []
+
+    def other() -> None:
+        try:
+            with store.issuer_lock(7):
+                outcome.append("granted")
+        except StoreError as e:
+            outcome.append(e.reason)
+
+    with store.issuer_lock(7):
+        with store.issuer_lock(7):  # nested: runs
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+        thread = threading.Thread(target=other)  # still held by the outer block
+        thread.start()
+        thread.join()
+    other()  # released at last
+    assert outcome == ["issuer_busy", "issuer_busy", "granted"]

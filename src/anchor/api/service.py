@@ -17,8 +17,7 @@ from anchor.chain.reader import RegistryReader
 from anchor.core.history import RegistryState, replay
 from anchor.core.errors import ConfigError, InputError, NotFound
 from anchor.core.proof import proof_head_json
-from anchor.store import Store
-from anchor.store.store import CredentialLocation
+from anchor.store import CredentialLocation, Store
 from anchor.core.timefmt import format_ts, from_unix
 from anchor.app.verifying import Prepared, prepare
 

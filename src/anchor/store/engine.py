@@ -127,8 +127,9 @@ class Database:
     def insert_ignore(self, table: Table | Any) -> Insert:
         """``INSERT ... ON CONFLICT DO NOTHING`` in this database's dialect (SQLite and PostgreSQL
         spell it the same): insert-or-skip, decided by a unique index, not by a read before."""
-        dialect = postgresql if self.is_postgres else sqlite
-        return dialect.insert(table).on_conflict_do_nothing()
+        if self.is_postgres:
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
 
     def sqlite_path(self) -> Path | None:
         """The SQLite database file, None for PostgreSQL or an in-memory database."""

@@ -14,6 +14,7 @@ crash never leaves a stale lock behind (a lock *row* would).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
@@ -61,10 +62,30 @@ def xact_lock(s: Session, space: LockSpace, key: int = 0) -> None:
         s.execute(text("UPDATE anchor_meta SET value = value WHERE key = 'schema_version'"))
 
 
+_held = threading.local()  # run locks this thread holds: taking one again nests instead of refusing
+
+
 @contextmanager
 def run_lock(db: Database, space: LockSpace, key: int, *, what: str) -> Iterator[None]:
     """Hold ``(space, key)`` for the whole block, across units of work, or raise
-    :class:`StoreError` (reason ``issuer_busy``) at once if another process holds it."""
+    :class:`StoreError` (reason ``issuer_busy``) at once if another process (or thread) holds it.
+    The same thread may take it again inside the block (e.g. a repair that resets batches and
+    then runs the ordinary anchoring): the inner block simply runs."""
+    ident = (db.url, int(space), key)
+    held: set[tuple[str, int, int]] = _held.__dict__.setdefault("locks", set())
+    if ident in held:
+        yield
+        return
+    held.add(ident)
+    try:
+        with _os_lock(db, space, key, what=what):
+            yield
+    finally:
+        held.discard(ident)
+
+
+@contextmanager
+def _os_lock(db: Database, space: LockSpace, key: int, *, what: str) -> Iterator[None]:
     busy = StoreError(f"{what} is busy: another anchor process is working for it on this database; "
                       "run this again when that one has finished", reason="issuer_busy")
     if db.is_postgres:
