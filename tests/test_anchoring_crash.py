@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from anchor.app.anchoring import Anchorer
-from anchor.chain.client import Chain, Registry
+from anchor.chain.node import Chain
+from anchor.chain.writer import Registry
 from anchor.config import read_deployment
 from anchor.core.credential import leaf_of
 from anchor.chain.anvil import DevChain
@@ -68,7 +69,7 @@ def assert_anchored_exactly_once(cli: Cli, tmp_path: Path, n: int, db_url: str) 
     for f in files:
         badge = json.loads(f.read_text())
         proof = find_anchor_proof(badge)
-        assert registry.verify(proof.root, leaf_of(badge), proof.index, list(proof.path))
+        assert registry.verify(proof.issuer_address, proof.root, leaf_of(badge), proof.index, list(proof.path))
 
 
 @pytest.fixture
@@ -138,9 +139,9 @@ def test_no_proof_before_the_configured_confirmations(cli: Cli, tmp_path: Path, 
     cli.confirmations = 3
     # Auto-mining Anvil makes no new blocks by itself: the anchor gets 1 confirmation, not 3.
     waited = cli.subprocess("anchor", ANCHOR_RECEIPT_TIMEOUT="2")
-    assert waited.returncode == 5 and "not confirmed" in waited.stderr
+    assert waited.returncode == 5 and "1 of 3 confirmations" in waited.stderr
     assert "wrote 0 badge file(s)" in cli.ok("export", str(tmp_path / "early"))
-    Chain(anvil.rpc_url).w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
+    Chain(anvil.rpc_url).dev_rpc("anvil_mine", 2)
     resumed = cli.subprocess("anchor")
     assert resumed.returncode == 0 and "(adopted)" in resumed.stdout
     assert_anchored_exactly_once(cli, tmp_path, 10, cli.db_url or "")

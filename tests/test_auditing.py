@@ -15,8 +15,11 @@ from sqlalchemy import delete, select, update
 
 from anchor.app.anchoring import Anchorer
 from anchor.app.auditing import compare_with_views, history_audit, issuer_audit, read_history
-from anchor.chain.client import Chain, Registry
-from anchor.chain.reader import LogEvent, RegistryView
+from anchor.chain.node import Chain
+from anchor.chain.writer import Registry
+from anchor.core.registry import LogEvent
+from anchor.chain.reader import RegistryReader
+from anchor.chain.rpc import RpcError
 from anchor.chain.anvil import DevChain
 from anchor.core.errors import ChainError, ConfigError, ContractRevert
 from anchor.core.history import replay
@@ -33,8 +36,8 @@ from tests.world import World, achievement, make_world
 pytestmark = pytest.mark.chain
 
 
-def view_of(w: World) -> RegistryView:
-    return RegistryView(w.chain.rpc_url, w.registry.address, head_ttl=0)
+def view_of(w: World) -> RegistryReader:
+    return RegistryReader.connect(w.chain.rpc_url, w.registry.address, head_ttl=0)
 
 
 def codes(w: World, store: Store | None = None, **kw: Any) -> dict[str, list[dict[str, Any]]]:
@@ -211,7 +214,7 @@ def test_history_cli_outputs(world: World, tmp_path: Path, capsys: pytest.Captur
 
 def test_history_paging_survives_a_node_with_range_limits(world: World) -> None:
     view = view_of(world)
-    real = view.rpc
+    real = view.rpc.batch
     refused = []
 
     def limited(calls: list[tuple[str, list[Any]]]) -> list[Any]:
@@ -220,10 +223,10 @@ def test_history_paging_survives_a_node_with_range_limits(world: World) -> None:
                 span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
                 if span > 3:
                     refused.append(span)
-                    raise ChainError(f"query exceeds max block range 3 (asked {span})")
+                    raise RpcError("eth_getLogs", {"code": -32005, "message": f"query exceeds max block range 3 (asked {span})"})
         return real(calls)
 
-    view.rpc = limited  # type: ignore[method-assign]
+    view.rpc.batch = limited  # type: ignore[method-assign]
     state = read_history(view, page=10_000)
     assert refused and len(state.batches) == 3
     assert compare_with_views(view_of(world), state) == []
@@ -241,10 +244,13 @@ def test_replay_flags_what_a_genuine_registry_never_emits() -> None:
         _ev("IssuerRemoved", 3, issuer=alice, id=1),
         _ev("BatchAnchored", 4, root=b"\x02" * 32, issuer=alice, leafCount=4),
         _ev("BatchAnchored", 5, root=b"\x03" * 32, issuer=bob, leafCount=4),
-        _ev("CredentialsRevoked", 6, root=b"\x01" * 32, issuer=bob, reason=0, words=((0, 1),)),
+        _ev("CredentialsRevoked", 6, root=b"\x01" * 32, issuer=bob, reason=0, words=((0, 1),)),  # not bob's batch
         _ev("CredentialsRevoked", 7, root=b"\x09" * 32, issuer=alice, reason=0, words=((0, 1),)),
+        _ev("BatchAnchored", 8, root=b"\x03" * 32, issuer=bob, leafCount=4),
     ])
-    assert [a.kind for a in state.anomalies] == ["anchor_after_removal", "anchor_by_non_issuer", "revoke_by_non_issuer", "unknown_root"]
+    kinds = [a.kind for a in state.anomalies]
+    assert kinds == ["anchor_after_removal", "anchor_by_non_issuer", "unknown_root", "unknown_root", "anchor_by_non_issuer", "reanchored_root"]
+    assert state.revoked_indices(alice, b"\x01" * 32) == set()  # bob's revocation never touches alice's batch
     assert not state.issuers[alice].active and state.issuers[alice].removed_at == 1_003
 
 
@@ -311,11 +317,11 @@ def test_event_rebuilt_state_equals_views_after_random_operations(anvil: DevChai
             refusal = "unknown_batch" if key not in revoked else "batch_already_revoked" if key in whole else None
             if _attempt(refusal, reg.revoke_batch, by, root, 2):
                 whole.add(key)
-    view = RegistryView(anvil.rpc_url, reg.address, head_ttl=0)
+    view = RegistryReader.connect(anvil.rpc_url, reg.address, head_ttl=0)
     state = read_history(view)
     assert compare_with_views(view, state) == []
     assert state.anomalies == []
-    assert {r for r, _, _ in roots} == set(state.batches)
+    assert {(owner.address, r) for r, owner, _ in roots} == set(state.batches)
 
 
 def test_audit_views_in_the_service(world: World) -> None:

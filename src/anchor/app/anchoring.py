@@ -11,8 +11,10 @@ effect, so a crash at any point (``kill -9``) leaves a state the next run resume
   for; unknown to the node → the same signed bytes are re-broadcast (same hash, same nonce, so it
   can never anchor twice); its nonce taken by something else → the batch goes back to pending.
 
-Before every send the registry is asked whether the root is already anchored, so a root that
-is on chain is recognized rather than retried, and the registry itself refuses a second anchor.
+Before every send the registry is asked whether this issuer's batch ``(issuer, root)`` is already
+anchored, so a batch that is on chain is recognized rather than retried, and the registry itself
+refuses a second anchor. Another issuer anchoring the same root owns a different batch and
+changes nothing here (invariant 9).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from anchor.chain.client import BatchInfo, ChainError, Registry
-from anchor.core.errors import ConfigError, ContractRevert
+from anchor.chain.writer import Registry
+from anchor.core.errors import ChainError, ConfigError, ContractRevert
+from anchor.core.registry import BatchInfo
 from anchor.app.faults import crashpoint
 from anchor.chain.signer import Signer
 from anchor.core.status import BatchStatus, TxKind, TxStatus
@@ -102,14 +105,14 @@ class Anchorer:
         return outcome
 
     def _submit(self, batch: Batch) -> BatchOutcome:
-        info = self.registry.batch_info(batch.root)
+        info = self.registry.batch_info(self.signer.address, batch.root)
         if info.anchored:
             return self._adopt(batch, info)
         try:
             prepared = self.registry.prepare(self.signer, "anchor", batch.root, batch.leaf_count)
         except ContractRevert as e:
             if e.reason == "root_already_anchored":  # anchored between our read and our estimate
-                return self._adopt(batch, self.registry.batch_info(batch.root))
+                return self._adopt(batch, self.registry.batch_info(self.signer.address, batch.root))
             raise
         tx_id = self.store.record_signed_tx(
             batch.id, TxKind.ANCHOR, self.registry.chain.chain_id, prepared.sender, prepared.nonce, prepared.tx_hash,
@@ -126,13 +129,13 @@ class Anchorer:
         crashpoint("after_receipt")
         if receipt.status != 1:
             self.store.set_tx_status(tx_id, TxStatus.FAILED, block_number=receipt.block_number, gas_used=receipt.gas_used)
-            info = self.registry.batch_info(batch.root)
+            info = self.registry.batch_info(self.signer.address, batch.root)
             if info.anchored:  # another transaction of ours won the race
                 return self._adopt(batch, info)
             self.store.reset_batch(batch.id)
             raise ChainError(f"anchoring transaction 0x{tx_hash.hex()} of batch {batch.id} reverted", reason="tx_reverted")
         self.store.set_tx_status(tx_id, TxStatus.MINED, block_number=receipt.block_number, gas_used=receipt.gas_used)
-        info = self.registry.batch_info(batch.root)
+        info = self.registry.batch_info(self.signer.address, batch.root)
         self._check_ours(batch, info)
         self.store.confirm_batch(
             batch.id, chain_id=chain.chain_id, registry=self.registry.address, tx_hash=tx_hash,
@@ -143,7 +146,7 @@ class Anchorer:
 
     def _resume(self, batch: Batch) -> BatchOutcome | None:
         """Finish a batch whose transaction was stored; None if it must be signed again."""
-        info = self.registry.batch_info(batch.root)
+        info = self.registry.batch_info(self.signer.address, batch.root)
         if info.anchored:
             return self._adopt(batch, info)
         chain = self.registry.chain
@@ -170,7 +173,7 @@ class Anchorer:
         topic = self.registry.event_topic("BatchAnchored")
         events = list(
             self.registry.events(
-                from_block=info.anchored_block, to_block=info.anchored_block, topics=["0x" + topic.hex(), "0x" + batch.root.hex()]
+                from_block=info.anchored_block, to_block=info.anchored_block, topics=["0x" + topic.hex(), "0x" + batch.root.hex(), _topic_of(self.signer.address)]
             )
         )
         if not events:
@@ -193,3 +196,8 @@ class Anchorer:
                 f"{info.leaf_count} leaves, not by {self.signer.address} with {batch.leaf_count}",
                 reason="root_conflict",
             )
+
+
+def _topic_of(address: str) -> str:
+    """An address as a 32-byte log topic."""
+    return "0x" + "00" * 12 + address[2:].lower()

@@ -16,7 +16,7 @@ from typing import Any
 
 from anchor.core import merkle
 from anchor.core.addresses import checksum as to_checksum_address
-from anchor.chain.reader import RegistryView
+from anchor.chain.reader import RegistryReader
 from anchor.core.history import RegistryState, replay
 from anchor.core.status import BatchStatus, RevocationStatus, Severity
 from anchor.store import Batch, Revocation, Store
@@ -56,14 +56,14 @@ class HistoryReport:
     rpc_calls: int
 
 
-def read_history(view: RegistryView, *, from_block: int = 0, to_block: int | None = None, page: int = 10_000) -> RegistryState:
+def read_history(view: RegistryReader, *, from_block: int = 0, to_block: int | None = None, page: int = 10_000) -> RegistryState:
     return replay(view.logs(from_block=from_block, to_block=to_block, page=page))
 
 
-def history_audit(view: RegistryView, *, from_block: int = 0, page: int = 10_000) -> HistoryReport:
+def history_audit(view: RegistryReader, *, from_block: int = 0, page: int = 10_000) -> HistoryReport:
     """Rebuild the registry's state from its events, then check it against the contract's views."""
     requests0, calls0 = view.http_requests, view.rpc_calls
-    head = int(view.rpc([("eth_blockNumber", [])])[0], 16)
+    head = view.chain.block_number()
     state = read_history(view, from_block=from_block, to_block=head, page=page)
     findings = [Finding(Severity.CRITICAL, a.kind, a.message, {**a.subject, "block": a.block, "transaction": "0x" + a.tx_hash.hex()})
                 for a in state.anomalies]
@@ -71,16 +71,16 @@ def history_audit(view: RegistryView, *, from_block: int = 0, page: int = 10_000
     return HistoryReport(state, findings, from_block, head, view.http_requests - requests0, view.rpc_calls - calls0)
 
 
-def compare_with_views(view: RegistryView, state: RegistryState, *, block: str = "latest", partial: bool = False) -> list[Finding]:
+def compare_with_views(view: RegistryReader, state: RegistryState, *, block: str = "latest", partial: bool = False) -> list[Finding]:
     """Differences between the event-rebuilt ``state`` and what the contract's views return."""
     out: list[Finding] = []
-    roots = list(state.batches)
+    keys = list(state.batches)
     issuers = list(state.issuers)
     words = sorted(state.bitmap)
     calls: list[tuple[str, tuple[Any, ...]]] = [("admin", ()), ("issuerCount", ())]
     calls += [("issuerInfo", (a,)) for a in issuers]
-    calls += [("batchInfo", (r,)) for r in roots]
-    calls += [("revocationWord", (r, w)) for r, w in words]
+    calls += [("batchInfo", key) for key in keys]
+    calls += [("revocationWord", key) for key in words]
     results = iter(view.call_many(calls, block=block))
 
     admin = to_checksum_address(next(results)[0])
@@ -96,19 +96,20 @@ def compare_with_views(view: RegistryView, state: RegistryState, *, block: str =
         want = (h.id, h.active, h.added_at, h.removed_at, h.profile_uri)
         if got != want and not (partial and got[0] == want[0]):
             out.append(Finding(Severity.CRITICAL, "view_mismatch", f"issuer {address}: view {got} differs from events {want}", {"issuer": address}))
-    for root in roots:
+    for key in keys:
         info = next(results)[0]
-        h = state.batches[root]
-        got = (to_checksum_address(info[0]), int(info[1]), int(info[2]), int(info[3]), int(info[4]))
-        want = (h.issuer, h.leaf_count, h.time, h.block, h.revoked_time or 0)
-        if got != want:
-            out.append(Finding(Severity.CRITICAL, "view_mismatch", f"batch 0x{root.hex()}: view {got} differs from events {want}",
+        batch, root = state.batches[key], key[1]
+        got_batch = (to_checksum_address(info[0]), int(info[1]), int(info[2]), int(info[3]), int(info[4]))
+        want_batch = (batch.issuer, batch.leaf_count, batch.time, batch.block, batch.revoked_time or 0)
+        if got_batch != want_batch:
+            out.append(Finding(Severity.CRITICAL, "view_mismatch", f"batch 0x{root.hex()}: view {got_batch} differs from events {want_batch}",
                                {"root": "0x" + root.hex()}))
-    for root, word in words:
+    for who, root, word in words:
         got_bits = int(next(results)[0])
-        if got_bits != state.bitmap[(root, word)]:
-            out.append(Finding(Severity.CRITICAL, "view_mismatch", f"revocation word {word} of 0x{root.hex()}: view {got_bits:#x} differs "
-                               f"from events {state.bitmap[(root, word)]:#x}", {"root": "0x" + root.hex(), "word": word}))
+        if got_bits != state.bitmap[(who, root, word)]:
+            out.append(Finding(Severity.CRITICAL, "view_mismatch", f"revocation word {word} of 0x{root.hex()} of {who}: view {got_bits:#x} "
+                               f"differs from events {state.bitmap[(who, root, word)]:#x}",
+                               {"root": "0x" + root.hex(), "issuer": who, "word": word}))
     return out
 
 
@@ -172,7 +173,7 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
     backdated: dict[int, list[str]] = defaultdict(list)
     for b in batches:
         subject = {"batch": b.id, "root": "0x" + b.root.hex()}
-        on_chain = state.batches.get(b.root)
+        on_chain = state.batches.get((issuer_address, b.root))
         if b.status is BatchStatus.CONFIRMED:
             if on_chain is None:
                 findings.append(Finding(Severity.CRITICAL, "missing_on_chain", f"batch {b.id} is anchored in the database but its root is not on "
@@ -186,13 +187,13 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
         report.credentials_checked += _check_leaves(store, b, findings, gaps, backdated, backdate_threshold, id_sample)
 
     # Roots this issuer anchored that the database does not know.
-    for root, h in state.batches.items():
-        if h.issuer == issuer_address and root not in known_roots:
+    for (who, root), h in state.batches.items():
+        if who == issuer_address and root not in known_roots:
             findings.append(Finding(Severity.CRITICAL, "unknown_batch", f"root 0x{root.hex()} ({h.leaf_count} leaves) was anchored by this issuer "
                                     f"in block {h.block} but this database does not know it: a leaked key or a second database",
                                     {"root": "0x" + root.hex(), "block": h.block, "transaction": "0x" + h.tx_hash.hex()}))
 
-    _check_revocations(batches, revocations, state, findings)
+    _check_revocations(issuer_address, batches, revocations, state, findings)
     _backdating_summary(report, gaps, backdated, backdate_threshold, id_sample)
     return report
 
@@ -240,7 +241,8 @@ def _check_leaves(store: Store, b: Batch, findings: list[Finding], gaps: list[in
     return count - holes
 
 
-def _check_revocations(batches: list[Batch], revocations: list[Revocation], state: RegistryState, findings: list[Finding]) -> None:
+def _check_revocations(issuer: str, batches: list[Batch], revocations: list[Revocation], state: RegistryState,
+                       findings: list[Finding]) -> None:
     roots = {b.id: b.root for b in batches}
     db_indices: dict[bytes, set[int]] = defaultdict(set)
     db_whole: set[bytes] = set()
@@ -253,18 +255,19 @@ def _check_revocations(batches: list[Batch], revocations: list[Revocation], stat
         else:
             db_indices[root].add(r.leaf_index)
     for root in {b.root for b in batches if b.status is BatchStatus.CONFIRMED}:
-        chain_indices = state.revoked_indices(root)
+        chain_indices = state.revoked_indices(issuer, root)
         subject = {"root": "0x" + root.hex()}
         missing = sorted(db_indices[root] - chain_indices)
         extra = sorted(chain_indices - db_indices[root])
-        if missing and root in state.batches:
+        on_chain = state.batches.get((issuer, root))
+        if missing and on_chain is not None:
             findings.append(Finding(Severity.ERROR, "revocation_missing_on_chain", f"{len(missing)} revocation(s) recorded in the database are not "
                                     f"on chain for batch 0x{root.hex()[:16]}…", {**subject, "indices": missing[:50]}))
         if extra:
             findings.append(Finding(Severity.ERROR, "revocation_unknown_to_db", f"{len(extra)} index(es) of batch 0x{root.hex()[:16]}… were revoked "
                                     "on chain without a record in this database", {**subject, "indices": extra[:50]}))
-        on_chain_whole = state.batches.get(root) is not None and state.batches[root].revoked_block is not None
-        if root in db_whole and not on_chain_whole and root in state.batches:
+        on_chain_whole = on_chain is not None and on_chain.revoked_block is not None
+        if root in db_whole and not on_chain_whole and on_chain is not None:
             findings.append(Finding(Severity.ERROR, "revocation_missing_on_chain", f"whole-batch revocation of 0x{root.hex()[:16]}… is not on chain", subject))
         if on_chain_whole and root not in db_whole:
             findings.append(Finding(Severity.ERROR, "revocation_unknown_to_db", f"batch 0x{root.hex()[:16]}… was revoked as a whole on chain "

@@ -13,31 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from anchor.core.bitmap import from_words, to_words  # noqa: F401 (from_words: part of this module's API)
-from anchor.chain.client import Registry
+from anchor.chain.writer import Registry
+from anchor.core.registry import RevocationReason
 from anchor.core.errors import ChainError
 from anchor.app.faults import crashpoint
 from anchor.chain.signer import Signer
 from anchor.core.status import RevocationStatus, TxKind, TxStatus
 from anchor.store import Revocation, RevocationRequest, Store
 
-REASONS = {
-    "unspecified": 0,
-    "issued_in_error": 1,
-    "key_compromise": 2,
-    "superseded": 3,
-    "misconduct": 4,
-    "withdrawn": 5,
-    "expired_requirement": 6,
-}
-REASON_NAMES = {v: k for k, v in REASONS.items()}
 WORDS_PER_TX = 200  # keeps one revocation transaction well under any block gas limit
 
 
 def reason_code(name: str) -> int:
-    try:
-        return REASONS[name]
-    except KeyError:
-        raise InputError(f"unknown revocation reason {name!r}; one of: {', '.join(REASONS)}") from None
+    """The on-chain code of revocation reason ``name``; InputError listing the names otherwise."""
+    return int(RevocationReason.parse(name))
 
 
 RevokeRequest = RevocationRequest  # recorded, withdrawn (never anchored: deleted instead), already
@@ -79,7 +68,7 @@ def _submit_all(store: Store, registry: Registry, signer: Signer, issuer_id: int
 
     for (batch_id, root, reason, whole), revs in groups.items():
         if whole:
-            if registry.is_batch_revoked(root):  # already there (e.g. revoked from another machine)
+            if registry.is_batch_revoked(signer.address, root):  # already there (e.g. revoked from another machine)
                 _confirm(store, registry, revs, tx_id=None, block=None)
                 continue
             _send(store, registry, signer, batch_id, TxKind.REVOKE_BATCH, revs, (root, reason),

@@ -121,3 +121,13 @@ def _prepare(chain: Chain, signer: Signer, to: str | None, data: bytes, *, nonce
 
 def _eth(wei: int) -> str:
     return f"{wei / 10**18:.6f} ETH"
+
+
+def fees_of(raw: bytes) -> Fees:
+    """The EIP-1559 fee fields of a signed type-2 transaction, read back from its bytes."""
+    import rlp  # a dependency of eth-account; only needed when re-pricing
+
+    if raw[:1] != b"\x02":
+        raise ChainError("not an EIP-1559 (type 2) transaction", reason="bad_transaction")
+    fields = rlp.decode(raw[1:])
+    return Fees(int.from_bytes(fields[2], "big"), int.from_bytes(fields[3], "big"))
