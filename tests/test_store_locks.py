@@ -39,11 +39,11 @@ def _one_credential(store: Store) -> tuple[int, int, list[NewCredential]]:
     return issuer.id, achievement.id, [row]
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite has no advisory locks: its writers are serialized anyway
 def test_batching_issuer_100000_does_not_block_issuing(store: Store) -> None:
     """With PostgreSQL, the batching lock of issuer 100,000 is held while another issuer inserts
     credentials: the insert must not wait for it (the old keys made them one lock)."""
-    if not store.is_postgres:
-        pytest.skip("SQLite has no advisory locks: its writers are serialized by the database itself")
+    assert store.is_postgres
     issuer_id, achievement_id, rows = _one_credential(store)
     holding, release = threading.Event(), threading.Event()
 

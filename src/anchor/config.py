@@ -28,6 +28,7 @@ class Settings:
     database_url: str | None = None  # default: sqlite under `home`
     confirmations: int = 1  # blocks (the anchoring block included) before a proof is released
     receipt_timeout: float = 300.0  # seconds to wait for an anchoring transaction
+    reprice_after: float = 180.0  # seconds without inclusion before a stuck transaction is re-priced (0: never)
     issuer_keystore: Path | None = None  # encrypted keystore; password in $ANCHOR_KEYSTORE_PASSWORD
     admin_keystore: Path | None = None
     # Registries a verifier trusts besides `registry` (addresses; TOML list or comma-separated env).

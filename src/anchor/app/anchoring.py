@@ -2,8 +2,9 @@
 
 A batch moves ``pending`` (tree built, root known) → ``submitted`` (signed transaction stored
 with its hash and nonce, *then* broadcast) → ``confirmed`` (mined with the configured number of
-confirmations; only now are its proofs released). Every step is committed before the next side
-effect, so a crash at any point (``kill -9``) leaves a state the next run resumes from:
+confirmations; only now are its proofs released). The sending, resuming and re-pricing are the
+one loop of :mod:`anchor.app.submission`, shared with revocations. Every step is committed before
+the next side effect, so a crash at any point (``kill -9``) leaves a state the next run resumes from:
 
 * ``pending`` — if the root is already on chain (an earlier run got that far), it is adopted;
   otherwise a transaction is signed and stored, then sent.
@@ -26,6 +27,7 @@ from anchor.chain.writer import Registry
 from anchor.core.errors import ChainError, ConfigError, ContractRevert
 from anchor.core.registry import BatchInfo
 from anchor.app.faults import crashpoint
+from anchor.app.submission import Dropped, Settled, Submitter, Write
 from anchor.chain.signer import Signer
 from anchor.core.status import BatchStatus, TxKind, TxStatus
 from anchor.store import Batch, Issuer, Store
@@ -43,13 +45,29 @@ class BatchOutcome:
     how: str  # anchored | resumed | adopted
 
 
+@dataclass(frozen=True)
+class BatchFailure:
+    """A batch that could not be anchored in this run; the others went on without it."""
+
+    batch_id: int
+    root: bytes
+    reason: str
+    message: str
+
+
 @dataclass
 class AnchorReport:
     outcomes: list[BatchOutcome] = field(default_factory=list)
+    failures: list[BatchFailure] = field(default_factory=list)
 
     @property
     def credentials(self) -> int:
         return sum(o.leaf_count for o in self.outcomes)
+
+
+# A batch that fails for one of these reasons is set aside and the run goes on with the others; a
+# chain that cannot be reached or does not move (timeouts) would fail every batch alike, so those stop the run.
+_BATCH_OWN_FAILURES = frozenset({"tx_reverted", "root_conflict", "event_missing"})
 
 
 @dataclass
@@ -61,6 +79,8 @@ class Anchorer:
     confirmations: int = 1
     timeout: float = 300.0
     on_batch: Callable[[BatchOutcome], None] | None = None
+    stuck_after: float | None = None  # seconds without inclusion before a transaction is re-priced
+    on_wait: Callable[[int, int], None] | None = None  # (confirmations so far, wanted) while waiting
 
     def check_issuer(self) -> None:
         info = self.registry.issuer_info(self.signer.address)
@@ -79,92 +99,78 @@ class Anchorer:
         Holds the issuer's run lock throughout: two processes anchoring for one issuer would race
         for nonces and for the same pending batch. A second one does not wait; it raises
         :class:`~anchor.core.errors.StoreError` with reason ``issuer_busy`` and changes nothing.
+        A batch that fails on its own (reverted, a conflicting record) is reported in
+        ``failures`` and never stops the others.
         """
         if max_batch < 1:
             raise ConfigError("max batch size must be at least 1")
         self.check_issuer()
         report = AnchorReport()
+        self._submitter = Submitter(self.store, self.registry, self.signer, confirmations=self.confirmations,
+                                    timeout=self.timeout, stuck_after=self.stuck_after, on_wait=self.on_wait)
         with self.store.issuer_lock(self.issuer.id, what=f"issuer {self.issuer.address}"):
             for batch in self.store.batches(self.issuer.id, statuses=(BatchStatus.PENDING, BatchStatus.SUBMITTED)):
-                report.outcomes.append(self._settle(batch))
+                self._one(batch, report)
             while (batch := self.store.create_batch(self.issuer.id, max_batch)) is not None:
                 crashpoint("after_batch")
-                report.outcomes.append(self._settle(batch))
+                self._one(batch, report)
         return report
 
     # ------------------------------------------------------------------ one batch
 
-    def _settle(self, batch: Batch) -> BatchOutcome:
-        outcome = None
-        if batch.status is BatchStatus.SUBMITTED:
-            outcome = self._resume(batch)
-        if outcome is None:
-            outcome = self._submit(batch)
+    def _one(self, batch: Batch, report: AnchorReport) -> None:
+        try:
+            outcome = self._settle(batch)
+        except ChainError as e:
+            if e.reason not in _BATCH_OWN_FAILURES:
+                raise
+            report.failures.append(BatchFailure(batch.id, batch.root, e.reason, e.message))
+            return
+        report.outcomes.append(outcome)
         if self.on_batch:
             self.on_batch(outcome)
-        return outcome
 
-    def _submit(self, batch: Batch) -> BatchOutcome:
+    def _write(self, batch: Batch) -> Write:
+        return Write(TxKind.ANCHOR, batch.id, "anchor", (batch.root, batch.leaf_count), batch_status=BatchStatus.SUBMITTED)
+
+    def _settle(self, batch: Batch) -> BatchOutcome:
         info = self.registry.batch_info(self.signer.address, batch.root)
         if info.anchored:
             return self._adopt(batch, info)
+        if batch.status is BatchStatus.SUBMITTED:
+            settled = self._submitter.resume(self._write(batch), self.store.transactions(batch.id, TxKind.ANCHOR))
+            if settled is not None:
+                return self._record(batch, settled, how="resumed")
+            self.store.reset_batch(batch.id)  # none of its transactions can land: sign it again
         try:
-            prepared = self.registry.prepare(self.signer, "anchor", batch.root, batch.leaf_count)
+            settled = self._submitter.send(self._write(batch))
         except ContractRevert as e:
             if e.reason == "root_already_anchored":  # anchored between our read and our estimate
                 return self._adopt(batch, self.registry.batch_info(self.signer.address, batch.root))
             raise
-        tx_id = self.store.record_signed_tx(
-            batch.id, TxKind.ANCHOR, self.registry.chain.chain_id, prepared.sender, prepared.nonce, prepared.tx_hash,
-            prepared.raw, batch_status=BatchStatus.SUBMITTED,
-        )
-        crashpoint("before_send")
-        self.registry.chain.broadcast(prepared.raw)
-        crashpoint("after_send")
-        return self._await(batch, tx_id, prepared.tx_hash, how="anchored")
+        except Dropped:
+            self.store.reset_batch(batch.id)
+            settled = self._submitter.send(self._write(batch))  # its nonce went elsewhere: once more, fresh
+        return self._record(batch, settled, how="anchored")
 
-    def _await(self, batch: Batch, tx_id: int, tx_hash: bytes, *, how: str) -> BatchOutcome:
-        chain = self.registry.chain
-        receipt = chain.wait_for_receipt(tx_hash, confirmations=self.confirmations, timeout=self.timeout)
-        crashpoint("after_receipt")
+    def _record(self, batch: Batch, settled: Settled, *, how: str) -> BatchOutcome:
+        receipt = settled.receipt
         if receipt.status != 1:
-            self.store.set_tx_status(tx_id, TxStatus.FAILED, block_number=receipt.block_number, gas_used=receipt.gas_used)
+            self.store.set_tx_status(settled.tx_id, TxStatus.FAILED, block_number=receipt.block_number, gas_used=receipt.gas_used)
             info = self.registry.batch_info(self.signer.address, batch.root)
             if info.anchored:  # another transaction of ours won the race
                 return self._adopt(batch, info)
             self.store.reset_batch(batch.id)
-            raise ChainError(f"anchoring transaction 0x{tx_hash.hex()} of batch {batch.id} reverted", reason="tx_reverted")
-        self.store.set_tx_status(tx_id, TxStatus.MINED, block_number=receipt.block_number, gas_used=receipt.gas_used)
+            raise ChainError(f"anchoring transaction 0x{settled.tx_hash.hex()} of batch {batch.id} reverted", reason="tx_reverted")
+        self.store.set_tx_status(settled.tx_id, TxStatus.MINED, block_number=receipt.block_number, gas_used=receipt.gas_used)
         info = self.registry.batch_info(self.signer.address, batch.root)
         self._check_ours(batch, info)
         self.store.confirm_batch(
-            batch.id, chain_id=chain.chain_id, registry=self.registry.address, tx_hash=tx_hash,
+            batch.id, chain_id=self.registry.chain.chain_id, registry=self.registry.address, tx_hash=settled.tx_hash,
             block_number=info.anchored_block, block_time=info.anchored_at,
         )
         crashpoint("after_commit")
-        return BatchOutcome(batch.id, batch.root, batch.leaf_count, tx_hash, info.anchored_block, how)
-
-    def _resume(self, batch: Batch) -> BatchOutcome | None:
-        """Finish a batch whose transaction was stored; None if it must be signed again."""
-        info = self.registry.batch_info(self.signer.address, batch.root)
-        if info.anchored:
-            return self._adopt(batch, info)
-        chain = self.registry.chain
-        for tx in reversed(self.store.transactions(batch.id, TxKind.ANCHOR)):
-            if tx.status is not TxStatus.SIGNED:
-                continue
-            receipt = chain.receipt(tx.tx_hash)
-            if receipt is None and not chain.transaction_known(tx.tx_hash):
-                try:
-                    chain.broadcast(tx.raw)  # same bytes, same hash: it can only ever land once
-                except ChainError as e:
-                    if "nonce" in str(e).lower():  # its nonce went to another transaction
-                        self.store.set_tx_status(tx.id, TxStatus.DROPPED)
-                        continue
-                    raise
-            return self._await(batch, tx.id, tx.tx_hash, how="resumed")
-        self.store.reset_batch(batch.id)
-        return None
+        return BatchOutcome(batch.id, batch.root, batch.leaf_count, settled.tx_hash, info.anchored_block, how)
 
     def _adopt(self, batch: Batch, info: BatchInfo) -> BatchOutcome:
         """The root is on chain already: find the anchoring transaction and confirm the batch."""

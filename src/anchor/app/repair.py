@@ -112,14 +112,15 @@ def repair(
         on_missing(batches, revocations)
     if dry_run or not (batches or revocations):
         return RepairReport(batches, (), dry_run, revocations)
-    for b in batches:
-        store.reset_batch(b.batch_id)
-    store.reset_revocations([r.revocation_id for r in revocations])
     writer = registry()
-    outcomes: tuple[BatchOutcome, ...] = ()
-    if batches:
-        outcomes = tuple(Anchorer(store, writer, signer, issuer, confirmations=confirmations, timeout=timeout).run().outcomes)
-    sent = submit_revocations(store, writer, signer, issuer.id, confirmations=confirmations, timeout=timeout)
+    with store.issuer_lock(issuer.id, what=f"issuer {issuer.address}"):  # the runs below take it again (it nests)
+        for b in batches:
+            store.reset_batch(b.batch_id)
+        store.reset_revocations([r.revocation_id for r in revocations])
+        outcomes: tuple[BatchOutcome, ...] = ()
+        if batches:
+            outcomes = tuple(Anchorer(store, writer, signer, issuer, confirmations=confirmations, timeout=timeout).run().outcomes)
+        sent = submit_revocations(store, writer, signer, issuer.id, confirmations=confirmations, timeout=timeout)
     return RepairReport(batches, outcomes, dry_run, revocations, sent.transactions)
 
 
@@ -152,7 +153,9 @@ def reanchor_missing(
         on_missing(missing)
     if not missing or dry_run:
         return RepairReport(missing, (), dry_run)
-    for b in missing:
-        store.reset_batch(b.batch_id)
-    report = Anchorer(store, registry(), signer, issuer, confirmations=confirmations, timeout=timeout).run()
+    writer = registry()
+    with store.issuer_lock(issuer.id, what=f"issuer {issuer.address}"):
+        for b in missing:
+            store.reset_batch(b.batch_id)
+        report = Anchorer(store, writer, signer, issuer, confirmations=confirmations, timeout=timeout).run()
     return RepairReport(missing, tuple(report.outcomes), dry_run)

@@ -9,14 +9,14 @@ Submitting holds the issuer's run lock, like anchoring: one process signs for an
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from anchor.core.bitmap import from_words, to_words  # noqa: F401 (from_words: part of this module's API)
 from anchor.chain.writer import Registry
 from anchor.core.registry import RevocationReason
 from anchor.core.errors import ChainError
-from anchor.app.faults import crashpoint
+from anchor.app.submission import Dropped, Settled, Submitter, Write
 from anchor.chain.signer import Signer
 from anchor.core.status import RevocationStatus, TxKind, TxStatus
 from anchor.store import Revocation, RevocationRequest, Store
@@ -51,17 +51,25 @@ class SubmitReport:
 
 
 def submit_revocations(store: Store, registry: Registry, signer: Signer, issuer_id: int, *, confirmations: int = 1,
-                       timeout: float = 300.0) -> SubmitReport:
+                       timeout: float = 300.0, stuck_after: float | None = None,
+                       on_wait: Callable[[int, int], None] | None = None) -> SubmitReport:
     """Put every pending or unfinished revocation of this issuer on chain, holding the issuer's
-    run lock (StoreError with reason ``issuer_busy`` at once if another process holds it)."""
+    run lock (StoreError with reason ``issuer_busy`` at once if another process holds it).
+
+    Each transaction goes through the one crash-safe loop of :mod:`anchor.app.submission`:
+    stored signed before it is sent, resumed after a crash, re-priced when stuck, confirmed at
+    ``confirmations`` blocks on the canonical chain.
+    """
+    submitter = Submitter(store, registry, signer, confirmations=confirmations, timeout=timeout, stuck_after=stuck_after,
+                          on_wait=on_wait)
     with store.issuer_lock(issuer_id, what=f"issuer {signer.address}"):
-        return _submit_all(store, registry, signer, issuer_id, confirmations=confirmations, timeout=timeout)
+        return _submit_all(store, submitter, issuer_id)
 
 
-def _submit_all(store: Store, registry: Registry, signer: Signer, issuer_id: int, *, confirmations: int,
-                timeout: float) -> SubmitReport:
+def _submit_all(store: Store, submitter: Submitter, issuer_id: int) -> SubmitReport:
+    registry, signer = submitter.registry, submitter.signer
     report = SubmitReport()
-    _resume_submitted(store, registry, issuer_id, confirmations=confirmations, timeout=timeout)
+    _resume_submitted(store, submitter, issuer_id)
     groups: dict[tuple[int, bytes, int, bool], list[Revocation]] = defaultdict(list)
     for rev in store.revocations(issuer_id, RevocationStatus.PENDING):
         groups[(rev.batch_id, rev.root, rev.reason_code, rev.leaf_index is None)].append(rev)
@@ -71,8 +79,8 @@ def _submit_all(store: Store, registry: Registry, signer: Signer, issuer_id: int
             if registry.is_batch_revoked(signer.address, root):  # already there (e.g. revoked from another machine)
                 _confirm(store, registry, revs, tx_id=None, block=None)
                 continue
-            _send(store, registry, signer, batch_id, TxKind.REVOKE_BATCH, revs, (root, reason),
-                  confirmations=confirmations, timeout=timeout)
+            _send(store, submitter, Write(TxKind.REVOKE_BATCH, batch_id, "revokeBatch", (root, reason),
+                                          revocation_ids=tuple(r.id for r in revs), crash_prefix="revoke_"), revs)
             report.transactions += 1
             report.batches_revoked += 1
             continue
@@ -81,40 +89,34 @@ def _submit_all(store: Store, registry: Registry, signer: Signer, issuer_id: int
         for start in range(0, len(words), WORDS_PER_TX):
             part = dict(words[start : start + WORDS_PER_TX])
             part_revs = [r for r in ordered if (r.leaf_index or 0) >> 8 in part]
-            _send(store, registry, signer, batch_id, TxKind.REVOKE, part_revs, (root, list(part.items()), reason),
-                  confirmations=confirmations, timeout=timeout)
+            write = Write(TxKind.REVOKE, batch_id, "revoke", (root, list(part.items()), reason),
+                          revocation_ids=tuple(r.id for r in part_revs), crash_prefix="revoke_")
+            _send(store, submitter, write, part_revs)
             report.transactions += 1
             report.indices += len(part_revs)
     return report
 
 
-def _send(store: Store, registry: Registry, signer: Signer, batch_id: int, kind: TxKind, revs: Sequence[Revocation],
-          args: tuple[object, ...], *, confirmations: int, timeout: float) -> None:
-    chain = registry.chain
-    fn = "revokeBatch" if kind is TxKind.REVOKE_BATCH else "revoke"
-    prepared = registry.prepare(signer, fn, *args)
-    tx_id = store.record_signed_tx(batch_id, kind, chain.chain_id, prepared.sender, prepared.nonce, prepared.tx_hash,
-                                   prepared.raw, revocation_ids=[r.id for r in revs])
-    crashpoint("revoke_before_send")
-    chain.broadcast(prepared.raw)
-    crashpoint("revoke_after_send")
-    _finish(store, registry, tx_id, prepared.tx_hash, revs, confirmations=confirmations, timeout=timeout)
+def _send(store: Store, submitter: Submitter, write: Write, revs: Sequence[Revocation]) -> None:
+    try:
+        settled = submitter.send(write)
+    except Dropped:
+        settled = submitter.send(write)  # its nonce went to another transaction: once more, fresh
+    _finish(store, submitter.registry, settled, revs)
 
 
-def _finish(store: Store, registry: Registry, tx_id: int, tx_hash: bytes, revs: Sequence[Revocation], *,
-            confirmations: int, timeout: float) -> None:
-    receipt = registry.chain.wait_for_receipt(tx_hash, confirmations=confirmations, timeout=timeout)
+def _finish(store: Store, registry: Registry, settled: Settled, revs: Sequence[Revocation]) -> None:
+    receipt = settled.receipt
     if receipt.status != 1:
-        store.set_tx_status(tx_id, TxStatus.FAILED, block_number=receipt.block_number)
+        store.set_tx_status(settled.tx_id, TxStatus.FAILED, block_number=receipt.block_number)
         _reset(store, revs)
-        raise ChainError(f"revocation transaction 0x{tx_hash.hex()} reverted", reason="tx_reverted")
-    store.set_tx_status(tx_id, TxStatus.MINED, block_number=receipt.block_number, gas_used=receipt.gas_used)
-    _confirm(store, registry, revs, tx_id=tx_id, block=receipt.block_number)
+        raise ChainError(f"revocation transaction 0x{settled.tx_hash.hex()} reverted", reason="tx_reverted")
+    store.set_tx_status(settled.tx_id, TxStatus.MINED, block_number=receipt.block_number, gas_used=receipt.gas_used)
+    _confirm(store, registry, revs, tx_id=settled.tx_id, block=receipt.block_number)
 
 
-def _resume_submitted(store: Store, registry: Registry, issuer_id: int, *, confirmations: int, timeout: float) -> None:
-    """Finish revocations whose transaction was stored before a crash (same logic as anchoring)."""
-    chain = registry.chain
+def _resume_submitted(store: Store, submitter: Submitter, issuer_id: int) -> None:
+    """Finish revocations whose transaction was stored before a crash (the shared resume loop)."""
     by_tx: dict[int | None, list[Revocation]] = defaultdict(list)
     for rev in store.revocations(issuer_id, RevocationStatus.SUBMITTED):
         by_tx[rev.tx_id].append(rev)
@@ -123,17 +125,20 @@ def _resume_submitted(store: Store, registry: Registry, issuer_id: int, *, confi
         if tx is None:
             _reset(store, revs)
             continue
-        if chain.receipt(tx.tx_hash) is None and not chain.transaction_known(tx.tx_hash):
-            try:
-                chain.broadcast(tx.raw)  # the same signed bytes: it can only land once
-            except ChainError as e:
-                if "nonce" not in str(e).lower():
-                    raise
-                store.set_tx_status(tx.id, TxStatus.DROPPED)
-                _reset(store, revs)  # re-signed below; the registry refuses double revocation
-                continue
+        # Every stored candidate for this nonce (a re-priced replacement points the revocations at itself).
+        candidates = [t for t in store.transactions(tx.batch_id, tx.kind) if t.nonce == tx.nonce and t.sender == tx.sender]
+        root, reason = revs[0].root, revs[0].reason_code
+        if tx.kind is TxKind.REVOKE_BATCH:
+            fn, args = "revokeBatch", (root, reason)
+        else:  # the call it was signed for, rebuilt from the revocations it carries (for re-pricing)
+            fn, args = "revoke", (root, to_words(r.leaf_index for r in revs if r.leaf_index is not None), reason)
+        write = Write(tx.kind, tx.batch_id, fn, args, revocation_ids=tuple(r.id for r in revs), crash_prefix="revoke_")
+        settled = submitter.resume(write, candidates)
+        if settled is None:
+            _reset(store, revs)  # re-signed below; the registry refuses double revocation
+            continue
         try:
-            _finish(store, registry, tx.id, tx.tx_hash, revs, confirmations=confirmations, timeout=timeout)
+            _finish(store, submitter.registry, settled, revs)
         except ChainError as e:
             if e.reason != "tx_reverted":
                 raise

@@ -12,6 +12,7 @@ they use inside their function bodies.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from functools import cached_property
@@ -176,4 +177,13 @@ def run(group: click.Group, argv: Sequence[str] | None) -> int:
         return exit_code(e)
     except SystemExit as e:
         return int(e.code or 0)
+    except KeyboardInterrupt:
+        click.echo("interrupted: whatever was stored is resumed by running the command again", err=True)
+        return 130
+    except Exception as e:  # a bug or an unexpected environment: one line, never a traceback (ANCHOR_DEBUG=1 shows it)
+        if os.environ.get("ANCHOR_DEBUG"):
+            raise
+        click.echo(f"error: unexpected {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else 'no detail'} "
+                   "(nothing is lost: rerun the command; set ANCHOR_DEBUG=1 for the traceback and report it)", err=True)
+        return 70  # EX_SOFTWARE
     return 0

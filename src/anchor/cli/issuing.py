@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -58,21 +59,47 @@ def anchor_cmd(app: App, max_batch: int) -> None:
     """Batch the pending credentials, anchor each batch's root, wait for confirmations."""
     from anchor.app.anchoring import Anchorer
 
+    from anchor.core.errors import ChainError
+
     signer, _ = app.signer("issuer")
     issuer_row = app.issuer_row()
     pending = app.store.counts(issuer_row.id)
     with progress(pending.pending + pending.batched, "anchoring") as bar:
         anchorer = Anchorer(app.store, app.registry, signer, issuer_row, confirmations=app.settings.confirmations,
-                            timeout=app.settings.receipt_timeout, on_batch=lambda o: bar.update(o.leaf_count))
+                            timeout=app.settings.receipt_timeout, on_batch=lambda o: bar.update(o.leaf_count),
+                            stuck_after=app.settings.reprice_after or None, on_wait=waiting_note(app))
         report = anchorer.run(max_batch=max_batch)
-    if not report.outcomes:
+    if not report.outcomes and not report.failures:
         say("nothing to anchor: no pending credentials")
         return
     for o in report.outcomes:
         say(f"batch {o.batch_id}: {o.leaf_count} credential(s), root 0x{o.root.hex()}, block {o.block_number}, "
             f"tx 0x{o.tx_hash.hex()} ({o.how})")
-    say(f"anchored {report.credentials} credential(s) in {len(report.outcomes)} batch(es) with "
-        f"{app.settings.confirmations} confirmation(s); next: `anchor export DIR`")
+    if report.outcomes:
+        say(f"anchored {report.credentials} credential(s) in {len(report.outcomes)} batch(es) with "
+            f"{app.settings.confirmations} confirmation(s); next: `anchor export DIR`")
+    for f in report.failures:
+        say(f"batch {f.batch_id}: NOT anchored ({f.reason}): {f.message}", fg="red", err=True)
+    if report.failures:
+        raise ChainError(f"{len(report.failures)} batch(es) could not be anchored (the others were); "
+                         "see above, then run `anchor anchor` again", reason="batches_failed")
+
+
+def waiting_note(app: App) -> Callable[[int, int], None]:
+    """Tell a person what a wait for confirmations is waiting for ("waiting for confirmations
+    1/3"), once per change, and why it may never end on a local chain that mines only on demand."""
+    told = {"hint": False}
+
+    def note(have: int, want: int) -> None:
+        if want <= 1 and have >= want:
+            return
+        click.echo(f"waiting for confirmations {have}/{want}", err=True)
+        if have >= 1 and want > have and app.settings.is_local_chain() and not told["hint"]:
+            told["hint"] = True
+            click.echo("note: a local Anvil chain mines a block only when a transaction arrives, so further "
+                       "confirmations come only with more transactions; use --confirmations 1 locally", err=True)
+
+    return note
 
 
 @click.command()
@@ -123,7 +150,8 @@ def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batc
         if req.withdrawn:
             say(f"withdrew {len(req.withdrawn)} never-anchored credential(s) (deleted; no proof was ever released)")
     report = submit_revocations(app.store, app.registry, signer, issuer_row.id, confirmations=app.settings.confirmations,
-                                timeout=app.settings.receipt_timeout)
+                                timeout=app.settings.receipt_timeout, stuck_after=app.settings.reprice_after or None,
+                                on_wait=waiting_note(app))
     say(f"on chain: {report.indices} index(es) and {report.batches_revoked} whole batch(es) revoked in "
         f"{report.transactions} transaction(s)")
 

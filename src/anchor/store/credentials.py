@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, select, text
 
 from anchor.core.errors import StoreError
 from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, NewCredential
-from anchor.store.engine import Database
+from anchor.store.engine import db_error_line, Database
 from anchor.store.locks import LockSpace, xact_lock
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow
 
@@ -169,7 +169,7 @@ class CredentialQueries(Database):
                     conn.invalidate()
                 except Exception:
                     pass
-            raise StoreError(f"database error: {e}") from None
+            raise StoreError(f"database error: {db_error_line(e)}") from None
         if row is None:
             return None
         values = list(row)

@@ -67,7 +67,7 @@ class Database:
         except OperationalError as e:
             raise StoreError(f"cannot open the database {safe_url(url)}: {e.orig}") from e
         except SQLAlchemyError as e:
-            raise StoreError(f"database error opening {safe_url(url)}: {e}") from e
+            raise StoreError(f"database error opening {safe_url(url)}: {db_error_line(e)}") from e
         return store
 
     def _check_version(self) -> None:
@@ -155,3 +155,9 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<database url>"
+
+
+def db_error_line(error: BaseException) -> str:
+    """The first line of a driver error, without SQLAlchemy's "Background on this error" link."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
