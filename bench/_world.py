@@ -8,13 +8,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anchor.core.achievement import build_achievement, parse_achievement_text  # noqa: E402
 from anchor.app.anchoring import Anchorer  # noqa: E402
-from anchor.chain.writer import Registry  # noqa: E402
 from anchor.app.issuing import issue_credentials  # noqa: E402
 from anchor.app.registration import register_issuer  # noqa: E402
-from anchor.core.roster import parse_roster  # noqa: E402
 from anchor.chain.signer import Signer  # noqa: E402
+from anchor.chain.writer import Registry  # noqa: E402
+from anchor.core.achievement import build_achievement, parse_achievement_text  # noqa: E402
+from anchor.core.roster import parse_roster  # noqa: E402
 from anchor.store import Store  # noqa: E402
 
 

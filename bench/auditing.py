@@ -31,14 +31,14 @@ sys.path.insert(0, str(ROOT))
 
 from eth_account import Account  # noqa: E402
 
-from anchor.app.auditing import history_audit, issuer_audit, read_history  # noqa: E402
-from anchor.chain.node import Chain
-from anchor.chain.writer import Registry  # noqa: E402
-from anchor.chain.reader import RegistryReader  # noqa: E402
-from anchor.chain.anvil import DevChain  # noqa: E402
-from anchor.chain.signer import ANVIL_DEV_KEYS, dev_signer  # noqa: E402
-from anchor.store import Store  # noqa: E402
 from _world import issue_and_anchor  # noqa: E402
+from anchor.app.auditing import history_audit, issuer_audit, read_history  # noqa: E402
+from anchor.chain.anvil import DevChain  # noqa: E402
+from anchor.chain.node import Chain  # noqa: E402
+from anchor.chain.reader import RegistryReader  # noqa: E402
+from anchor.chain.signer import ANVIL_DEV_KEYS, dev_signer  # noqa: E402
+from anchor.chain.writer import Registry  # noqa: E402
+from anchor.store import Store  # noqa: E402
 
 TARGET_HISTORY_S = 10.0
 TARGET_CROSSCHECK_S = 15.0
@@ -48,7 +48,7 @@ def send_many(view: RegistryReader, key: str, calls: list[tuple[str, tuple[Any, 
     """Sign calls locally and push them with batched eth_sendRawTransaction, a block at a time."""
     account = Account.from_key(key)
     nonce = int(view.rpc([("eth_getTransactionCount", [account.address, "pending"])])[0], 16)
-    fns = view._fns  # noqa: SLF001 - the bench reuses the view's ABI encoders
+    fns = view._fns
     raws = []
     for i, (fn, args) in enumerate(calls):
         tx = {"to": view.address, "data": fns[fn].data(*args), "gas": gas, "maxFeePerGas": 10**11,

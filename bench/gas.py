@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import sys
 
-from anchor.chain.node import Chain
-
-from anchor.chain.writer import Registry
 from anchor.chain.anvil import DevChain
+from anchor.chain.node import Chain
 from anchor.chain.signer import dev_signer
+from anchor.chain.writer import Registry
 
 REF_MINIMAL_ANCHOR = 46_493
 REF_EAS_ATTEST = 165_922  # per credential, multiAttest x100

@@ -50,20 +50,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from anchor.core import merkle
-from anchor.core.achievement import build_achievement, parse_achievement_text
 from anchor.app.anchoring import Anchorer
-from anchor.chain.node import Chain
-from anchor.chain.writer import Registry
-from anchor.chain.artifact import project_root
-from anchor.core.credential import leaf_of
-from anchor.chain.anvil import DevChain
 from anchor.app.exporting import export_credentials
 from anchor.app.issuing import issue_credentials
-from anchor.core.proof import find_anchor_proof
 from anchor.app.registration import register_issuer
-from anchor.core.roster import parse_roster
+from anchor.chain.anvil import DevChain
+from anchor.chain.artifact import project_root
+from anchor.chain.node import Chain
 from anchor.chain.signer import dev_signer
+from anchor.chain.writer import Registry
+from anchor.core import merkle
+from anchor.core.achievement import build_achievement, parse_achievement_text
+from anchor.core.credential import leaf_of
+from anchor.core.proof import find_anchor_proof
+from anchor.core.roster import parse_roster
 from anchor.store import Store
 
 T = TypeVar("T")

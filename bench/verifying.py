@@ -34,15 +34,15 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anchor.core import merkle  # noqa: E402
-from anchor.chain.node import Chain
-from anchor.chain.writer import Registry  # noqa: E402
-from anchor.chain.reader import RegistryReader  # noqa: E402
-from anchor.chain.anvil import DevChain, free_port  # noqa: E402
-from anchor.app.exporting import credential_with_proof, proof_prefix  # noqa: E402
-from anchor.chain.signer import dev_signer  # noqa: E402
-from anchor.app.verifying import Verdict, Verifier, VerifyOptions  # noqa: E402
 from _world import issue_and_anchor  # noqa: E402
+from anchor.app.exporting import credential_with_proof, proof_prefix  # noqa: E402
+from anchor.app.verifying import Verdict, Verifier, VerifyOptions  # noqa: E402
+from anchor.chain.anvil import DevChain, free_port  # noqa: E402
+from anchor.chain.node import Chain  # noqa: E402
+from anchor.chain.reader import RegistryReader  # noqa: E402
+from anchor.chain.signer import dev_signer  # noqa: E402
+from anchor.chain.writer import Registry  # noqa: E402
+from anchor.core import merkle  # noqa: E402
 
 REF_CERT_VERIFIER_MS = 29.0  # Blockcerts cert-verifier-js, median per certificate
 TARGETS = {"proof_rps": 2500, "proof_ratio": 0.5, "verify_rps": 800, "p99_ms": 25.0, "offline_ms": 3.0}
@@ -79,7 +79,7 @@ def build_world(n: int, tmp: Path) -> tuple[DevChain, Registry, str, list[str], 
         if index in id_picks:
             ids.append(credential_id)
             path = ",".join(f'{{"{"right" if pos & 1 else "left"}":"{node_.hex()}"}}'
-                            for (_, pos), node_ in zip(merkle.path_positions(index, n), merkle.prove(levels, index)))
+                            for (_, pos), node_ in zip(merkle.path_positions(index, n), merkle.prove(levels, index), strict=True))
             bodies.append(credential_with_proof(document, prefix, index, path))
     store.close()
     return node, registry, db_url, ids, bodies

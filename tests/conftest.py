@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from anchor.chain.node import Chain
-
-from anchor.chain.writer import Registry
 from anchor.chain.anvil import DevChain
+from anchor.chain.node import Chain
 from anchor.chain.signer import Signer, dev_signer
+from anchor.chain.writer import Registry
 from anchor.store import Store
 
 ISSUER_PROFILE = "https://university.example/issuer"

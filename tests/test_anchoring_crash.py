@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import func, select
 
 from anchor.app.anchoring import Anchorer
+from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
+from anchor.chain.signer import dev_signer
 from anchor.chain.writer import Registry
 from anchor.config import read_deployment
 from anchor.core.credential import leaf_of
-from anchor.chain.anvil import DevChain
 from anchor.core.proof import find_anchor_proof
-from anchor.chain.signer import dev_signer
 from anchor.core.status import TxKind, TxStatus
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow

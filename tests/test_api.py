@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from anchor.api import create_app
 from anchor.api.openapi import build, documented_rules
 from anchor.api.service import ServiceConfig
-from anchor.chain.node import Chain
-from anchor.chain.anvil import DevChain
 from anchor.app.issuing import issue_credentials
 from anchor.app.revoking import request_revocation, submit_revocations
+from anchor.chain.anvil import DevChain
+from anchor.chain.node import Chain
 from anchor.core.roster import parse_roster
 from tests.world import World, achievement, live_server, make_world
 

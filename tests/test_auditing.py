@@ -15,19 +15,19 @@ from sqlalchemy import delete, select, update
 
 from anchor.app.anchoring import Anchorer
 from anchor.app.auditing import compare_with_views, history_audit, issuer_audit, read_history
-from anchor.chain.node import Chain
-from anchor.chain.writer import Registry
-from anchor.core.registry import LogEvent
-from anchor.chain.reader import RegistryReader
-from anchor.chain.rpc import RpcError
-from anchor.chain.anvil import DevChain
-from anchor.core.errors import ChainError, ConfigError, ContractRevert
-from anchor.core.history import replay
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
 from anchor.app.revoking import request_revocation, submit_revocations
-from anchor.core.roster import parse_roster
+from anchor.chain.anvil import DevChain
+from anchor.chain.node import Chain
+from anchor.chain.reader import RegistryReader
+from anchor.chain.rpc import RpcError
 from anchor.chain.signer import dev_signer
+from anchor.chain.writer import Registry
+from anchor.core.errors import ChainError, ConfigError, ContractRevert
+from anchor.core.history import replay
+from anchor.core.registry import LogEvent
+from anchor.core.roster import parse_roster
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, RevocationRow, TransactionRow, TreeChunkRow
 from tests.helpers import Cli

@@ -6,13 +6,11 @@ import os
 
 import pytest
 
-from anchor.core.registry import ZERO_ADDRESS
-
 from anchor.chain.node import Chain
-
+from anchor.chain.signer import Signer
 from anchor.chain.writer import Registry
 from anchor.core.errors import ChainError, ChainUnavailable, ContractRevert, InputError
-from anchor.chain.signer import Signer
+from anchor.core.registry import ZERO_ADDRESS
 from tests.conftest import ISSUER_PROFILE
 
 pytestmark = pytest.mark.chain

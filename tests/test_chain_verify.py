@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anchor.core import merkle
-from anchor.chain.writer import Registry
 from anchor.chain.signer import Signer
+from anchor.chain.writer import Registry
+from anchor.core import merkle
 from tests.test_merkle_vectors import load_vectors, python_verdict
 
 pytestmark = pytest.mark.chain

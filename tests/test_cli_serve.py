@@ -54,7 +54,7 @@ def test_serve_port_from_environment(cli: Cli) -> None:
 
 
 class _Impostor(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"{}")

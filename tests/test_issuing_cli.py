@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from anchor.core import merkle
+from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.chain.writer import Registry
 from anchor.config import read_deployment
+from anchor.core import merkle
 from anchor.core.credential import check_schema, leaf_of, recipient_matches
-from anchor.chain.anvil import DevChain
 from anchor.core.proof import find_anchor_proof, sides_for
 from tests.helpers import EXAMPLES, Cli, write_roster
 

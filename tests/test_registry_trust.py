@@ -14,10 +14,10 @@ from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.chain.signer import dev_signer
 from anchor.chain.writer import Registry
+from anchor.cli.main import main
 from anchor.core import merkle
 from anchor.core.credential import CredentialFactory, IssuerProfile
 from anchor.core.proof import render_proof
-from anchor.cli.main import main
 from tests.world import PROFILE, World, achievement, make_world
 
 pytestmark = pytest.mark.chain

@@ -70,11 +70,13 @@ def test_below_the_confirmation_depth_the_answer_is_pending(node: DevChain, tmp_
     answer = client.post("/api/v1/verify", json=badge).json
     assert answer["verdict"] == "pending", answer
     assert _offline(w, badge, confirmations=3) is Verdict.PENDING
+    assert client.get(f"/api/v1/credentials/{badge['id']}/status").json["status"] == "pending"
     w.chain.dev_rpc("anvil_mine", 3)
     import time
 
     time.sleep(0.05)
     assert client.post("/api/v1/verify", json=badge).json["verdict"] == "valid"
+    assert client.get(f"/api/v1/credentials/{badge['id']}/status").json["status"] == "active"
 
 
 def test_repeated_verifies_cost_no_rpc_per_request_on_an_idle_chain(node: DevChain, tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchor.core.errors import InputError
-from anchor.core.safe_yaml import load_yaml
 from anchor.core.safe_input import (
     MAX_DEPTH,
     MAX_JSON_BYTES,
@@ -30,6 +29,7 @@ from anchor.core.safe_input import (
     check_json_depth,
     load_json,
 )
+from anchor.core.safe_yaml import load_yaml
 
 # ---------------------------------------------------------------------------- helpers
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from anchor.app import exporting, issuing
-
-from anchor.core import merkle
-from anchor.chain.node import Chain
-from anchor.core.credential import leaf_of, schema_errors
 from anchor.chain.anvil import DevChain
+from anchor.chain.node import Chain
+from anchor.core import merkle
+from anchor.core.credential import leaf_of, schema_errors
 from anchor.core.proof import find_anchor_proof
 from tests.world import make_world
 

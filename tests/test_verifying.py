@@ -16,17 +16,17 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anchor.core import merkle
 from anchor.api import create_app
 from anchor.api.service import ServiceConfig
+from anchor.app.revoking import request_batch_revocation, request_revocation, submit_revocations
+from anchor.app.verifying import Report, Verdict, Verifier, VerifyOptions
+from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
-from anchor.core.credential import CredentialFactory, IssuerProfile, leaf_of
-from anchor.chain.anvil import DevChain
-from anchor.core.proof import render_proof, sides_for
-from anchor.app.revoking import request_batch_revocation, request_revocation, submit_revocations
 from anchor.chain.signer import dev_signer
-from anchor.app.verifying import Report, Verdict, Verifier, VerifyOptions
+from anchor.core import merkle
+from anchor.core.credential import CredentialFactory, IssuerProfile, leaf_of
+from anchor.core.proof import render_proof, sides_for
 from tests.world import (
     PROFILE,
     SLOT_ADMIN,

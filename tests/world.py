@@ -13,17 +13,17 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from anchor.core.achievement import build_achievement, parse_achievement_text
 from anchor.app.anchoring import Anchorer
-from anchor.chain.node import Chain
-from anchor.core.addresses import checksum, keccak256
-from anchor.chain.writer import Registry
-from anchor.chain.anvil import free_port
 from anchor.app.exporting import export_credentials
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
-from anchor.core.roster import parse_roster
+from anchor.chain.anvil import free_port
+from anchor.chain.node import Chain
 from anchor.chain.signer import Signer, dev_signer
+from anchor.chain.writer import Registry
+from anchor.core.achievement import build_achievement, parse_achievement_text
+from anchor.core.addresses import checksum, keccak256
+from anchor.core.roster import parse_roster
 from anchor.store import Store
 from tests.helpers import EXAMPLES
 

@@ -11,15 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from anchor.core import merkle
-from anchor.core.registry import LogEvent
-from anchor.chain.reader import RegistryReader
-from anchor.core.history import RegistryState, replay
-from anchor.core.errors import ConfigError, InputError, NotFound
-from anchor.core.proof import proof_head_json
-from anchor.store import CredentialLocation, Store
-from anchor.core.timefmt import format_ts, from_unix
 from anchor.app.verifying import Prepared, prepare
+from anchor.chain.reader import RegistryReader
+from anchor.core import merkle
+from anchor.core.errors import ConfigError, InputError, NotFound
+from anchor.core.history import RegistryState, replay
+from anchor.core.proof import proof_head_json
+from anchor.core.registry import LogEvent
+from anchor.core.timefmt import format_ts, from_unix
+from anchor.store import CredentialLocation, Store
 
 _UUID = re.compile(r"^(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 LEVEL_CACHE_BATCHES = 8  # trees kept in memory per worker (a 100,000-leaf tree is 6.4 MB)
@@ -163,37 +163,6 @@ class Service:
         return json.loads(self.proof_json(raw_id))  # type: ignore[no-any-return]
 
     def status(self, raw_id: str, now: int) -> dict[str, Any]:
-        loc = self.locate(raw_id)
-        out: dict[str, Any] = {
-            "credentialId": loc.credential_id,
-            "validFrom": format_ts(from_unix(loc.valid_from)),
-            "validUntil": format_ts(from_unix(loc.valid_until)) if loc.valid_until else None,
-            "checkedAt": format_ts(from_unix(now)),
-            "anchor": None,
-            "revocation": None,
-            "block": None,
-        }
-        if loc.batch_status != "confirmed" or loc.root is None or loc.leaf_index is None:
-            out["status"] = "pending"
-            return out
-        head, batch, _issuer, bits = self.view.read(loc.issuer_address, loc.root, loc.leaf_index)
-        out["block"] = head
-        out["anchor"] = {"chainId": self.view.chain_id, "registry": self.view.address, "merkleRoot": "0x" + loc.root.hex(),
-                         "leafIndex": loc.leaf_index, "blockNumber": batch.anchored_block,
-                         "anchoredAt": format_ts(from_unix(batch.anchored_at)) if batch.anchored else None,
-                         "onChain": batch.anchored}
-        revoked = batch.revoked_at != 0 or (bits >> (loc.leaf_index & 0xFF)) & 1 == 1
-        if not batch.anchored:  # the database says anchored, the chain does not (reset? reorg?)
-            out["status"] = "not_on_chain"
-        elif revoked:
-            from anchor.core.verdict import _revocation_json
+        from anchor.app.status import credential_status
 
-            out["status"] = "revoked"
-            out["revocation"] = _revocation_json(self.view.revocation(batch, loc.leaf_index))
-        elif now < loc.valid_from:
-            out["status"] = "not_yet_valid"
-        elif loc.valid_until is not None and now > loc.valid_until:
-            out["status"] = "expired"
-        else:
-            out["status"] = "active"
-        return out
+        return credential_status(self.locate(raw_id), self.view, now=now, confirmations=self.config.confirmations)

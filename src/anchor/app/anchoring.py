@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from anchor.chain.writer import Registry
-from anchor.core.errors import ChainError, ConfigError, ContractRevert
-from anchor.core.registry import BatchInfo
 from anchor.app.faults import crashpoint
 from anchor.app.submission import Dropped, Settled, Submitter, Write
 from anchor.chain.signer import Signer
+from anchor.chain.writer import Registry
+from anchor.core.errors import ChainError, ConfigError, ContractRevert
+from anchor.core.registry import BatchInfo
 from anchor.core.status import BatchStatus, TxKind, TxStatus
 from anchor.store import Batch, Issuer, Store
 
@@ -109,8 +109,8 @@ class Anchorer:
         self._submitter = Submitter(self.store, self.registry, self.signer, confirmations=self.confirmations,
                                     timeout=self.timeout, stuck_after=self.stuck_after, on_wait=self.on_wait)
         with self.store.issuer_lock(self.issuer.id, what=f"issuer {self.issuer.address}"):
-            for batch in self.store.batches(self.issuer.id, statuses=(BatchStatus.PENDING, BatchStatus.SUBMITTED)):
-                self._one(batch, report)
+            for unfinished in self.store.batches(self.issuer.id, statuses=(BatchStatus.PENDING, BatchStatus.SUBMITTED)):
+                self._one(unfinished, report)
             while (batch := self.store.create_batch(self.issuer.id, max_batch)) is not None:
                 crashpoint("after_batch")
                 self._one(batch, report)

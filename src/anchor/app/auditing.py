@@ -14,13 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from anchor.chain.reader import RegistryReader
 from anchor.core import merkle
 from anchor.core.addresses import checksum as to_checksum_address
-from anchor.chain.reader import RegistryReader
 from anchor.core.history import RegistryState, replay
 from anchor.core.status import BatchStatus, RevocationStatus, Severity
-from anchor.store import Batch, Revocation, Store
 from anchor.core.timefmt import format_ts, from_unix, parse_ts
+from anchor.store import Batch, Revocation, Store
 
 SEVERITIES = tuple(Severity)  # in increasing order
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from anchor.chain.node import Chain
-
-from anchor.core.registry import IssuerInfo
-
+from anchor.chain.signer import Signer
 from anchor.chain.writer import Registry
 from anchor.config import Settings, read_deployment, write_deployment
 from anchor.core.errors import InputError
-from anchor.chain.signer import Signer
+from anchor.core.registry import IssuerInfo
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def _export_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes
     done = 0
     paths = merkle.iter_path_json(levels, chunk_bits=_LEAF_CHUNK.bit_length() - 1, first=first, stop=stop)
     documents = store.iter_documents(batch.id, first=first, stop=stop)
-    for expected, ((index, credential_id, document), path) in enumerate(zip(documents, paths), first):
+    for expected, ((index, credential_id, document), path) in enumerate(zip(documents, paths, strict=True), first):
         if index != expected:
             raise StoreError(f"batch {batch.id} has no credential at leaf {expected}; the database was altered")
         pending.append((file_name(credential_id), credential_with_proof(document, prefix, index, path)))

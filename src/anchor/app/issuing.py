@@ -15,17 +15,17 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.connection import Connection
 from typing import Any
 
 from anchor.app.faults import crashpoint
 from anchor.core.credential import CredentialFactory, IssuerProfile, normalize_email
 from anchor.core.errors import InputError, NotFound, StoreError
 from anchor.core.roster import Roster, RosterRow, RowError
-from anchor.store import Issuer, NewCredential, Store
 from anchor.core.timefmt import utcnow
+from anchor.store import Issuer, NewCredential, Store
 
 INSERT_CHUNK = 5000
 PARALLEL_MIN = 20_000  # below this, forking a builder process costs more than it saves
@@ -121,9 +121,9 @@ def issue_credentials(
     rows = (
         [
             NewCredential(credential_id, ref, canonical, leaf, unix(start), unix(until) if until else None)
-            for (_, ref, start, until), (credential_id, canonical, leaf) in zip(chunk, issued_chunk)
+            for (_, ref, start, until), (credential_id, canonical, leaf) in zip(chunk, issued_chunk, strict=True)
         ]
-        for chunk, issued_chunk in zip(chunks, built)
+        for chunk, issued_chunk in zip(chunks, built, strict=True)
     )
     crashpoint("issue_before_insert")  # holders read, nothing inserted yet: the window a second run could race into
     inserted = store.insert_credentials(issuer.id, stored_achievement.id, rows, created_at=created_at, progress=progress)

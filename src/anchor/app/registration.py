@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anchor.core.achievement import is_http_url, is_uri
-from anchor.core.registry import IssuerInfo
-from anchor.chain.writer import Registry
-from anchor.core.credential import IssuerProfile
 from anchor.app.deployment import ensure_issuer, validate_profile_uri
-from anchor.core.errors import ConfigError, InputError
-from anchor.core.roster import EMAIL
 from anchor.chain.signer import Signer
+from anchor.chain.writer import Registry
+from anchor.core.achievement import is_http_url, is_uri
+from anchor.core.credential import IssuerProfile
+from anchor.core.errors import ConfigError, InputError
+from anchor.core.registry import IssuerInfo
+from anchor.core.roster import EMAIL
 from anchor.store import Store
 
 

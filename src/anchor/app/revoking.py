@@ -12,12 +12,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from anchor.core.bitmap import from_words, to_words  # noqa: F401 (from_words: part of this module's API)
-from anchor.chain.writer import Registry
-from anchor.core.registry import RevocationReason
-from anchor.core.errors import ChainError
 from anchor.app.submission import Dropped, Settled, Submitter, Write
 from anchor.chain.signer import Signer
+from anchor.chain.writer import Registry
+from anchor.core.bitmap import from_words, to_words  # noqa: F401 (from_words: part of this module's API)
+from anchor.core.errors import ChainError
+from anchor.core.registry import RevocationReason
 from anchor.core.status import RevocationStatus, TxKind, TxStatus
 from anchor.store import Revocation, RevocationRequest, Store
 
@@ -128,6 +128,7 @@ def _resume_submitted(store: Store, submitter: Submitter, issuer_id: int) -> Non
         # Every stored candidate for this nonce (a re-priced replacement points the revocations at itself).
         candidates = [t for t in store.transactions(tx.batch_id, tx.kind) if t.nonce == tx.nonce and t.sender == tx.sender]
         root, reason = revs[0].root, revs[0].reason_code
+        args: tuple[object, ...]
         if tx.kind is TxKind.REVOKE_BATCH:
             fn, args = "revokeBatch", (root, reason)
         else:  # the call it was signed for, rebuilt from the revocations it carries (for re-pricing)

@@ -109,7 +109,7 @@ def _encode_tuple(types: Sequence[AbiType], values: Sequence[Any]) -> bytes:
         raise ValueError(f"expected {len(types)} values, got {len(values)}")
     heads, tails = [], []
     offset = sum(t.head_size for t in types)
-    for t, v in zip(types, values):
+    for t, v in zip(types, values, strict=True):
         if t.dynamic:
             body = _encode_one(t, v)
             heads.append(offset.to_bytes(_WORD, "big"))
@@ -337,9 +337,9 @@ class AbiTable:
         if ev is None or len(topics) != len(ev.indexed) + 1:
             return None
         args: dict[str, Any] = {}
-        for (name, typ), topic in zip(ev.indexed, topics[1:]):
+        for (name, typ), topic in zip(ev.indexed, topics[1:], strict=True):
             args[name] = decode([typ], topic)[0]
-        args.update(zip((n for n, _ in ev.plain), decode([t for _, t in ev.plain], data)))
+        args.update(zip((n for n, _ in ev.plain), decode([t for _, t in ev.plain], data), strict=True))
         return ev.name, args
 
     def decode_revert(self, data: bytes) -> ContractRevert:

@@ -99,7 +99,7 @@ class DevChain:
         if state_file is not None:
             state_file.parent.mkdir(parents=True, exist_ok=True)
             args += ["--state", str(state_file), "--state-interval", "1"]
-        log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+        log = open(log_file, "ab") if log_file else subprocess.DEVNULL
         process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL, start_new_session=detach
         )

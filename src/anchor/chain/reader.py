@@ -105,7 +105,7 @@ class RegistryReader:
         for i in range(0, len(calls), chunk):
             part = calls[i : i + chunk]
             results = self.rpc.batch([self._call(fn, *args, block=block) for fn, args in part])
-            out.extend(self._decode(fn, r) for (fn, _), r in zip(part, results))
+            out.extend(self._decode(fn, r) for (fn, _), r in zip(part, results, strict=True))
         return out
 
     # ------------------------------------------------------------------ the contract
@@ -302,7 +302,7 @@ class RegistryReader:
                 return list(self.cache.issuer_list)
         count = self.issuer_count()
         accounts = [str(r[0]) for r in self.call_many([("issuerAccount", (i,)) for i in range(1, count + 1)])]
-        listed = [self._issuer_from(a, r) for a, r in zip(accounts, self.call_many([("issuerInfo", (a,)) for a in accounts]))]
+        listed = [self._issuer_from(a, r) for a, r in zip(accounts, self.call_many([("issuerInfo", (a,)) for a in accounts]), strict=True)]
         if self.cache is not None:
             self.cache.issuer_list = listed
         return list(listed)
@@ -349,7 +349,7 @@ class RegistryReader:
         times: dict[int, int] = {}
         for i in range(0, len(missing), 500):  # nodes without blockTimestamp in logs: headers, batched
             part = missing[i : i + 500]
-            for number, header in zip(part, self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])):
+            for number, header in zip(part, self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part]), strict=True):
                 times[number] = _int(header["timestamp"])
         for log in raw:
             decoded = self.abi.decode_event([_hex(t) for t in log["topics"]], _hex(log["data"]))

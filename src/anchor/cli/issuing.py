@@ -58,7 +58,6 @@ def issue(app: App, roster: Path, achievement_file: Path, skip_invalid: bool, va
 def anchor_cmd(app: App, max_batch: int) -> None:
     """Batch the pending credentials, anchor each batch's root, wait for confirmations."""
     from anchor.app.anchoring import Anchorer
-
     from anchor.core.errors import ChainError
 
     signer, _ = app.signer("issuer")

@@ -66,7 +66,7 @@ def start_detached(settings: Settings, registry: str, *, bind: str, workers: int
         stop(settings)
     if _answers(bind):  # else /healthz below would be answered by whatever holds the port
         raise ConfigError(f"{bind} is already in use; choose another address with --bind or $ANCHOR_SERVICE_BIND")
-    log = open(log_file(settings), "ab")  # noqa: SIM115 - handed to the child
+    log = open(log_file(settings), "ab")
     cmd = _command(bind, workers, threads) + ["--pid", str(pid_file(settings))]
     proc = subprocess.Popen(cmd, env=_env(settings, registry), stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout

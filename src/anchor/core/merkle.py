@@ -182,7 +182,7 @@ def iter_proofs(levels: Sequence[bytes], *, chunk_bits: int = 16) -> Iterator[tu
             nodes = [raw[i : i + HASH_SIZE] for i in range(0, len(raw), HASH_SIZE)]
             proofs = [
                 p
-                for left, right, up in zip(nodes[0::2], nodes[1::2], parents)
+                for left, right, up in zip(nodes[0::2], nodes[1::2], parents, strict=False)
                 for p in ((right, *up), (left, *up))
             ]
             if len(nodes) & 1:  # last node of an odd level: promoted, no step here
@@ -211,7 +211,7 @@ def iter_path_json(levels: Sequence[bytes], *, chunk_bits: int = 12, first: int 
             count = hi - lo
             out: list[str] = []
             add = out.append
-            for j, up in zip(range(0, count - 1, 2), parents):
+            for j, up in zip(range(0, count - 1, 2), parents, strict=False):
                 tail = "," + up if up else ""
                 add('{"right":"' + hexed[64 * j + 64 : 64 * j + 128] + '"}' + tail)
                 add('{"left":"' + hexed[64 * j : 64 * j + 64] + '"}' + tail)
@@ -241,7 +241,7 @@ def root_from_proof(leaf: bytes, index: int, leaf_count: int, proof: Sequence[by
             reason="proof_too_short" if len(proof) < expected else "proof_too_long",
         )
     acc = leaf
-    for step, (sibling, (_, pos)) in enumerate(zip(proof, path_positions(index, leaf_count))):
+    for step, (sibling, (_, pos)) in enumerate(zip(proof, path_positions(index, leaf_count), strict=False)):
         if len(sibling) != HASH_SIZE:
             raise VerificationError(f"proof step {step} is {len(sibling)} bytes, not {HASH_SIZE}", reason="bad_hash")
         acc = _sha256(acc + sibling).digest() if pos & 1 else _sha256(sibling + acc).digest()

@@ -34,7 +34,6 @@ from typing import Any
 
 from anchor.core.addresses import checksum as to_checksum_address
 from anchor.core.addresses import is_address
-
 from anchor.core.errors import InputError, VerificationError
 from anchor.core.merkle import path_positions
 from anchor.core.timefmt import format_ts, from_unix
@@ -216,7 +215,7 @@ def render_proof(
         "merkleRoot": "0x" + root.hex(),
         "leafIndex": index,
         "leafCount": leaf_count,
-        "path": [{side: node.hex()} for side, node in zip(sides, path)],
+        "path": [{side: node.hex()} for side, node in zip(sides, path, strict=True)],
         "transactionHash": "0x" + tx_hash.hex(),
         "blockNumber": block_number,
     }

@@ -96,7 +96,7 @@ def parse_roster(text: str, *, default_valid_from: datetime | None = None) -> Ro
                 errors.append(RowError(line, f"has {len(values)} fields, the header has {len(columns)}"))
                 continue
             try:
-                row = _row(line, dict(zip(columns, values)), default_valid_from)
+                row = _row(line, dict(zip(columns, values, strict=False)), default_valid_from)
             except InputError as e:
                 errors.append(RowError(line, e.message))
                 continue

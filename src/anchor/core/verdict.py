@@ -301,7 +301,7 @@ def _chain_checks(report: Report, prepared: Prepared, proof: AnchorProof, facts:
         when = f" at {format_ts(from_unix(record.block_time))}" if record else ""
         why = f" (reason: {RevocationReason.label_of(record.reason)})" if record else ""
         checks.append(Check("revocation", CheckStatus.FAILED, "batch_revoked" if batch.revoked_at else "revoked", f"{what}{when}{why}"))
-        report.revocation = _revocation_json(record)
+        report.revocation = revocation_json(record)
         return
     checks.append(Check("revocation", CheckStatus.PASSED, message="not revoked"))
 
@@ -382,7 +382,7 @@ def _anchor_json(proof: AnchorProof, batch: BatchInfo, head: int, chain_id: int)
     return out
 
 
-def _revocation_json(record: RevocationRecord | None) -> dict[str, Any]:
+def revocation_json(record: RevocationRecord | None) -> dict[str, Any]:
     if record is None:
         return {"wholeBatch": None, "reason": None}
     return {"wholeBatch": record.whole_batch, "reason": RevocationReason.label_of(record.reason), "reasonCode": record.reason,

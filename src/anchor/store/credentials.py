@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, select, text
 
 from anchor.core.errors import StoreError
 from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, NewCredential
-from anchor.store.engine import db_error_line, Database
+from anchor.store.engine import Database, db_error_line
 from anchor.store.locks import LockSpace, xact_lock
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow
 
