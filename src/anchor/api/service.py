@@ -18,7 +18,6 @@ from anchor.core.errors import ConfigError, InputError, NotFound
 from anchor.core.history import RegistryState, replay
 from anchor.core.proof import proof_head_json
 from anchor.core.registry import LogEvent
-from anchor.core.timefmt import format_ts, from_unix
 from anchor.store import CredentialLocation, Store
 
 _UUID = re.compile(r"^(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
