@@ -147,3 +147,17 @@ def test_single_leaf_tree_root_is_the_leaf() -> None:
     assert levels[-1] == leaf
     assert merkle.prove(levels, 0) == []
     merkle.verify_inclusion(leaf, 0, 1, [], leaf)
+
+
+def test_one_leaf_path_json_is_what_export_writes() -> None:
+    """The proof endpoint (one leaf) and export (every leaf, top-down) write identical path text."""
+    import json
+
+    for n in (1, 2, 5, 33, 1000):
+        leaves = b"".join(merkle.hash_leaf(i.to_bytes(4, "big")) for i in range(n))
+        levels = merkle.build_levels(leaves)
+        every = list(merkle.iter_path_json(levels, chunk_bits=3))
+        for i in range(n):
+            assert merkle.path_json(levels, i, n) == every[i]
+            steps = json.loads("[" + every[i] + "]")
+            assert [bytes.fromhex(next(iter(s.values()))) for s in steps] == merkle.prove(levels, i)

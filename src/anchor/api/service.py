@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -14,13 +13,13 @@ from typing import Any
 from anchor.app.verifying import Prepared, prepare
 from anchor.chain.reader import RegistryReader
 from anchor.core import merkle
-from anchor.core.errors import ConfigError, InputError, NotFound
+from anchor.core.credential import credential_urn
+from anchor.core.errors import ConfigError, NotFound
 from anchor.core.history import RegistryState, replay
 from anchor.core.proof import proof_head_json
 from anchor.core.registry import LogEvent
 from anchor.store import CredentialLocation, Store
 
-_UUID = re.compile(r"^(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 LEVEL_CACHE_BATCHES = 8  # trees kept in memory per worker (a 100,000-leaf tree is 6.4 MB)
 PROOF_CACHE = 50_000  # rendered proof responses kept per worker (~1.6 KB each)
 PREPARED_CACHE = 20_000  # prepared (parsed and checked) credentials kept per worker (~3 KB each)
@@ -44,13 +43,6 @@ class ServiceConfig:
     confirmations: int = 1
     head_ttl: float = 0.5  # seconds; keep below the chain's block time
     max_body: int = 256 * 1024  # bytes of request body
-
-
-def credential_urn(raw: str) -> str:
-    m = _UUID.match(raw.strip())
-    if not m:
-        raise InputError(f"{raw!r} is not a credential id (expected urn:uuid:<uuid> or <uuid>)")
-    return "urn:uuid:" + m.group(1).lower()
 
 
 class Service:
@@ -148,8 +140,7 @@ class Service:
         if prefix is None:
             prefix = self._prefixes[loc.batch_id] = _proof_prefix(loc)
         levels = self._levels_of(loc.batch_id)
-        path = ",".join(f'{{"{"right" if pos & 1 else "left"}":"{levels[level][pos * 32 : pos * 32 + 32].hex()}"}}'
-                        for level, pos in merkle.path_positions(loc.leaf_index, loc.leaf_count or 0))
+        path = merkle.path_json(levels, loc.leaf_index, loc.leaf_count or 0)
         body = b'{"credentialId":"%s","proof":%s,"leafIndex":%d,"path":[%s]}}' % (
             loc.credential_id.encode(), prefix, loc.leaf_index, path.encode())
         with self._lock:

@@ -10,6 +10,7 @@ from anchor.chain.writer import Registry
 from anchor.config import Settings, read_deployment, write_deployment
 from anchor.core.errors import InputError
 from anchor.core.registry import IssuerInfo
+from anchor.core.uri import require_uri
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,8 @@ def ensure_registry(settings: Settings, chain: Chain, admin: Signer, *, force: b
 
 
 def validate_profile_uri(uri: str) -> str:
-    """An issuer profile URI must be an absolute http(s) URL, a DID or a URN."""
-    uri = uri.strip()
-    if not uri or len(uri) > 2048 or any(c.isspace() for c in uri):
-        raise InputError(f"issuer profile URI must be a non-empty URI without spaces, got {uri!r}")
-    if not (uri.startswith(("https://", "http://", "did:", "urn:"))):
-        raise InputError(f"issuer profile URI must start with https://, http://, did: or urn:, got {uri!r}")
-    return uri
+    """An issuer profile URI must be an absolute http(s) URL, a DID or a URN (:mod:`anchor.core.uri`)."""
+    return require_uri(uri, what="issuer profile URI")
 
 
 def ensure_issuer(registry: Registry, admin: Signer, issuer: str, profile_uri: str) -> tuple[IssuerInfo, bool]:

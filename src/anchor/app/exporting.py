@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import re
 import shutil
 import sys
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from anchor.core import merkle
+from anchor.core.credential import uuid_of
 from anchor.core.errors import StoreError
 from anchor.core.proof import proof_head_json
 from anchor.core.status import BatchStatus
@@ -37,15 +37,12 @@ class ExportReport:
     pending_credentials: int = 0
 
 
-_UUID = re.compile(r"urn:uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\Z")
-
-
 def file_name(credential_id: str) -> str:
     """``urn:uuid:1234…`` → ``1234….json`` (anything else would be a path we must not write)."""
-    m = _UUID.match(credential_id)
-    if m is None:
+    uuid = uuid_of(credential_id)
+    if uuid is None:
         raise StoreError(f"credential id {credential_id!r} in the database is not a urn:uuid; refusing to use it as a file name")
-    return m.group(1) + ".json"
+    return uuid + ".json"
 
 
 def proof_prefix(batch: Batch, issuer_address: str) -> bytes:

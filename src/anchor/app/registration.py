@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from anchor.app.deployment import ensure_issuer, validate_profile_uri
 from anchor.chain.signer import Signer
 from anchor.chain.writer import Registry
-from anchor.core.achievement import is_http_url, is_uri
 from anchor.core.credential import IssuerProfile
 from anchor.core.errors import ConfigError, InputError
 from anchor.core.registry import IssuerInfo
 from anchor.core.roster import EMAIL
+from anchor.core.uri import is_http_url, is_uri
 from anchor.store import Store
 
 

@@ -5,11 +5,11 @@ hands in the text."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
 
 from anchor.core.errors import InputError
 from anchor.core.safe_input import load_json
 from anchor.core.safe_yaml import load_yaml
+from anchor.core.uri import is_uri
 
 ACHIEVEMENT_TYPES = frozenset(
     "Achievement ApprenticeshipCertificate Assessment Assignment AssociateDegree Award Badge "
@@ -25,19 +25,6 @@ PASSTHROUGH_STRINGS = ("humanCode", "fieldOfStudy", "specialization", "inLanguag
 ALLOWED = {"id", "name", "description", "criteria", "achievementType", "image", "alignment", "tag",
            "creditsAvailable", *PASSTHROUGH_STRINGS}
 MAX_TEXT = 10_000
-
-
-def is_uri(value: object) -> bool:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value) or len(value) > 2048:
-        return False
-    parsed = urlparse(value)
-    if parsed.scheme in ("http", "https"):
-        return bool(parsed.netloc)
-    return parsed.scheme in ("urn", "did") and ":" in value[4:]
-
-
-def is_http_url(value: object) -> bool:
-    return isinstance(value, str) and is_uri(value) and value.startswith(("https://", "http://"))
 
 
 def _text(data: dict[str, Any], key: str, *, required: bool) -> str | None:

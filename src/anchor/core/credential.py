@@ -121,6 +121,27 @@ class Issued:
 
 
 _MARK = "\ue000"  # a private-use character brackets the template's field markers
+# One spelling of a credential id: ``urn:uuid:`` and a lower-case UUID (what new_credential_id makes).
+_CANONICAL_ID = re.compile(r"urn:uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\Z")
+# What a person may type for one: with or without ``urn:uuid:``, any case, surrounding spaces.
+_TYPED_ID = re.compile(r"\s*(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\s*\Z")
+
+
+def credential_urn(typed: str) -> str:
+    """The canonical ``urn:uuid:`` id for what a person typed (bare UUID or urn, any case);
+    InputError ``bad_credential_id`` otherwise."""
+    m = _TYPED_ID.match(typed)
+    if m is None:
+        raise InputError(f"{typed!r} is not a credential id (expected urn:uuid:<uuid> or <uuid>)", reason="bad_credential_id")
+    return "urn:uuid:" + m.group(1).lower()
+
+
+def uuid_of(credential_id: str) -> str | None:
+    """The UUID of a canonical credential id, or None when ``credential_id`` is not one."""
+    m = _CANONICAL_ID.match(credential_id)
+    return m.group(1) if m else None
+
+
 _FIELD = re.compile(r'"\ue000(\w+)\ue000"')
 _quote = json.encoder.encode_basestring  # C; exactly json.dumps' (and RFC 8785's) string escaping
 

@@ -191,6 +191,18 @@ def iter_proofs(levels: Sequence[bytes], *, chunk_bits: int = 16) -> Iterator[tu
         yield from parents
 
 
+def path_step_json(pos: int, sibling: bytes) -> str:
+    """One step of a proof path as JSON text: the sibling at position ``pos`` of its level sits
+    right of the path when ``pos`` is odd (merkletools/Chainpoint format)."""
+    return f'{{"{"right" if pos & 1 else "left"}":"{sibling.hex()}"}}'
+
+
+def path_json(levels: Sequence[bytes], index: int, leaf_count: int) -> str:
+    """The JSON text of leaf ``index``'s path steps, without brackets, exactly as
+    :func:`iter_path_json` writes them (one leaf; for the proof endpoint)."""
+    return ",".join(path_step_json(pos, node(levels, level, pos)) for level, pos in path_positions(index, leaf_count))
+
+
 def iter_path_json(levels: Sequence[bytes], *, chunk_bits: int = 12, first: int = 0, stop: int | None = None) -> Iterator[str]:
     """Like :func:`iter_proofs`, but each proof comes as the JSON text of its steps in the
     merkletools format (``{"right":"<hex>"},{"left":"<hex>"},…``, without brackets).
@@ -200,7 +212,7 @@ def iter_path_json(levels: Sequence[bytes], *, chunk_bits: int = 12, first: int 
     """
 
     def step(level: int, pos: int) -> str:
-        return f'{{"{"right" if pos & 1 else "left"}":"{node(levels, level, pos).hex()}"}}'
+        return path_step_json(pos, node(levels, level, pos))
 
     produced = first
     end = len(levels[0]) // HASH_SIZE if stop is None else stop

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from anchor.core.achievement import is_http_url
 from anchor.core.credential import normalize_email
 from anchor.core.errors import InputError
 from anchor.core.timefmt import parse_ts
+from anchor.core.uri import is_http_url
 
 REQUIRED = ("name", "email")
 OPTIONAL = ("evidence_url", "valid_from", "valid_until", "awarded_date", "narrative")
@@ -29,6 +29,8 @@ MAX_ROWS = 5_000_000
 # Pragmatic address check: one @, a dot in the domain, no spaces; RFC 5322 in full accepts more
 # but nothing a roster should contain.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A fast path for the common plain URL (a roster has up to a million rows); anything it does not
+# match is judged by the one validator, anchor.core.uri.
 _HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#][^\s]*)?\Z")
 EMAIL = re.compile(r"^[^@\s\"<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
