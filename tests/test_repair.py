@@ -10,7 +10,7 @@ from typing import NoReturn
 import pytest
 
 from anchor.app.auditing import read_history
-from anchor.app.repair import MissingBatch, reanchor_missing
+from anchor.app.repair import MissingBatch, MissingRevocation, repair
 from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
 from anchor.core.history import RegistryState
@@ -35,7 +35,7 @@ def history(w: World) -> RegistryState:
 def test_every_batch_on_chain_is_clean_and_needs_no_writer(world: World) -> None:
     row = world.store.issuer(world.issuer.address)
     assert row is not None
-    report = reanchor_missing(world.store, no_writer, world.issuer, row, lambda: history(world), confirmations=1, timeout=30)
+    report = repair(world.store, no_writer, world.issuer, row, lambda: history(world), confirmations=1, timeout=30)
     assert report.clean and report.missing == () and report.outcomes == ()
 
 
@@ -46,12 +46,12 @@ def test_dry_run_lists_the_batch_the_chain_lost_and_changes_nothing(world: World
     assert len(state.batches) == 2
     lost_key = next(k for k, h in state.batches.items() if h.leaf_count == 2)
     del state.batches[lost_key]  # as a reorg deeper than the confirmation depth would
-    heard: list[tuple[MissingBatch, ...]] = []
+    heard: list[tuple[tuple[MissingBatch, ...], tuple[MissingRevocation, ...]]] = []
 
-    report = reanchor_missing(world.store, no_writer, world.issuer, row, lambda: state, confirmations=1, timeout=30,
-                              dry_run=True, on_missing=heard.append)
+    report = repair(world.store, no_writer, world.issuer, row, lambda: state, confirmations=1, timeout=30,
+                    dry_run=True, on_missing=lambda batches, revocations: heard.append((batches, revocations)))
 
     (lost,) = [b for b in world.store.batches(row.id) if b.leaf_count == 2]
     assert report.missing == (MissingBatch(lost.id, lost.root, 2),) and report.outcomes == () and report.dry_run
-    assert heard == [report.missing] and not report.clean
+    assert heard == [(report.missing, ())] and not report.clean
     assert [b.status for b in world.store.batches(row.id)] == ["confirmed", "confirmed"]

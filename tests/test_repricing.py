@@ -15,11 +15,11 @@ from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
-from anchor.chain.signer import dev_signer
+from anchor.chain.signer import Signer, dev_signer
 from anchor.chain.writer import Registry, fees_of
 from anchor.core.roster import parse_roster
 from anchor.core.status import TxKind, TxStatus
-from anchor.store import Store
+from anchor.store import Issuer, Store
 from tests.world import PROFILE, achievement
 
 pytestmark = pytest.mark.chain
@@ -46,13 +46,7 @@ def raise_fee_once_sent(chain: Chain, sender: str) -> threading.Thread:
     return thread
 
 
-@pytest.fixture
-def node() -> Iterator[DevChain]:
-    with DevChain.start() as n:
-        yield n
-
-
-def test_an_anchor_stuck_under_a_raised_base_fee_is_repriced(node: DevChain, tmp_path: Path) -> None:
+def one_pending_credential(node: DevChain, tmp_path: Path) -> tuple[Chain, Registry, Store, Signer, Issuer]:
     chain = Chain(node.rpc_url)
     admin, issuer = dev_signer(0), dev_signer(1)
     registry, _ = Registry.deploy(chain, admin)
@@ -61,6 +55,17 @@ def test_an_anchor_stuck_under_a_raised_base_fee_is_repriced(node: DevChain, tmp
     row = store.issuer(issuer.address)
     assert row is not None
     issue_credentials(store, row, achievement(), parse_roster("name,email\nAda,ada@example.org\n"))
+    return chain, registry, store, issuer, row
+
+
+@pytest.fixture
+def node() -> Iterator[DevChain]:
+    with DevChain.start() as n:
+        yield n
+
+
+def test_an_anchor_stuck_under_a_raised_base_fee_is_repriced(node: DevChain, tmp_path: Path) -> None:
+    chain, registry, store, issuer, row = one_pending_credential(node, tmp_path)
 
     raise_fee_once_sent(chain, issuer.address)
     anchorer = Anchorer(store, registry, issuer, row, timeout=60, stuck_after=2.0)
@@ -81,14 +86,7 @@ def test_an_anchor_stuck_under_a_raised_base_fee_is_repriced(node: DevChain, tmp
 
 def test_without_repricing_the_same_stuck_transaction_times_out(node: DevChain, tmp_path: Path) -> None:
     """The control: re-broadcasting the same bytes never gets it in, so the re-pricing is what works."""
-    chain = Chain(node.rpc_url)
-    admin, issuer = dev_signer(0), dev_signer(1)
-    registry, _ = Registry.deploy(chain, admin)
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    register_issuer(store, registry, issuer, admin, name="Uni", profile_id=PROFILE, url="https://uni.example")
-    row = store.issuer(issuer.address)
-    assert row is not None
-    issue_credentials(store, row, achievement(), parse_roster("name,email\nAda,ada@example.org\n"))
+    chain, registry, store, issuer, row = one_pending_credential(node, tmp_path)
     raise_fee_once_sent(chain, issuer.address)
     from anchor.core.errors import ChainError
 

@@ -101,7 +101,12 @@ def repair(
     """Find what the chain lost (batches, revocations) and, unless ``dry_run``, write it again:
     the batches first, then the revocations (they need their batch on chain).
 
-    Collaborators as in :func:`reanchor_missing`; raises what the anchoring and revoking runs raise.
+    ``read_history`` rebuilds the registry's state from its events (e.g.
+    ``lambda: auditing.read_history(view)``). ``registry`` gives the registry writer; it is
+    called only when something must be written again, so a dry run or a clean database needs no
+    writer. ``on_missing`` hears what was found before the (slow) writing starts. The runs are the
+    ordinary ones: they also settle whatever was pending anyway, and wait for ``confirmations``
+    (``timeout`` seconds per transaction). Raises what they raise.
     """
     from anchor.app.revoking import submit_revocations
 
@@ -122,40 +127,3 @@ def repair(
             outcomes = tuple(Anchorer(store, writer, signer, issuer, confirmations=confirmations, timeout=timeout).run().outcomes)
         sent = submit_revocations(store, writer, signer, issuer.id, confirmations=confirmations, timeout=timeout)
     return RepairReport(batches, outcomes, dry_run, revocations, sent.transactions)
-
-
-def reanchor_missing(
-    store: Store,
-    registry: Callable[[], Registry],
-    signer: Signer,
-    issuer: Issuer,
-    read_history: Callable[[], RegistryState],
-    *,
-    confirmations: int,
-    timeout: float,
-    dry_run: bool = False,
-    on_missing: Callable[[tuple[MissingBatch, ...]], None] | None = None,
-) -> RepairReport:
-    """Find the issuer's batches missing on chain and, unless ``dry_run``, anchor them again.
-
-    ``read_history`` rebuilds the registry's state from its events (e.g.
-    ``lambda: auditing.read_history(view)``). ``registry`` gives the registry writer; it is
-    called only when a batch must be anchored again, so a dry run or a clean database needs no
-    writer. ``on_missing`` hears what was found before the (slow) anchoring starts. The
-    anchoring run is the ordinary one: it also settles any batch or credential that was
-    pending anyway, and waits for ``confirmations`` (``timeout`` seconds per transaction).
-
-    Raises what :meth:`Anchorer.run` raises: :class:`~anchor.core.errors.ConfigError` when
-    the signer is not an active issuer with this profile, chain and store errors.
-    """
-    missing = tuple(missing_batches(store, issuer, read_history()))
-    if missing and on_missing is not None:
-        on_missing(missing)
-    if not missing or dry_run:
-        return RepairReport(missing, (), dry_run)
-    writer = registry()
-    with store.issuer_lock(issuer.id, what=f"issuer {issuer.address}"):
-        for b in missing:
-            store.reset_batch(b.batch_id)
-        report = Anchorer(store, writer, signer, issuer, confirmations=confirmations, timeout=timeout).run()
-    return RepairReport(missing, tuple(report.outcomes), dry_run)
