@@ -140,6 +140,8 @@ def test_no_proof_before_the_configured_confirmations(cli: Cli, tmp_path: Path, 
     # Auto-mining Anvil makes no new blocks by itself: the anchor gets 1 confirmation, not 3.
     waited = cli.subprocess("anchor", ANCHOR_RECEIPT_TIMEOUT="2")
     assert waited.returncode == 5 and "1 of 3 confirmations" in waited.stderr
+    # The wait said what it waited for, and why it would not end by itself on this chain.
+    assert "waiting for confirmations 1/3" in waited.stderr and "mines a block only when a transaction arrives" in waited.stderr
     assert "wrote 0 badge file(s)" in cli.ok("export", str(tmp_path / "early"))
     Chain(anvil.rpc_url).dev_rpc("anvil_mine", 2)
     resumed = cli.subprocess("anchor")
@@ -163,3 +165,27 @@ def test_unknown_signed_transaction_is_rebroadcast_not_resigned(cli: Cli, tmp_pa
     store.close()
     assert (after.tx_hash, after.nonce, after.raw, after.status) == (tx.tx_hash, tx.nonce, tx.raw, TxStatus.MINED)
     assert Chain(cli.rpc_url).nonce_of(dev_signer(1).address, "latest") == tx.nonce + 1, "one transaction sent, not two"
+
+
+def test_a_batch_that_fails_on_its_own_never_stops_the_others(anvil: DevChain, tmp_path: Path) -> None:
+    """Batch 1's root is already on chain for this issuer with another leaf count (a conflicting
+    record: it can never be confirmed as it is); batch 2 is anchored all the same."""
+    from anchor.app.anchoring import Anchorer
+    from anchor.chain.signer import dev_signer
+    from tests.world import make_world
+
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=1)
+    row = w.store.issuer(w.issuer.address)
+    assert row is not None
+    from anchor.app.issuing import issue_credentials
+    from anchor.core.roster import parse_roster
+    from tests.world import achievement
+
+    issue_credentials(w.store, row, achievement(), parse_roster("name,email\n" + "".join(f"P{i},q{i}@example.org\n" for i in range(6))))
+    first, second = w.store.create_batch(row.id, 3), w.store.create_batch(row.id, 3)
+    assert first is not None and second is not None
+    w.registry.anchor(dev_signer(1), first.root, 99)  # behind the database's back, with the wrong count
+    report = Anchorer(w.store, w.registry, w.issuer, row).run()
+    assert [(f.batch_id, f.reason) for f in report.failures] == [(first.id, "root_conflict")]
+    assert [o.batch_id for o in report.outcomes] == [second.id]
+    assert w.registry.batch_info(w.issuer.address, second.root).leaf_count == 3
