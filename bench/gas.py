@@ -44,7 +44,7 @@ def main() -> int:
         rows.append(("revoke 100 indices, 100 words", scattered, 100, f"target ≤ 26,000 per credential; EAS multiRevoke {REF_EAS_REVOKE:,}"))
         rows.append(("revoke whole batch (100,000)", reg.revoke_batch(issuer, root, 2).gas_used, 100_000, ""))
         info = chain.dev_rpc("anvil_nodeInfo")
-        hardfork = info.get("result", {}).get("hardFork", "?")
+        hardfork = info.get("hardFork", "?")
 
     print(f"anchor registry gas (Anvil, hardfork {hardfork}); EAS attest reference {REF_EAS_ATTEST:,} gas per credential")
     print(f"{'operation':<34}{'gasUsed':>12}{'per credential':>16}  reference / target")
