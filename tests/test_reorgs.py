@@ -143,3 +143,15 @@ def test_a_revocation_lost_to_a_reorg_is_written_again_by_repair(node: DevChain,
     assert _offline(w, badge) is Verdict.REVOKED
     assert repair(w.store, lambda: w.registry, w.issuer, row, lambda: read_history(reader), confirmations=1,
                   timeout=30, dry_run=True).clean
+
+
+def test_a_fresh_anchor_is_not_unconfirmed_because_of_a_cached_head(node: DevChain, tmp_path: Path) -> None:
+    """The head is cached for head_ttl; a batch anchored after that read is still at least one block deep."""
+    w = make_world(Chain(node.rpc_url), tmp_path, n=2)
+    reader = RegistryReader(Chain(node.rpc_url), w.registry.address, head_ttl=60)
+    head = reader.head()  # cached for a minute
+    root = b"\x42" * 32
+    w.registry.anchor(w.issuer, root, 3)
+    seen, batch, _, _ = reader.read(w.issuer.address, root, 0)
+    assert batch.anchored and batch.anchored_block > head
+    assert seen - batch.anchored_block + 1 >= 1

@@ -270,7 +270,9 @@ class RegistryReader:
                     info = self._issuer_from(who, self._decode("issuerInfo", next(results)))
                     cache.issuers.put(who, info)
         assert batch is not None and bits is not None
-        return head, batch, info if batch.anchored else None, bits
+        # The batch was read at a block no older than the one it was anchored in: a head cached a
+        # moment before that must not make a fresh anchor look unconfirmed (depth 0 or less).
+        return max(head, batch.anchored_block), batch, info if batch.anchored else None, bits
 
     def issuer(self, address: str) -> IssuerInfo:
         who = self._address(address)
