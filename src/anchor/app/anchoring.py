@@ -148,9 +148,12 @@ class Anchorer:
             if e.reason == "root_already_anchored":  # anchored between our read and our estimate
                 return self._adopt(batch, self.registry.batch_info(self.signer.address, batch.root))
             raise
-        except Dropped:
+        except Dropped:  # its nonce went to another transaction: unless the root is ours on chain, once more, fresh
+            info = self.registry.batch_info(self.signer.address, batch.root)
+            if info.anchored:
+                return self._adopt(batch, info)
             self.store.reset_batch(batch.id)
-            settled = self._submitter.send(self._write(batch))  # its nonce went elsewhere: once more, fresh
+            settled = self._submitter.send(self._write(batch))
         return self._record(batch, settled, how="anchored")
 
     def _record(self, batch: Batch, settled: Settled, *, how: str) -> BatchOutcome:

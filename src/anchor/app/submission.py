@@ -61,6 +61,9 @@ class Settled:
     receipt: Receipt
 
 
+DROPPED_AFTER = 2.0  # seconds a used nonce must stay without a receipt of ours before it counts as taken
+
+
 class Dropped(ChainError):
     """Every stored candidate of a write lost its nonce to another transaction: sign it again."""
 
@@ -128,6 +131,7 @@ class Submitter:
         decides what a revert means."""
         deadline = time.monotonic() + self.timeout
         since = checked = time.monotonic()
+        gone_since: float | None = None  # when the nonce was first seen used with none of ours mined
         shown = -1
         nonce = candidates[0].nonce
         while True:
@@ -154,9 +158,11 @@ class Submitter:
                     self.on_wait(0, self.confirmations)
                 shown = 0
                 if self.chain.nonce_of(self.signer.address, "latest") > nonce:
-                    # The nonce is used and none of ours holds it: another transaction took it.
-                    # (Checked twice: a candidate may have been mined between the two reads.)
-                    if not any(self.chain.receipt(c.tx_hash) for c in candidates):
+                    # The nonce is used and none of ours holds it: another transaction took it. A node
+                    # may index a receipt a moment after the state moved, so this must hold for
+                    # DROPPED_AFTER seconds of polls before the candidates are given up.
+                    gone_since = gone_since if gone_since is not None else time.monotonic()
+                    if time.monotonic() - gone_since >= DROPPED_AFTER and not any(self.chain.receipt(c.tx_hash) for c in candidates):
                         for c in candidates:
                             self.store.set_tx_status(c.id, TxStatus.DROPPED)
                         raise Dropped(f"nonce {nonce} of {self.signer.address} went to another transaction")
