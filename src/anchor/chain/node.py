@@ -114,10 +114,6 @@ class Chain:
         """Gas for ``tx`` (``from``, ``to``, ``data``); a revert raises :class:`RpcError` with its data."""
         return _int(self.rpc.call("eth_estimateGas", tx))
 
-    def eth_call(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
-        tag = hex(block) if isinstance(block, int) else block
-        return _bytes(self.rpc.call("eth_call", {"to": to, "data": "0x" + data.hex()}, tag))
-
     def broadcast(self, raw: bytes) -> bytes:
         """Send a signed transaction. A node that already knows it is not an error."""
         try:
