@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _world import issue_and_anchor  # noqa: E402
-from anchor.app.exporting import credential_with_proof, proof_prefix  # noqa: E402
+from anchor.app.exporting import credential_with_proof, receipts_for  # noqa: E402
 from anchor.app.verifying import Verdict, Verifier, VerifyOptions  # noqa: E402
 from anchor.chain.anvil import DevChain, free_port  # noqa: E402
 from anchor.chain.node import Chain  # noqa: E402
@@ -112,7 +112,7 @@ def build_world(n: int, tmp: Path) -> tuple[DevChain, Registry, str, list[str], 
     store = issue_and_anchor(registry, issuer, admin, db_url, n)
     (batch,) = store.batches()
     levels = store.levels(batch.id)
-    prefix = proof_prefix(batch, issuer.address)
+    receipts = receipts_for(batch, issuer.address)
     rng = random.Random(7)
     id_picks = set(rng.sample(range(n), min(n, 20_000)))  # proof requests spread over the whole batch
     ids, bodies = [], []
@@ -121,7 +121,7 @@ def build_world(n: int, tmp: Path) -> tuple[DevChain, Registry, str, list[str], 
             ids.append(credential_id)
             path = ",".join(f'{{"{"right" if pos & 1 else "left"}":"{node_.hex()}"}}'
                             for (_, pos), node_ in zip(merkle.path_positions(index, n), merkle.prove(levels, index), strict=True))
-            bodies.append(credential_with_proof(document, prefix, index, path))
+            bodies.append(credential_with_proof(document, receipts.render(index, path)))
     store.close()
     return node, registry, db_url, ids, bodies
 

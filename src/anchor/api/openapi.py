@@ -108,22 +108,33 @@ SCHEMAS: dict[str, Any] = {
                                   "description": "A stable snake_case code for clients to match on"}},
         "required": ["type", "title", "status", "detail", "reason"],
     },
-    "AnchorProof": {
+    "AnchorReceipt": {
         "type": "object",
+        "description": "The decoded proofValue of the anchor proof: where the credential is anchored and its Merkle path",
         "properties": {
-            "type": {"const": "AnchorMerkleProof2026"}, "proofPurpose": {"type": "string"}, "created": {"type": "string"},
             "chainId": {"type": "integer"}, "registry": _ADDRESS, "issuerAddress": _ADDRESS, "merkleRoot": _HEX32,
             "leafIndex": {"type": "integer", "minimum": 0}, "leafCount": {"type": "integer", "minimum": 1},
             "path": {"type": "array", "maxItems": 64, "items": {"type": "object", "maxProperties": 1, "minProperties": 1,
                      "additionalProperties": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}},
             "transactionHash": _HEX32, "blockNumber": {"type": "integer"},
         },
-        "required": ["type", "chainId", "registry", "merkleRoot", "leafIndex", "leafCount", "path"],
+        "required": ["chainId", "registry", "issuerAddress", "merkleRoot", "leafIndex", "leafCount", "path"],
+    },
+    "AnchorProof": {
+        "type": "object",
+        "description": "The proof-set entry badges carry: a DataIntegrityProof with cryptosuite anchor-merkle-2026",
+        "properties": {
+            "type": {"const": "DataIntegrityProof"}, "cryptosuite": {"const": "anchor-merkle-2026"},
+            "created": {"type": "string"}, "verificationMethod": {"type": "string"},
+            "proofPurpose": {"const": "assertionMethod"}, "proofValue": {"type": "string", "pattern": "^u[A-Za-z0-9_-]+$"},
+        },
+        "required": ["type", "cryptosuite", "created", "verificationMethod", "proofPurpose", "proofValue"],
     },
     "ProofResponse": {
         "type": "object",
-        "properties": {"credentialId": {"type": "string"}, "proof": {"$ref": "#/components/schemas/AnchorProof"}},
-        "required": ["credentialId", "proof"],
+        "properties": {"credentialId": {"type": "string"}, "proof": {"$ref": "#/components/schemas/AnchorProof"},
+                       "receipt": {"$ref": "#/components/schemas/AnchorReceipt"}},
+        "required": ["credentialId", "proof", "receipt"],
     },
     "Check": {
         "type": "object",

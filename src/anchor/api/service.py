@@ -16,7 +16,7 @@ from anchor.core import merkle
 from anchor.core.credential import credential_urn
 from anchor.core.errors import ConfigError, NotFound
 from anchor.core.history import RegistryState, replay
-from anchor.core.proof import proof_head_json
+from anchor.core.proof import ReceiptRenderer
 from anchor.core.registry import LogEvent
 from anchor.store import CredentialLocation, Store
 
@@ -25,12 +25,11 @@ PROOF_CACHE = 50_000  # rendered proof responses kept per worker (~1.6 KB each)
 PREPARED_CACHE = 20_000  # prepared (parsed and checked) credentials kept per worker (~3 KB each)
 
 
-def _proof_prefix(loc: CredentialLocation) -> bytes:
-    """The batch-wide part of a proof object (everything but index and path), as JSON text
-    without its closing brace; the same layout exported badges carry."""
+def _receipts(loc: CredentialLocation) -> ReceiptRenderer:
+    """The renderer of the batch's anchor receipts; the same entries exported badges carry."""
     assert loc.root is not None and loc.tx_hash is not None and loc.block_time is not None
     assert loc.chain_id is not None and loc.registry is not None and loc.leaf_count is not None and loc.block_number is not None
-    return proof_head_json(chain_id=loc.chain_id, registry=loc.registry, issuer_address=loc.issuer_address, root=loc.root,
+    return ReceiptRenderer(chain_id=loc.chain_id, registry=loc.registry, issuer_address=loc.issuer_address, root=loc.root,
                            leaf_count=loc.leaf_count, tx_hash=loc.tx_hash, block_number=loc.block_number,
                            block_time=loc.block_time)
 
@@ -54,7 +53,7 @@ class Service:
         self._levels: OrderedDict[int, list[bytes]] = OrderedDict()
         self._proofs: OrderedDict[str, bytes] = OrderedDict()
         self._prepared: OrderedDict[bytes, Prepared] = OrderedDict()
-        self._prefixes: dict[int, bytes] = {}
+        self._prefixes: dict[int, ReceiptRenderer] = {}
         self._history_lock = threading.Lock()
         self._events: list[LogEvent] = []
         self._state = RegistryState()
@@ -136,13 +135,13 @@ class Service:
         if loc.batch_status != "confirmed" or loc.leaf_index is None or loc.batch_id is None:
             raise NotFound(f"credential {loc.credential_id} is not anchored with enough confirmations yet; "
                            "its proof is released once it is")
-        prefix = self._prefixes.get(loc.batch_id)
-        if prefix is None:
-            prefix = self._prefixes[loc.batch_id] = _proof_prefix(loc)
+        receipts = self._prefixes.get(loc.batch_id)
+        if receipts is None:
+            receipts = self._prefixes[loc.batch_id] = _receipts(loc)
         levels = self._levels_of(loc.batch_id)
         path = merkle.path_json(levels, loc.leaf_index, loc.leaf_count or 0)
-        body = b'{"credentialId":"%s","proof":%s,"leafIndex":%d,"path":[%s]}}' % (
-            loc.credential_id.encode(), prefix, loc.leaf_index, path.encode())
+        body = b'{"credentialId":"%s","proof":%s,"receipt":%s}' % (
+            loc.credential_id.encode(), receipts.render(loc.leaf_index, path), receipts.receipt_text(loc.leaf_index, path))
         with self._lock:
             self._proofs[cid] = body
             if len(self._proofs) > PROOF_CACHE:

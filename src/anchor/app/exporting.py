@@ -23,7 +23,7 @@ from typing import Any
 from anchor.core import merkle
 from anchor.core.credential import uuid_of
 from anchor.core.errors import StoreError
-from anchor.core.proof import proof_head_json
+from anchor.core.proof import ReceiptRenderer
 from anchor.core.status import BatchStatus
 from anchor.store import Batch, Store
 
@@ -45,19 +45,23 @@ def file_name(credential_id: str) -> str:
     return uuid + ".json"
 
 
-def proof_prefix(batch: Batch, issuer_address: str) -> bytes:
-    """The batch-wide part of every proof in it, as JSON text (everything but index and path)."""
+Sign = Callable[[bytes], bytes]  # a credential's canonical JSON → its signature proof entry (JSON text)
+
+
+def receipts_for(batch: Batch, issuer_address: str) -> ReceiptRenderer:
+    """The renderer of the batch's anchor receipts."""
     assert batch.chain_id is not None and batch.tx_hash is not None and batch.block_time is not None
     assert batch.registry_address is not None and batch.block_number is not None
-    return proof_head_json(chain_id=batch.chain_id, registry=batch.registry_address, issuer_address=issuer_address,
+    return ReceiptRenderer(chain_id=batch.chain_id, registry=batch.registry_address, issuer_address=issuer_address,
                            root=batch.root, leaf_count=batch.leaf_count, tx_hash=batch.tx_hash,
                            block_number=batch.block_number, block_time=batch.block_time)
 
 
-def credential_with_proof(document: bytes, prefix: bytes, index: int, path_json: str) -> bytes:
-    """The delivered badge: the stored document with ``"proof": [ … ]`` appended as its last member
-    (OB 3.0 makes ``proof`` a list of proofs). ``path_json`` is the steps' JSON text, no brackets."""
-    return b"".join((document[:-1], b',"proof":[', prefix, b',"leafIndex":%d,"path":[' % index, path_json.encode(), b"]}]}"))
+def credential_with_proof(document: bytes, receipt: bytes, signature: bytes | None = None) -> bytes:
+    """The delivered badge: the stored document with its proof set appended as the last member:
+    the signature entry (when signed), then the anchor receipt."""
+    proofs = (signature, b",", receipt) if signature else (receipt,)
+    return b"".join((document[:-1], b',"proof":[', *proofs, b"]}"))
 
 
 class _Writer:
@@ -130,8 +134,8 @@ SPLIT_MIN = 20_000  # leaves in a batch before its export is shared with a secon
 _LEAF_CHUNK = 4096  # leaves per top-down proof chunk (merkle.iter_path_json)
 
 
-def _export_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes, first: int, stop: int,
-                  writer: _Writer, progress: Callable[[int], None] | None) -> int:
+def _export_range(store: Store, batch: Batch, levels: list[bytes], receipts: ReceiptRenderer, sign: Sign | None,
+                  first: int, stop: int, writer: _Writer, progress: Callable[[int], None] | None) -> int:
     """Render and hand to ``writer`` the badges of leaves ``[first, stop)`` of ``batch``."""
     pending: list[tuple[str, bytes]] = []
     done = 0
@@ -140,7 +144,8 @@ def _export_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes
     for expected, ((index, credential_id, document), path) in enumerate(zip(documents, paths, strict=True), first):
         if index != expected:
             raise StoreError(f"batch {batch.id} has no credential at leaf {expected}; the database was altered")
-        pending.append((file_name(credential_id), credential_with_proof(document, prefix, index, path)))
+        signature = sign(document) if sign is not None else None
+        pending.append((file_name(credential_id), credential_with_proof(document, receipts.render(index, path), signature)))
         if len(pending) == 1000:
             writer.put(pending)
             done += len(pending)
@@ -156,8 +161,8 @@ def _export_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes
     return done
 
 
-def _fork_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes, first: int, stop: int,
-                directory: Path, atomic: bool) -> Any:
+def _fork_range(store: Store, batch: Batch, levels: list[bytes], receipts: ReceiptRenderer, sign: Sign | None,
+                first: int, stop: int, directory: Path, atomic: bool) -> Any:
     """Export leaves ``[first, stop)`` in a forked process (its own database connection and
     writer; the inherited ones are never touched). Returns the process, to be joined."""
     ctx = multiprocessing.get_context("fork")
@@ -168,7 +173,7 @@ def _fork_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes, 
             own = Store.open(store.url, create=False)
             writer = _Writer(directory, atomic=atomic)
             try:
-                _export_range(own, batch, levels, prefix, first, stop, writer, None)
+                _export_range(own, batch, levels, receipts, sign, first, stop, writer, None)
             finally:
                 writer.close()
             code = 0
@@ -183,7 +188,8 @@ def _fork_range(store: Store, batch: Batch, levels: list[bytes], prefix: bytes, 
 
 
 def export_credentials(
-    store: Store, issuer_id: int, issuer_address: str, directory: Path, *, progress: Callable[[int], None] | None = None
+    store: Store, issuer_id: int, issuer_address: str, directory: Path, *, sign: Sign | None = None,
+    progress: Callable[[int], None] | None = None
 ) -> ExportReport:
     """Write every badge of the issuer's confirmed batches to ``directory``; see the module doc.
 
@@ -203,16 +209,16 @@ def export_credentials(
                 report.unconfirmed_batches += 1
                 continue
             report.batches += 1
-            prefix = proof_prefix(batch, issuer_address)
+            receipts = receipts_for(batch, issuer_address)
             levels = store.levels(batch.id)
             n = batch.leaf_count
             chunk = min(_LEAF_CHUNK, 1 << (len(levels) - 1))  # the split must fall on a proof chunk
             mid = (n // 2 // chunk + 1) * chunk if n >= SPLIT_MIN and "fork" in multiprocessing.get_all_start_methods() else n
             if mid < n:
-                helpers.append((_fork_range(store, batch, levels, prefix, mid, n, target, staging is None), n - mid))
+                helpers.append((_fork_range(store, batch, levels, receipts, sign, mid, n, target, staging is None), n - mid))
             else:
                 mid = n
-            report.files += _export_range(store, batch, levels, prefix, 0, mid, writer, progress)
+            report.files += _export_range(store, batch, levels, receipts, sign, 0, mid, writer, progress)
         writer.close()
         for proc, count in helpers:
             proc.join()

@@ -31,9 +31,10 @@ from anchor.core.verdict import (
 __all__ = ["Prepared", "Report", "Verdict", "Verifier", "VerifyOptions", "chain_facts", "prepare"]
 
 
-def chain_facts(reader: RegistryReader, proof: AnchorProof) -> ChainFacts | ChainUnreadable:
-    """Everything :func:`~anchor.core.verdict.decide` needs from the chain about ``proof``'s batch:
-    usually one batched round trip (cached in the service), plus one log query when revoked."""
+def chain_facts(reader: RegistryReader, proof: AnchorProof, signing_key: bytes | None = None) -> ChainFacts | ChainUnreadable:
+    """Everything :func:`~anchor.core.verdict.decide` needs from the chain about ``proof``'s batch
+    (and, for a signed badge, when its key was bound to the batch's issuer): usually one batched
+    round trip (cached in the service), plus one log query when revoked."""
     try:
         chain_id = reader.chain_id
         if proof.chain_id != chain_id:
@@ -42,7 +43,8 @@ def chain_facts(reader: RegistryReader, proof: AnchorProof) -> ChainFacts | Chai
             return ChainFacts(chain_id, genuine=False, head=0)
         head, batch, issuer, bits = reader.read(proof.issuer_address, proof.root, proof.index)
         record = reader.revocation(batch, proof.index) if batch.anchored and is_revoked(batch, bits, proof.index) else None
-        return ChainFacts(chain_id, True, head, batch, issuer, bits, record)
+        bound = reader.signing_key_bound(proof.issuer_address, signing_key) if signing_key is not None and batch.anchored else None
+        return ChainFacts(chain_id, True, head, batch, issuer, bits, record, bound)
     except ChainUnavailable as e:
         return ChainUnreadable(e.message)
     except ChainError as e:
@@ -65,5 +67,7 @@ class Verifier:
         facts = None
         if needs_chain(prepared, self.options):
             assert prepared.proof is not None
-            facts = chain_facts(self.reader_for(prepared.proof.registry), prepared.proof)
+            claim = prepared.signature
+            key = claim.public_key if claim is not None and claim.ok else None
+            facts = chain_facts(self.reader_for(prepared.proof.registry), prepared.proof, key)
         return decide(prepared, facts, self.options, at)

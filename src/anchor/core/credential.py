@@ -161,10 +161,10 @@ class CredentialFactory:
         self.achievement = dict(achievement)
         if _MARK in json.dumps([self.issuer, self.achievement], ensure_ascii=False):
             raise InputError("issuer profile or achievement contains the reserved character U+E000")
-        self._templates: dict[tuple[bool, bool, bool], tuple[str, tuple[str, ...]]] = {}
+        self._templates: dict[tuple[bool, bool, bool, bool], tuple[str, tuple[str, ...]]] = {}
         self._ts: dict[datetime, str] = {}
 
-    def skeleton(self, *, valid_until: bool, evidence: bool, narrative: bool) -> dict[str, Any]:
+    def skeleton(self, *, valid_until: bool, evidence: bool, narrative: bool, status: bool = False) -> dict[str, Any]:
         """The document with ``\ue000field\ue000`` markers for every per-recipient value."""
 
         def m(name: str) -> str:
@@ -200,12 +200,20 @@ class CredentialFactory:
             doc["validUntil"] = m("validUntil")
         if evidence:
             doc["evidence"] = [{"id": m("evidence"), "type": ["Evidence"]}]
+        if status:
+            doc["credentialStatus"] = {
+                "id": m("statusId"),
+                "type": "BitstringStatusListEntry",
+                "statusPurpose": "revocation",
+                "statusListIndex": m("statusListIndex"),
+                "statusListCredential": m("statusList"),
+            }
         return doc
 
-    def _template(self, key: tuple[bool, bool, bool]) -> tuple[str, tuple[str, ...]]:
+    def _template(self, key: tuple[bool, bool, bool, bool]) -> tuple[str, tuple[str, ...]]:
         """A %-format string of the canonical text, and the field each %s stands for."""
         if key not in self._templates:
-            text = canonical_bytes(self.skeleton(valid_until=key[0], evidence=key[1], narrative=key[2])).decode()
+            text = canonical_bytes(self.skeleton(valid_until=key[0], evidence=key[1], narrative=key[2], status=key[3])).decode()
             parts = _FIELD.split(text)
             self._templates[key] = ("%s".join(p.replace("%", "%%") for p in parts[0::2]), tuple(parts[1::2]))
         return self._templates[key]
@@ -228,7 +236,10 @@ class CredentialFactory:
         narrative: str | None = None,
         credential_id: str | None = None,
         salt: str | None = None,
+        status: tuple[str, int] | None = None,
     ) -> Issued:
+        """One credential. ``status``: (status list URL, index in the list) of its
+        ``BitstringStatusListEntry``; None leaves ``credentialStatus`` out."""
         if credential_id is None or salt is None:
             rnd = os.urandom(32)
             credential_id = credential_id or _urn_uuid(rnd[:16])
@@ -243,8 +254,11 @@ class CredentialFactory:
             "validUntil": self._fmt(valid_until) if valid_until is not None else "",
             "evidence": evidence_url or "",
             "narrative": narrative or "",
+            "statusId": f"{status[0]}#{status[1]}" if status else "",
+            "statusListIndex": str(status[1]) if status else "",
+            "statusList": status[0] if status else "",
         }
-        fmt, fields = self._template((valid_until is not None, bool(evidence_url), bool(narrative)))
+        fmt, fields = self._template((valid_until is not None, bool(evidence_url), bool(narrative), status is not None))
         canonical = (fmt % tuple([_quote(values[f]) for f in fields])).encode("utf-8")
         leaf = _LEAF_HASHER.copy()
         leaf.update(canonical)

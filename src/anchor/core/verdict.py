@@ -9,11 +9,18 @@ Checks, in order (each gives ``passed``/``failed``/``skipped``, a reason code an
                   with the proof's leaf count, and has enough confirmations
 4. ``issuer``     the anchoring account was an authorized issuer at anchoring time, and its
                   on-chain profile is the credential's issuer
-5. ``revocation`` neither the index nor the whole batch is revoked
-6. ``validity``   ``validFrom`` ≤ time ≤ ``validUntil``
-7. ``recipient``  (only when an email is given) the salted identity hash matches
+5. ``signature``  the ``eddsa-rdfc-2022`` signature other verifiers check holds, is made by the
+                  credential's issuer DID, and its key is bound to the anchoring account in the
+                  registry (any key the issuer ever bound: a rotated key keeps verifying what it
+                  signed); ``skipped`` for badges delivered before anchor signed them
+6. ``revocation`` neither the index nor the whole batch is revoked
+7. ``validity``   ``validFrom`` ≤ time ≤ ``validUntil``
+8. ``recipient``  (only when an email is given) the salted identity hash matches
 
-Verdicts: ``valid``; ``invalid`` (checks 1–4 or 7); ``revoked``; ``expired``; ``not_yet_valid``;
+A valid signature never stands in for the anchor: a signed badge that is not anchored, or whose
+anchor is revoked, is judged by the chain like any other.
+
+Verdicts: ``valid``; ``invalid`` (checks 1–5 or 8); ``revoked``; ``expired``; ``not_yet_valid``;
 ``pending`` (anchored, but below the confirmation depth asked for); ``untrusted_registry`` (every
 check passed, but against a registry the verifier did not pin: trust-on-first-sight is never
 called valid); ``unknown`` (the chain cannot be read): never valid or invalid on a guess.
@@ -37,6 +44,7 @@ from anchor.core.credential import recipient_matches, schema_errors_fast, withou
 from anchor.core.errors import AnchorError, VerificationError
 from anchor.core.proof import AnchorProof, find_anchor_proof, sides_for
 from anchor.core.registry import BatchInfo, IssuerInfo, RevocationReason, RevocationRecord
+from anchor.core.signature import SignatureClaim, check_signature
 from anchor.core.timefmt import format_ts, from_unix, parse_credential_ts
 
 
@@ -57,9 +65,9 @@ class CheckStatus(StrEnum):
     SKIPPED = "skipped"
 
 
-CHECKS = ("schema", "proof", "anchor", "issuer", "revocation", "validity", "recipient")
-_CHAIN_CHECKS = ("anchor", "issuer", "revocation")
-_FATAL = ("schema", "proof", "anchor", "issuer", "recipient")
+CHECKS = ("schema", "proof", "anchor", "issuer", "signature", "revocation", "validity", "recipient")
+_CHAIN_CHECKS = ("anchor", "issuer", "signature", "revocation")
+_FATAL = ("schema", "proof", "anchor", "issuer", "signature", "recipient")
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,7 @@ class Prepared:
     window: tuple[datetime, datetime | None] | None  # None: the dates are bad (see window_error)
     window_error: str | None
     subject: Any  # credentialSubject, for the recipient check
+    signature: SignatureClaim | None = None  # None: the credential carries no eddsa-rdfc-2022 proof
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,7 @@ class ChainFacts:
     issuer: IssuerInfo | None = None
     bits: int = 0  # the revocation word holding the proof's index
     revocation: RevocationRecord | None = None  # the event that revoked it, when revoked
+    signing_key_block: int | None = None  # block that bound the signature's key to the batch's issuer; None: never
 
 
 @dataclass(frozen=True)
@@ -200,9 +210,9 @@ def prepare(credential: Any) -> Prepared:
     except AnchorError as e:
         window_error = e.message
     named = credential.get("issuer")
-    return Prepared(cid if isinstance(cid, str) else None, schema, proof_check, proof,
-                    named.get("id") if isinstance(named, Mapping) else named, window, window_error,
-                    credential.get("credentialSubject"))
+    issuer_id = named.get("id") if isinstance(named, Mapping) else named
+    return Prepared(cid if isinstance(cid, str) else None, schema, proof_check, proof, issuer_id, window, window_error,
+                    credential.get("credentialSubject"), check_signature(credential, issuer_id))
 
 
 def registry_problem(proof: AnchorProof, options: VerifyOptions) -> Check | None:
@@ -244,6 +254,7 @@ def decide(prepared: Prepared, facts: ChainFacts | ChainUnreadable | None, optio
         if not options.pinned:
             report.notes.append(f"registry {proof.registry} was taken from the credential's own proof; "
                                 "pin the registries you trust (--registry / trusted_registries)")
+    _bad_signature_first(report, prepared.signature)
     report.checks.append(_validity(prepared, at))
     if options.email is not None:
         if recipient_matches({"credentialSubject": prepared.subject}, options.email):
@@ -295,6 +306,12 @@ def _chain_checks(report: Report, prepared: Prepared, proof: AnchorProof, facts:
         report.notes.append(f"the issuer account was removed from the registry at {format_ts(from_unix(issuer.removed_at))}, "
                             "after this batch was anchored; credentials anchored before stay valid")
 
+    signature = _signature_check(prepared.signature, batch, facts)
+    checks.append(signature)
+    if signature.status == CheckStatus.FAILED:
+        _skip_after(checks, "signature")
+        return
+
     if is_revoked(batch, facts.bits, proof.index):
         record = facts.revocation
         what = "the whole batch was revoked" if batch.revoked_at else f"credential {proof.index} of the batch was revoked"
@@ -304,6 +321,29 @@ def _chain_checks(report: Report, prepared: Prepared, proof: AnchorProof, facts:
         report.revocation = revocation_json(record)
         return
     checks.append(Check("revocation", CheckStatus.PASSED, message="not revoked"))
+
+
+def _signature_check(claim: SignatureClaim | None, batch: BatchInfo, facts: ChainFacts) -> Check:
+    if claim is None:
+        return Check("signature", CheckStatus.SKIPPED, "unsigned",
+                     "no eddsa-rdfc-2022 signature (a badge delivered before anchor signed badges): the anchor alone vouches for it")
+    if not claim.ok:
+        return Check("signature", CheckStatus.FAILED, claim.reason, claim.message)
+    if facts.signing_key_block is None:
+        return Check("signature", CheckStatus.FAILED, "unbound_signing_key",
+                     f"the signing key {claim.verification_method!r} was never bound to issuer {batch.issuer} in the registry")
+    return Check("signature", CheckStatus.PASSED,
+                 message=f"{claim.message}, a key bound to {batch.issuer} in block {facts.signing_key_block}")
+
+
+def _bad_signature_first(report: Report, claim: SignatureClaim | None) -> None:
+    """A signature that fails on its own (altered document, wrong issuer) makes the credential
+    invalid even when the chain checks never ran."""
+    if claim is None or claim.ok:
+        return
+    for n, check in enumerate(report.checks):
+        if check.name == "signature" and check.status == CheckStatus.SKIPPED:
+            report.checks[n] = Check("signature", CheckStatus.FAILED, claim.reason, claim.message)
 
 
 def is_revoked(batch: BatchInfo, bits: int, index: int) -> bool:
