@@ -5,8 +5,9 @@ import {ICredentialRegistry} from "./ICredentialRegistry.sol";
 
 /// @title CredentialRegistry
 /// @notice Write-once Merkle roots of credential batches, anchored by issuers an admin authorizes,
-/// with permanent per-credential (bitmap) and whole-batch revocation. Every batch is keyed by
-/// (issuer account, root), so issuers cannot touch each other's batches. See {ICredentialRegistry}.
+/// with permanent per-credential (bitmap) and whole-batch revocation, and each issuer's history of
+/// credential-signing keys. Every batch is keyed by (issuer account, root) and every key by (issuer
+/// account, key), so issuers cannot touch each other's batches or keys. See {ICredentialRegistry}.
 contract CredentialRegistry is ICredentialRegistry {
     /// @dev One storage slot per issuer account.
     struct IssuerRecord {
@@ -26,6 +27,14 @@ contract CredentialRegistry is ICredentialRegistry {
         uint48 revokedAt;
     }
 
+    /// @dev One storage slot per bound key (48 + 64 = 112 bits); the key itself is the mapping key,
+    /// its position in the history is in `_signingKeys`. `boundBlock` is never zero for a bound key
+    /// (no transaction runs in block 0), so `boundBlock == 0` means "never bound".
+    struct KeyRecord {
+        uint48 boundAt;
+        uint64 boundBlock;
+    }
+
     address private _admin;
     address private _pendingAdmin;
     uint32 private _issuerCount;
@@ -34,6 +43,9 @@ contract CredentialRegistry is ICredentialRegistry {
     mapping(address account => string) private _profileURIs;
     mapping(address issuer => mapping(bytes32 root => BatchRecord)) private _batches;
     mapping(address issuer => mapping(bytes32 root => mapping(uint256 word => uint256 bits))) private _revoked;
+    // Appended after the batch state so the slots above keep their numbers.
+    mapping(address issuer => bytes32[] publicKeys) private _signingKeys; // in binding order
+    mapping(address issuer => mapping(bytes32 publicKey => KeyRecord)) private _keyRecords;
 
     constructor(address initialAdmin) {
         if (initialAdmin == address(0)) revert RegistryZeroAddress();
@@ -133,6 +145,20 @@ contract CredentialRegistry is ICredentialRegistry {
         emit BatchRevoked(root, msg.sender, reason);
     }
 
+    /// @inheritdoc ICredentialRegistry
+    function bindSigningKey(bytes32 publicKey) external {
+        if (!_issuers[msg.sender].active) revert RegistryUnauthorizedIssuer(msg.sender);
+        if (publicKey == bytes32(0)) revert RegistryZeroSigningKey();
+        mapping(bytes32 publicKey => KeyRecord) storage records = _keyRecords[msg.sender];
+        if (records[publicKey].boundBlock != 0) revert RegistrySigningKeyAlreadyBound(msg.sender, publicKey);
+        bytes32[] storage keys = _signingKeys[msg.sender];
+        // No issuer can pay for 2**32 bindings (over 2**47 gas), so the index always fits.
+        uint32 index = uint32(keys.length);
+        keys.push(publicKey);
+        records[publicKey] = KeyRecord({boundAt: _time(), boundBlock: uint64(block.number)});
+        emit SigningKeyBound(msg.sender, publicKey, index);
+    }
+
     // ----------------------------------------------------------------------------- views
 
     /// @inheritdoc ICredentialRegistry
@@ -193,6 +219,25 @@ contract CredentialRegistry is ICredentialRegistry {
     /// @inheritdoc ICredentialRegistry
     function revocationWord(address issuer, bytes32 root, uint256 word) external view returns (uint256) {
         return _revoked[issuer][root][word];
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function signingKeyCount(address issuer) external view returns (uint32) {
+        return uint32(_signingKeys[issuer].length); // fits: see bindSigningKey
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function signingKeyAt(address issuer, uint32 index) external view returns (SigningKey memory) {
+        bytes32[] storage keys = _signingKeys[issuer];
+        if (index >= keys.length) revert RegistrySigningKeyIndexOutOfRange(issuer, index, uint32(keys.length));
+        bytes32 publicKey = keys[index];
+        KeyRecord memory record = _keyRecords[issuer][publicKey];
+        return SigningKey({publicKey: publicKey, boundAt: record.boundAt, boundBlock: record.boundBlock});
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function signingKeyBlock(address issuer, bytes32 publicKey) external view returns (uint64) {
+        return _keyRecords[issuer][publicKey].boundBlock;
     }
 
     /// @inheritdoc ICredentialRegistry

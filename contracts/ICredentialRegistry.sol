@@ -13,11 +13,18 @@ pragma solidity 0.8.37;
 ///
 /// Leaves are `sha256(0x00 || canonical credential)`; internal nodes are `sha256(left || right)`;
 /// a node without a sibling is promoted unchanged to the next level (the tree shape of
-/// `merkletools`). Every state change emits an event that indexes the issuer (and the root), so
-/// the registry's whole state can be rebuilt from its logs, keyed by (issuer, root).
+/// `merkletools`). Every state change emits an event that indexes the issuer (and the root, or the
+/// signing key), so the registry's whole state can be rebuilt from its logs, keyed by (issuer,
+/// root) and (issuer, key).
 ///
 /// Errors raised by {revoke} and {revokeBatch} on an existing batch name only its root: the batch
 /// is the caller's own, so the issuer is the caller.
+///
+/// Each issuer also binds to its account the Ed25519 keys it signs credentials with (Data
+/// Integrity proofs), so a verifier learns an issuer's keys from the chain alone. Keys are never
+/// unbound: after a rotation the older keys stay listed, and credentials signed with them keep
+/// verifying. A key is bound per issuer, like a batch: another issuer binding the same key binds
+/// its own copy and changes nothing for the first.
 interface ICredentialRegistry {
     /// @notice What the registry knows about an issuer account.
     struct IssuerInfo {
@@ -42,6 +49,13 @@ interface ICredentialRegistry {
     struct RevocationWord {
         uint256 word;
         uint256 mask;
+    }
+
+    /// @notice One Ed25519 credential-signing key an issuer bound to its account.
+    struct SigningKey {
+        bytes32 publicKey; // the raw 32-byte Ed25519 public key
+        uint64 boundAt; // block time of the binding
+        uint64 boundBlock; // block number of the binding (never 0: no transaction runs in block 0)
     }
 
     /// @notice The admin started handing the admin role to `newAdmin`, who must accept it.
@@ -78,6 +92,13 @@ interface ICredentialRegistry {
     /// @param issuer The issuer account whose batch this is.
     /// @param reason Revocation reason code, defined off-chain; opaque to the registry.
     event BatchRevoked(bytes32 indexed root, address indexed issuer, uint8 reason);
+
+    /// @notice `issuer` bound the Ed25519 credential-signing key `publicKey`, as its key number
+    /// `index` (0-based, in binding order; see {signingKeyAt}).
+    /// @param issuer The issuer account the key now belongs to (always the caller).
+    /// @param publicKey The raw 32-byte Ed25519 public key.
+    /// @param index The key's position in the issuer's key history.
+    event SigningKeyBound(address indexed issuer, bytes32 indexed publicKey, uint32 index);
 
     /// @notice `account` is not the admin (or, for {acceptAdmin}, not the pending admin).
     error RegistryUnauthorizedAdmin(address account);
@@ -130,6 +151,16 @@ interface ICredentialRegistry {
     /// @notice The caller's batch `root` is already revoked as a whole.
     error RegistryBatchAlreadyRevoked(bytes32 root);
 
+    /// @notice `issuer` (always the caller) already bound the signing key `publicKey`. Other
+    /// issuers binding the same key never cause this.
+    error RegistrySigningKeyAlreadyBound(address issuer, bytes32 publicKey);
+
+    /// @notice The zero key cannot be bound as a signing key.
+    error RegistryZeroSigningKey();
+
+    /// @notice `issuer` has no signing key number `index`: it bound `count` keys (numbered from 0).
+    error RegistrySigningKeyIndexOutOfRange(address issuer, uint32 index, uint32 count);
+
     /// @notice Starts moving the admin role to `newAdmin`; it takes effect when they accept.
     /// Requirements: caller is the admin; `newAdmin` is not the zero address.
     function transferAdmin(address newAdmin) external;
@@ -162,6 +193,13 @@ interface ICredentialRegistry {
     /// compromise). Requirements: caller anchored `root`; the batch is not revoked as a whole yet.
     function revokeBatch(bytes32 root, uint8 reason) external;
 
+    /// @notice Binds the Ed25519 key `publicKey` to the caller as a credential-signing key, for
+    /// good: keys are never unbound, so credentials signed with an older key keep verifying after
+    /// a rotation (a compromised key's credentials are revoked through their batches instead).
+    /// Requirements: caller is an active issuer; `publicKey` is not zero and the caller never
+    /// bound it.
+    function bindSigningKey(bytes32 publicKey) external;
+
     /// @notice The current admin.
     function admin() external view returns (address);
 
@@ -190,6 +228,18 @@ interface ICredentialRegistry {
 
     /// @notice Word `word` of the revocation bitmap of `issuer`'s batch `root`.
     function revocationWord(address issuer, bytes32 root, uint256 word) external view returns (uint256);
+
+    /// @notice Number of signing keys `issuer` ever bound (its keys are numbered from 0 to this,
+    /// exclusive).
+    function signingKeyCount(address issuer) external view returns (uint32);
+
+    /// @notice `issuer`'s signing key number `index`, in binding order, with when it was bound.
+    /// Reverts with {RegistrySigningKeyIndexOutOfRange} unless `index` is below
+    /// {signingKeyCount}.
+    function signingKeyAt(address issuer, uint32 index) external view returns (SigningKey memory);
+
+    /// @notice The block in which `issuer` bound the signing key `publicKey`, 0 if it never did.
+    function signingKeyBlock(address issuer, bytes32 publicKey) external view returns (uint64);
 
     /// @notice Whether `proof` shows that `leaf` is leaf number `index` of `issuer`'s anchored
     /// batch `root`. The index is bound: the batch's leaf count fixes which steps exist and on

@@ -353,6 +353,144 @@ contract CredentialRegistryTest is TestBase {
         vm.assertFalse(reg.isBatchRevoked(ISSUER, ROOT), "untouched");
     }
 
+    // --------------------------------------------------------------------- signing keys
+
+    bytes32 internal constant KEY1 = keccak256("ed25519 key 1");
+    bytes32 internal constant KEY2 = keccak256("ed25519 key 2");
+    bytes32 internal constant KEY3 = keccak256("ed25519 key 3");
+
+    function _bind(address who, bytes32 key) internal {
+        vm.prank(who);
+        reg.bindSigningKey(key);
+    }
+
+    function _assertKey(address who, uint32 index, bytes32 key, uint64 boundAt, uint64 boundBlock) internal view {
+        ICredentialRegistry.SigningKey memory k = reg.signingKeyAt(who, index);
+        vm.assertEq(k.publicKey, key, "key");
+        vm.assertEq(k.boundAt, boundAt, "boundAt");
+        vm.assertEq(k.boundBlock, boundBlock, "boundBlock");
+        vm.assertEq(reg.signingKeyBlock(who, key), boundBlock, "block by key");
+    }
+
+    function test_bindSigningKey_recordsAndEmits() public {
+        vm.assertEq(reg.signingKeyCount(ISSUER), 0, "no key yet");
+        vm.assertEq(reg.signingKeyBlock(ISSUER, KEY1), 0, "never bound");
+        vm.warp(1_700_000_321);
+        vm.roll(321);
+        vm.expectEmit();
+        emit ICredentialRegistry.SigningKeyBound(ISSUER, KEY1, 0);
+        _bind(ISSUER, KEY1);
+        vm.assertEq(reg.signingKeyCount(ISSUER), 1, "one key");
+        _assertKey(ISSUER, 0, KEY1, 1_700_000_321, 321);
+    }
+
+    /// Rotation appends: every earlier key stays listed, in binding order, with its own block.
+    function test_bindSigningKey_rotationKeepsHistoryInOrder() public {
+        _bind(ISSUER, KEY1);
+        vm.warp(1_700_000_100);
+        vm.roll(110);
+        vm.expectEmit();
+        emit ICredentialRegistry.SigningKeyBound(ISSUER, KEY2, 1);
+        _bind(ISSUER, KEY2);
+        vm.warp(1_700_000_200);
+        vm.roll(120);
+        vm.expectEmit();
+        emit ICredentialRegistry.SigningKeyBound(ISSUER, KEY3, 2);
+        _bind(ISSUER, KEY3);
+        vm.assertEq(reg.signingKeyCount(ISSUER), 3, "three keys");
+        _assertKey(ISSUER, 0, KEY1, 1_700_000_000, 100);
+        _assertKey(ISSUER, 1, KEY2, 1_700_000_100, 110);
+        _assertKey(ISSUER, 2, KEY3, 1_700_000_200, 120);
+    }
+
+    function test_bindSigningKey_rejectsRebindingOwnKey() public {
+        _bind(ISSUER, KEY1);
+        _bind(ISSUER, KEY2);
+        vm.roll(999);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistrySigningKeyAlreadyBound.selector, ISSUER, KEY1)
+        );
+        _bind(ISSUER, KEY1); // an older key, after a rotation: still refused, not moved to the end
+        vm.assertEq(reg.signingKeyCount(ISSUER), 2, "count unchanged");
+        _assertKey(ISSUER, 0, KEY1, 1_700_000_000, 100);
+    }
+
+    function test_bindSigningKey_rejectsZeroKey() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryZeroSigningKey.selector));
+        _bind(ISSUER, bytes32(0));
+        vm.assertEq(reg.signingKeyCount(ISSUER), 0, "nothing bound");
+        vm.assertEq(reg.signingKeyBlock(ISSUER, bytes32(0)), 0, "zero key never bound");
+    }
+
+    function test_bindSigningKey_onlyActiveIssuers() public {
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, OTHER));
+        _bind(OTHER, KEY1);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, ADMIN));
+        _bind(ADMIN, KEY1);
+        // Authorization comes before the key checks: a stranger learns nothing about keys.
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, OTHER));
+        _bind(OTHER, bytes32(0));
+        vm.assertEq(reg.signingKeyCount(OTHER), 0, "stranger has no key");
+        vm.assertEq(reg.signingKeyCount(ADMIN), 0, "admin has no key");
+    }
+
+    /// A removed issuer binds nothing new but keeps its history; re-added, it resumes the history.
+    function test_bindSigningKey_removedIssuerKeepsHistory() public {
+        _bind(ISSUER, KEY1);
+        vm.prank(ADMIN);
+        reg.removeIssuer(ISSUER);
+        vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryUnauthorizedIssuer.selector, ISSUER));
+        _bind(ISSUER, KEY2);
+        vm.assertEq(reg.signingKeyCount(ISSUER), 1, "history kept");
+        _assertKey(ISSUER, 0, KEY1, 1_700_000_000, 100);
+
+        vm.prank(ADMIN);
+        reg.addIssuer(ISSUER, PROFILE);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistrySigningKeyAlreadyBound.selector, ISSUER, KEY1)
+        );
+        _bind(ISSUER, KEY1);
+        vm.roll(130);
+        _bind(ISSUER, KEY2);
+        vm.assertEq(reg.signingKeyCount(ISSUER), 2, "history resumed");
+        _assertKey(ISSUER, 1, KEY2, 1_700_000_000, 130);
+    }
+
+    /// Keys are per issuer, like batches: the same key bound by two issuers is two bindings.
+    function test_bindSigningKey_sameKeyByTwoIssuersIsTwoBindings() public {
+        _addOther();
+        _bind(ISSUER, KEY1);
+        vm.roll(200);
+        vm.warp(1_700_000_999);
+        vm.expectEmit();
+        emit ICredentialRegistry.SigningKeyBound(OTHER, KEY1, 0);
+        _bind(OTHER, KEY1);
+        _assertKey(ISSUER, 0, KEY1, 1_700_000_000, 100);
+        _assertKey(OTHER, 0, KEY1, 1_700_000_999, 200);
+        _bind(OTHER, KEY2);
+        vm.assertEq(reg.signingKeyCount(ISSUER), 1, "mine unchanged");
+        vm.assertEq(reg.signingKeyBlock(ISSUER, KEY2), 0, "their key is not mine");
+        vm.assertEq(reg.signingKeyCount(OTHER), 2, "theirs");
+    }
+
+    function test_signingKeyAt_outOfRange() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistrySigningKeyIndexOutOfRange.selector, ISSUER, 0, 0)
+        );
+        reg.signingKeyAt(ISSUER, 0);
+        _bind(ISSUER, KEY1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICredentialRegistry.RegistrySigningKeyIndexOutOfRange.selector, ISSUER, 1, 1)
+        );
+        reg.signingKeyAt(ISSUER, 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.RegistrySigningKeyIndexOutOfRange.selector, ISSUER, type(uint32).max, 1
+            )
+        );
+        reg.signingKeyAt(ISSUER, type(uint32).max);
+    }
+
     // --------------------------------------------------------------------- front-running (invariant 9)
 
     /// Issuer B copies issuer A's pending `anchor(root)` from the mempool and gets it mined first.

@@ -6,8 +6,8 @@ import {CredentialRegistry} from "../CredentialRegistry.sol";
 import {ICredentialRegistry} from "../ICredentialRegistry.sol";
 import {MerkleTestTree} from "./MerkleTestTree.sol";
 
-/// @dev Fuzz tests: the on-chain proof check against an independent tree, and revocation of
-/// random index sets.
+/// @dev Fuzz tests: the on-chain proof check against an independent tree, revocation of random
+/// index sets, and signing-key histories.
 contract CredentialRegistryFuzzTest is TestBase {
     CredentialRegistry internal reg;
     address internal constant ADMIN = address(0xA11CE);
@@ -114,6 +114,60 @@ contract CredentialRegistryFuzzTest is TestBase {
         }
         uint256 probe = uint256(keccak256(abi.encode(seed, "probe"))) % leafCount;
         vm.assertEq(reg.isRevoked(ISSUER, root, probe), (masks[probe / 256] >> (probe % 256)) & 1 == 1, "probe");
+    }
+
+    /// Binding a random sequence of keys drawn from a small pool (so some repeat) keeps exactly the
+    /// distinct keys, in order of first binding, each with the block of its first binding; every
+    /// repeat reverts and changes nothing.
+    function testFuzz_bindSigningKey_historyIsAppendOnly(uint256 seed, uint8 n) public {
+        uint256 count = bound(n, 1, 24);
+        bytes32[] memory order = new bytes32[](count);
+        uint64[] memory blocks = new uint64[](count);
+        uint256 distinct = 0;
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 key = keccak256(abi.encode(seed, uint256(keccak256(abi.encode(seed, i))) % 8));
+            vm.roll(block.number + 1 + (uint256(key) % 5));
+            bool fresh = true;
+            for (uint256 j = 0; j < distinct; ++j) {
+                if (order[j] == key) fresh = false;
+            }
+            if (!fresh) {
+                vm.expectRevert(
+                    abi.encodeWithSelector(ICredentialRegistry.RegistrySigningKeyAlreadyBound.selector, ISSUER, key)
+                );
+            }
+            vm.prank(ISSUER);
+            reg.bindSigningKey(key);
+            if (fresh) {
+                order[distinct] = key;
+                blocks[distinct] = uint64(block.number);
+                ++distinct;
+            }
+        }
+        vm.assertEq(reg.signingKeyCount(ISSUER), distinct, "count of distinct keys");
+        for (uint256 j = 0; j < distinct; ++j) {
+            ICredentialRegistry.SigningKey memory k = reg.signingKeyAt(ISSUER, uint32(j));
+            vm.assertEq(k.publicKey, order[j], "order of first binding");
+            vm.assertEq(k.boundBlock, blocks[j], "block of first binding");
+            vm.assertEq(reg.signingKeyBlock(ISSUER, order[j]), blocks[j], "block by key");
+        }
+        vm.assertEq(reg.signingKeyBlock(ISSUER, keccak256(abi.encode(seed, "never bound"))), 0, "unbound key");
+    }
+
+    /// Any non-zero key can be bound, once; the zero key never.
+    function testFuzz_bindSigningKey_anyNonZeroKey(bytes32 key) public {
+        if (key == bytes32(0)) {
+            vm.expectRevert(abi.encodeWithSelector(ICredentialRegistry.RegistryZeroSigningKey.selector));
+            vm.prank(ISSUER);
+            reg.bindSigningKey(key);
+            vm.assertEq(reg.signingKeyCount(ISSUER), 0, "nothing bound");
+            return;
+        }
+        vm.prank(ISSUER);
+        reg.bindSigningKey(key);
+        vm.assertEq(reg.signingKeyAt(ISSUER, 0).publicKey, key, "bound as given");
+        vm.assertEq(reg.signingKeyBlock(ISSUER, key), block.number, "block");
+        vm.assertEq(reg.signingKeyBlock(address(0xBEEF), key), 0, "not bound for anyone else");
     }
 
     /// Any mask bit at or beyond the leaf count makes the whole call revert.

@@ -7,7 +7,8 @@ import {ICredentialRegistry} from "../ICredentialRegistry.sol";
 
 /// @dev Gas an issuer pays per transaction: 21,000 base + calldata + the registry's execution
 /// (`vm.lastCallGas`, the callee frame only, as in a transaction sent straight to the registry).
-/// Agrees with `forge test --gas-report`; logged with `-vv`. The anchoring bound is the budget.
+/// Agrees with `forge test --gas-report`; logged with `-vv`. The anchoring bound is the budget;
+/// binding a signing key (rare: once per key rotation) has a looser one.
 /// Revocations act on a batch anchored in `setUp`, so its slot is cold and clean, as in a real
 /// transaction (a batch anchored in the same test call would be warm and dirty: ~2,000-4,800 less).
 contract CredentialRegistryGasTest is TestBase {
@@ -17,12 +18,31 @@ contract CredentialRegistryGasTest is TestBase {
     address internal constant ISSUER = address(0x1551);
     bytes32 internal constant ROOT = keccak256("root"); // anchored in setUp, 256 leaves
     uint256 internal constant ANCHOR_BUDGET = 55_000;
+    address internal constant ROTATING = address(0x2662); // an issuer with one key bound in setUp
+    uint256 internal constant BIND_BUDGET = 100_000;
 
     function setUp() public {
         reg = new CredentialRegistry(address(this));
         reg.addIssuer(ISSUER, "https://university.example/issuer");
         vm.prank(ISSUER);
         reg.anchor(ROOT, 256);
+        reg.addIssuer(ROTATING, "https://rotating.example/issuer");
+        vm.prank(ROTATING);
+        reg.bindSigningKey(keccak256("first key"));
+    }
+
+    /// The first key of an issuer also starts its key list (a zero-to-non-zero length write).
+    function test_gas_bindFirstSigningKey() public {
+        uint256 gas =
+            _txGasAs(ISSUER, "bindSigningKey (first key)", abi.encodeCall(reg.bindSigningKey, (keccak256("k"))));
+        vm.assertTrue(gas <= BIND_BUDGET, "binding over budget");
+    }
+
+    function test_gas_rotateSigningKey() public {
+        uint256 gas = _txGasAs(
+            ROTATING, "bindSigningKey (rotation)", abi.encodeCall(reg.bindSigningKey, (keccak256("second key")))
+        );
+        vm.assertTrue(gas <= BIND_BUDGET, "rotation over budget");
     }
 
     function test_gas_anchorBatchOfOne() public {
@@ -43,7 +63,11 @@ contract CredentialRegistryGasTest is TestBase {
     }
 
     function _txGas(string memory what, bytes memory data) internal returns (uint256 gas) {
-        vm.prank(ISSUER);
+        return _txGasAs(ISSUER, what, data);
+    }
+
+    function _txGasAs(address sender, string memory what, bytes memory data) internal returns (uint256 gas) {
+        vm.prank(sender);
         (bool ok,) = address(reg).call(data);
         vm.assertTrue(ok, what);
         gas = 21_000 + _calldataGas(data) + vm.lastCallGas().gasTotalUsed;

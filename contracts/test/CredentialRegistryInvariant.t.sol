@@ -23,7 +23,19 @@ contract RegistryHandler is TestBase {
         uint64 anchoredBlock;
     }
 
+    struct Binding {
+        address issuer;
+        bytes32 key;
+        uint32 index;
+        uint64 boundBlock;
+    }
+
     BatchKey[] public batches;
+    Binding[] public bindings; // every successful bindSigningKey, in order
+    mapping(address issuer => mapping(bytes32 key => bool)) public ghostKeyBound;
+    mapping(address issuer => uint32) public ghostKeyCount;
+    bool public strangerBoundKey; // set if a non-issuer ever bound a key: must stay false
+    bool public bindMispredicted; // set if a binding succeeded or failed against the model
     mapping(address issuer => mapping(bytes32 root => Ghost)) public ghost;
     mapping(address issuer => mapping(bytes32 root => mapping(uint256 word => uint256 bits))) public ghostBits;
     mapping(address issuer => mapping(bytes32 root => bool)) public ghostBatchRevoked;
@@ -109,6 +121,33 @@ contract RegistryHandler is TestBase {
         ++calls;
     }
 
+    function bindSigningKey(uint256 seed, uint256 keySeed) external {
+        address who = _actor(seed);
+        vm.roll(block.number + 1);
+        // Half the time, a key already bound, by this issuer or by another one.
+        bytes32 key = bindings.length > 0 && keySeed % 2 == 0
+            ? bindings[keySeed % bindings.length].key
+            : keccak256(abi.encode("key", keySeed));
+        bool wasActive = reg.issuerInfo(who).active;
+        bool expected = wasActive && !ghostKeyBound[who][key];
+        vm.prank(who);
+        try reg.bindSigningKey(key) {
+            if (!wasActive) strangerBoundKey = true;
+            if (!expected) bindMispredicted = true;
+            if (!ghostKeyBound[who][key]) {
+                ghostKeyBound[who][key] = true;
+                bindings.push(Binding(who, key, ghostKeyCount[who]++, uint64(block.number)));
+            }
+        } catch {
+            if (expected) bindMispredicted = true;
+        }
+        ++calls;
+    }
+
+    function bindingsLength() external view returns (uint256) {
+        return bindings.length;
+    }
+
     function batchesLength() external view returns (uint256) {
         return batches.length;
     }
@@ -126,7 +165,8 @@ contract RegistryHandler is TestBase {
 }
 
 /// @dev Invariants: each (issuer, root) batch is write-once, revocation bits never clear, no
-/// address without the issuer role ever anchors, and the contract state equals the ghost model.
+/// address without the issuer role ever anchors or binds a key, signing keys are append-only per
+/// issuer, and the contract state equals the ghost model.
 contract CredentialRegistryInvariantTest is TestBase {
     CredentialRegistry internal reg;
     RegistryHandler internal handler;
@@ -182,6 +222,20 @@ contract CredentialRegistryInvariantTest is TestBase {
         for (uint256 i = 0; i < n; ++i) {
             (address issuer,) = handler.batches(i);
             vm.assertTrue(reg.issuerInfo(issuer).id != 0, "batch issuer was registered");
+        }
+    }
+
+    function invariant_signingKeysAreAppendOnlyPerIssuer() public view {
+        vm.assertFalse(handler.strangerBoundKey(), "an address without the issuer role bound a key");
+        vm.assertFalse(handler.bindMispredicted(), "a binding succeeded or failed against the model");
+        uint256 n = handler.bindingsLength();
+        for (uint256 i = 0; i < n; ++i) {
+            (address issuer, bytes32 key, uint32 index, uint64 boundBlock) = handler.bindings(i);
+            ICredentialRegistry.SigningKey memory k = reg.signingKeyAt(issuer, index);
+            vm.assertEq(k.publicKey, key, "key at its index");
+            vm.assertEq(k.boundBlock, boundBlock, "block of the binding");
+            vm.assertEq(reg.signingKeyBlock(issuer, key), boundBlock, "block by key");
+            vm.assertEq(reg.signingKeyCount(issuer), handler.ghostKeyCount(issuer), "count");
         }
     }
 }

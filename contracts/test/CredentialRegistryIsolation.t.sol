@@ -5,11 +5,12 @@ import {TestBase} from "./Vm.sol";
 import {CredentialRegistry} from "../CredentialRegistry.sol";
 import {ICredentialRegistry} from "../ICredentialRegistry.sol";
 
-/// @dev Invariant 9, no issuer can touch another's batches. Victim issuer A anchors and revokes
-/// from a small pool of roots; attacker issuer B calls anchor, revoke and revokeBatch with any
-/// arguments, mostly on the same pool (A's anchored roots and the ones A has yet to anchor, as a
-/// mempool front-runner would), while the admin removes and re-adds B. A ghost model of A alone
-/// predicts whether each of A's calls succeeds; every B call must leave A's state unchanged.
+/// @dev Invariant 9, no issuer can touch another's batches or signing keys. Victim issuer A
+/// anchors, revokes and binds keys from small pools of roots and keys; attacker issuer B calls
+/// anchor, revoke, revokeBatch and bindSigningKey with any arguments, mostly on the same pools (A's
+/// anchored roots and bound keys and the ones A has yet to use, as a mempool front-runner would),
+/// while the admin removes and re-adds B. A ghost model of A alone predicts whether each of A's
+/// calls succeeds; every B call must leave A's state unchanged.
 contract IsolationHandler is TestBase {
     CredentialRegistry public immutable reg;
     address public constant ADMIN = address(0xA11CE);
@@ -18,6 +19,7 @@ contract IsolationHandler is TestBase {
     uint256 public constant POOL = 6; // roots both issuers draw from
     uint256 public constant MAX_LEAVES = 600; // so bitmaps have at most 3 words
     uint256 public constant WORDS = 4; // words 0..3: every used word and one beyond
+    uint256 public constant KEY_POOL = 4; // signing keys both issuers draw from
 
     struct Ghost {
         uint64 leafCount;
@@ -28,6 +30,8 @@ contract IsolationHandler is TestBase {
 
     mapping(bytes32 root => Ghost) public ghost; // A's batches
     mapping(bytes32 root => mapping(uint256 word => uint256 bits)) public ghostBits; // A's bitmaps
+    bytes32[] public ghostKeys; // A's signing keys, in binding order
+    mapping(bytes32 key => uint64 boundBlock) public ghostKeyBlock; // A's keys' blocks
     bool public victimMispredicted; // an A call succeeded or failed against the model of A alone
     bool public victimTouched; // a B call changed A's state
     uint256 public victimSuccesses;
@@ -39,6 +43,14 @@ contract IsolationHandler is TestBase {
 
     function root(uint256 i) public pure returns (bytes32) {
         return keccak256(abi.encode("pool root", i % POOL));
+    }
+
+    function key(uint256 i) public pure returns (bytes32) {
+        return keccak256(abi.encode("pool key", i % KEY_POOL));
+    }
+
+    function ghostKeyCount() external view returns (uint256) {
+        return ghostKeys.length;
     }
 
     // ----------------------------------------------------------------------- victim A
@@ -79,6 +91,20 @@ contract IsolationHandler is TestBase {
         vm.prank(A);
         try reg.revokeBatch(r, reason) {
             ghost[r].revokedAt = uint48(block.timestamp);
+            _victimOutcome(true, expected);
+        } catch {
+            _victimOutcome(false, expected);
+        }
+    }
+
+    function victimBindKey(uint256 keySeed) external {
+        bytes32 k = key(keySeed);
+        _tick();
+        bool expected = ghostKeyBlock[k] == 0;
+        vm.prank(A);
+        try reg.bindSigningKey(k) {
+            ghostKeys.push(k);
+            ghostKeyBlock[k] = uint64(block.number);
             _victimOutcome(true, expected);
         } catch {
             _victimOutcome(false, expected);
@@ -128,6 +154,17 @@ contract IsolationHandler is TestBase {
         if (victimState() != before) victimTouched = true;
     }
 
+    function attackerBindKey(uint256 keySeed, bool anyKey, bytes32 raw) external {
+        bytes32 k = anyKey ? raw : key(keySeed);
+        _tick();
+        bytes32 before = victimState();
+        vm.prank(B);
+        try reg.bindSigningKey(k) {
+            ++attackerSuccesses;
+        } catch {}
+        if (victimState() != before) victimTouched = true;
+    }
+
     /// The admin removes or re-adds B, so B also acts as a removed issuer.
     function toggleAttacker() external {
         vm.startPrank(ADMIN);
@@ -138,7 +175,7 @@ contract IsolationHandler is TestBase {
 
     // ----------------------------------------------------------------------- model
 
-    /// Digest of everything the registry holds for A over the pool: records and bitmap words.
+    /// Digest of everything the registry holds for A over the pools: records, bitmap words, keys.
     function victimState() public view returns (bytes32 digest) {
         for (uint256 i = 0; i < POOL; ++i) {
             bytes32 r = root(i);
@@ -146,6 +183,14 @@ contract IsolationHandler is TestBase {
             for (uint256 w = 0; w < WORDS; ++w) {
                 digest = keccak256(abi.encode(digest, reg.revocationWord(A, r, w)));
             }
+        }
+        uint32 keys = reg.signingKeyCount(A);
+        digest = keccak256(abi.encode(digest, keys));
+        for (uint32 i = 0; i < keys; ++i) {
+            digest = keccak256(abi.encode(digest, reg.signingKeyAt(A, i)));
+        }
+        for (uint256 i = 0; i < KEY_POOL; ++i) {
+            digest = keccak256(abi.encode(digest, reg.signingKeyBlock(A, key(i))));
         }
     }
 
@@ -173,8 +218,8 @@ contract IsolationHandler is TestBase {
     }
 }
 
-/// @dev No sequence of calls by issuer B changes what issuer A can anchor or revoke, or A's batch
-/// records and revocation bitmaps.
+/// @dev No sequence of calls by issuer B changes what issuer A can anchor, revoke or bind, or A's
+/// batch records, revocation bitmaps and signing keys.
 contract CredentialRegistryIsolationTest is TestBase {
     CredentialRegistry internal reg;
     IsolationHandler internal handler;
@@ -202,6 +247,22 @@ contract CredentialRegistryIsolationTest is TestBase {
 
     function invariant_attackerNeverTouchesVictimState() public view {
         vm.assertFalse(handler.victimTouched(), "a call by B changed A's records or bitmaps");
+    }
+
+    function invariant_victimKeysEqualModel() public view {
+        address a = handler.A();
+        uint256 n = handler.ghostKeyCount();
+        vm.assertEq(reg.signingKeyCount(a), n, "key count");
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 k = handler.ghostKeys(i);
+            ICredentialRegistry.SigningKey memory bound = reg.signingKeyAt(a, uint32(i));
+            vm.assertEq(bound.publicKey, k, "key order");
+            vm.assertEq(bound.boundBlock, handler.ghostKeyBlock(k), "key block");
+        }
+        for (uint256 i = 0; i < handler.KEY_POOL(); ++i) {
+            bytes32 k = handler.key(i);
+            vm.assertEq(reg.signingKeyBlock(a, k), handler.ghostKeyBlock(k), "block by key");
+        }
     }
 
     function invariant_victimStateEqualsModel() public view {
