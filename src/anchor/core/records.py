@@ -20,6 +20,9 @@ class Issuer:
     profile_uri: str
     profile_json: str  # the OB 3.0 Profile that credentials embed, as JSON text
     created_at: int
+    did: str | None = None  # the DID credentials name as their issuer (did:key, did:web)
+    signing_key: bytes | None = None  # its Ed25519 public key, 32 bytes
+    public_url: str | None = None  # base URL credentials name for status lists and pages
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class NewCredential(NamedTuple):
     leaf_hash: bytes
     valid_from: int
     valid_until: int | None
+    # The credential's bit in the issuer's status lists, as its credentialStatus names it (from
+    # Store.reserve_status_indexes). None: the store assigns the next free one at insert.
+    status_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class Credential:
     batch_id: int | None
     leaf_index: int | None
     created_at: int
+    status_index: int  # its bit in the issuer's status lists
 
 
 @dataclass(frozen=True)
@@ -155,3 +162,14 @@ class Leaf(NamedTuple):
     document: bytes
     leaf_hash: bytes
     valid_from: int
+
+
+@dataclass(frozen=True)
+class StatusList:
+    """One published status list of an issuer (``anchor.core.status_list``), as served."""
+
+    issuer_id: int
+    list_number: int
+    document: str  # the signed BitstringStatusListCredential, JSON text
+    generated_at: int
+    chain_block: int  # the chain block whose revocations it shows

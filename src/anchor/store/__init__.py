@@ -16,6 +16,7 @@ from anchor.core.records import (
     NewCredential,
     Revocation,
     RevocationRequest,
+    StatusList,
     Transaction,
 )
 from anchor.store.schema import SCHEMA_VERSION
@@ -34,6 +35,7 @@ __all__ = [
     "NewCredential",
     "Revocation",
     "RevocationRequest",
+    "StatusList",
     "Store",
     "Transaction",
 ]

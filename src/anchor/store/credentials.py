@@ -14,14 +14,15 @@ from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, 
 from anchor.store.engine import Database, db_error_line
 from anchor.store.locks import LockSpace, xact_lock
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow
+from anchor.store.status_lists import reserve_in
 
 _COLUMNS = ("id", "credential_id", "issuer_id", "achievement_id", "recipient_ref", "leaf_hash", "valid_from",
-            "valid_until", "created_at")
+            "valid_until", "created_at", "status_index")
 
 
 def credential_record(row: CredentialRow) -> Credential:
     return Credential(row.id, row.credential_id, row.issuer_id, row.achievement_id, row.recipient_ref, row.leaf_hash,
-                      row.valid_from, row.valid_until, row.batch_id, row.leaf_index, row.created_at)
+                      row.valid_from, row.valid_until, row.batch_id, row.leaf_index, row.created_at, row.status_index)
 
 
 class CredentialQueries(Database):
@@ -37,6 +38,10 @@ class CredentialQueries(Database):
         Rows go straight to the driver's executemany: SQLAlchemy's per-row parameter processing
         would cost more than the insert itself. Ids are allocated here, under a lock, so documents
         can reference their credential without a round trip per row.
+
+        Each credential keeps the status index its document names (``NewCredential.status_index``,
+        reserved beforehand with ``reserve_status_indexes``); one without gets the issuer's next
+        free index here. An index already taken fails the whole insert (the database's unique key).
         """
         mark = self.mark
         insert_sql = (
@@ -58,9 +63,11 @@ class CredentialQueries(Database):
                     xact_lock(s, LockSpace.CREDENTIAL_IDS)
                     next_id = int(s.scalar(select(func.coalesce(func.max(CredentialRow.id), 0))) or 0) + 1
                 first, last = next_id, next_id + len(chunk) - 1
+                status_indexes = _status_indexes(s, issuer_id, chunk)
                 conn.exec_driver_sql(insert_sql, [
-                    (first + i, cid, issuer_id, achievement_id, ref, leaf, valid_from, valid_until, created_at)
-                    for i, (cid, ref, _doc, leaf, valid_from, valid_until) in enumerate(chunk)
+                    (first + i, cid, issuer_id, achievement_id, ref, leaf, valid_from, valid_until, created_at, status_index)
+                    for i, ((cid, ref, _doc, leaf, valid_from, valid_until, _), status_index)
+                    in enumerate(zip(chunk, status_indexes, strict=True))
                 ])
                 inserted = int(conn.exec_driver_sql(range_sql.format("count(*)"), (first, last)).scalar() or 0)
                 if inserted == len(chunk):
@@ -177,3 +184,12 @@ class CredentialQueries(Database):
             if values[i] is not None:
                 values[i] = bytes(values[i])
         return CredentialLocation(*values)
+
+
+def _status_indexes(s: Any, issuer_id: int, chunk: Sequence[NewCredential]) -> Sequence[int]:
+    """The status index of each credential of ``chunk``: its own, or the issuer's next free ones."""
+    missing = sum(1 for c in chunk if c.status_index is None)
+    if not missing:
+        return [c.status_index for c in chunk]  # type: ignore[misc]  # none is None
+    fresh = iter(range(reserve_in(s, issuer_id, missing), 1 << 62))
+    return [next(fresh) if c.status_index is None else c.status_index for c in chunk]

@@ -62,6 +62,7 @@ class Database:
                 engine = create_engine(url, pool_pre_ping=True, **engine_kw)
             store = cls(engine, url)
             if create:
+                store._refuse_other_version()  # before creating anything in a database of another version
                 Base.metadata.create_all(engine)
                 store._check_version()
         except OperationalError as e:
@@ -70,13 +71,21 @@ class Database:
             raise StoreError(f"database error opening {safe_url(url)}: {db_error_line(e)}") from e
         return store
 
+    def _refuse_other_version(self) -> None:
+        """StoreError (reason ``schema_version``) if the database records another schema version."""
+        with self.connect() as conn:
+            if Meta.__tablename__ not in inspect(conn).get_table_names():
+                return  # a new database
+            found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+        if found is not None:
+            _require_version(str(found))
+
     def _check_version(self) -> None:
         with self.session() as s:
             s.execute(self.insert_ignore(Meta.__table__).values(key="schema_version", value=str(SCHEMA_VERSION)))
             found = s.get(Meta, "schema_version")
-            if found is not None and int(found.value) != SCHEMA_VERSION:
-                raise StoreError(f"database schema version {found.value}, this anchor expects {SCHEMA_VERSION}",
-                                 reason="schema_version")
+            if found is not None:
+                _require_version(found.value)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -137,6 +146,20 @@ class Database:
             return None
         database = self.engine.url.database
         return Path(database).resolve() if database and database != ":memory:" else None
+
+
+def _require_version(found: str) -> None:
+    """Refuse a database made for another schema version: its tables lack (or have extra) columns
+    this code reads and writes. There are no migrations yet, so the message says what to do."""
+    if found == str(SCHEMA_VERSION):
+        return
+    older = found.isdigit() and int(found) < SCHEMA_VERSION
+    made_by = "an older anchor" if older else "a newer anchor" if found.isdigit() else "an unknown program"
+    hint = ("this anchor cannot upgrade a database yet: keep using the anchor release that made it, or give this one a new "
+            "database (--db URL, or $ANCHOR_DATABASE_URL)") if older else \
+        "use the anchor release that made it, or give this one a new database (--db URL, or $ANCHOR_DATABASE_URL)"
+    raise StoreError(f"the database has schema version {found} (made by {made_by}); this anchor needs version "
+                     f"{SCHEMA_VERSION}: {hint}", reason="schema_version")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -9,13 +9,25 @@ from typing import Any
 from sqlalchemy import select
 
 from anchor.core.canonical import canonical_bytes
+from anchor.core.errors import InputError, NotFound
 from anchor.core.records import Achievement, Issuer
 from anchor.store.engine import Database, now
 from anchor.store.schema import AchievementRow, CredentialRow, IssuerRow
 
 
 def issuer_record(row: IssuerRow) -> Issuer:
-    return Issuer(row.id, row.address, row.profile_uri, row.profile_json, row.created_at)
+    return Issuer(row.id, row.address, row.profile_uri, row.profile_json, row.created_at, row.did,
+                  bytes(row.signing_key) if row.signing_key is not None else None, row.public_url)
+
+
+class _Keep:
+    """The default of :meth:`IssuerQueries.set_issuer_identity`: leave the column as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
 
 
 def achievement_record(row: AchievementRow) -> Achievement:
@@ -32,6 +44,29 @@ class IssuerQueries(Database):
                 address=address, profile_uri=profile_uri, profile_json=profile_json, created_at=now()))
             row = s.scalars(select(IssuerRow).where(IssuerRow.address == address)).one()
             row.profile_uri, row.profile_json = profile_uri, profile_json
+            s.flush()
+            return issuer_record(row)
+
+    def set_issuer_identity(self, issuer_id: int, *, did: str | None = KEEP, signing_key: bytes | None = KEEP,
+                            public_url: str | None = KEEP) -> Issuer:
+        """Set what credentials name for the issuer: its DID, its current Ed25519 public key
+        (32 bytes), the public base URL of its status lists and pages. Arguments left out keep
+        their value; None clears one."""
+        values: dict[str, Any] = {}
+        if did is not KEEP:
+            values["did"] = did
+        if signing_key is not KEEP:
+            if signing_key is not None and len(signing_key) != 32:
+                raise InputError(f"an Ed25519 public key is 32 bytes, got {len(signing_key)}", reason="invalid_signing_key")
+            values["signing_key"] = signing_key
+        if public_url is not KEEP:
+            values["public_url"] = public_url
+        with self.session() as s:
+            row = s.get(IssuerRow, issuer_id)
+            if row is None:
+                raise NotFound(f"no issuer {issuer_id} in this database")
+            for name, value in values.items():
+                setattr(row, name, value)
             s.flush()
             return issuer_record(row)
 

@@ -24,7 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 3  # 3: unique award key on credentials, batch roots unique per issuer
+# 3: unique award key on credentials, batch roots unique per issuer
+# 4: status indexes on credentials (unique per issuer), issuer DID / signing key / public URL, status lists
+SCHEMA_VERSION = 4
 
 
 class Base(DeclarativeBase):
@@ -44,6 +46,12 @@ class IssuerRow(Base):
     profile_uri: Mapped[str] = mapped_column(Text)
     profile_json: Mapped[str] = mapped_column(Text)  # the OB 3.0 Profile credentials embed
     created_at: Mapped[int] = mapped_column(BigInteger)
+    did: Mapped[str | None] = mapped_column(Text, nullable=True)  # did:key / did:web the credentials name as issuer
+    signing_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)  # Ed25519 public key (32 bytes)
+    public_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # base URL of status lists and pages
+    # The next unreserved status index: reserving n indexes adds n in one UPDATE (the row lock
+    # serializes concurrent issuing runs), so ranges never overlap.
+    next_status_index: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class AchievementRow(Base):
@@ -70,6 +78,9 @@ class CredentialRow(Base):
         UniqueConstraint("issuer_id", "recipient_ref", "generation", name="uq_credentials_award"),
         Index("ix_credentials_pending", "issuer_id", "batch_id"),
         Index("ix_credentials_achievement", "achievement_id"),  # reads all holders of one achievement at once
+        # A credential's bit in its issuer's status lists (anchor.core.status_list): one credential per bit.
+        # Indexes grow with issuance, so this index is appended to, not written at random.
+        UniqueConstraint("issuer_id", "status_index", name="uq_credentials_status_index"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     credential_id: Mapped[str] = mapped_column(String(64), unique=True)  # urn:uuid:...
@@ -86,6 +97,7 @@ class CredentialRow(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
     leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    status_index: Mapped[int] = mapped_column(BigInteger)
 
 
 class DocumentRow(Base):
@@ -156,3 +168,16 @@ class RevocationRow(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatusListRow(Base):
+    """One published Bitstring Status List credential of an issuer, signed, as served. Regenerated
+    from the chain's revocations (``anchor.app.status_lists``); ``chain_block`` is the block it
+    reflects."""
+
+    __tablename__ = "status_lists"
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"), primary_key=True)
+    list_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[str] = mapped_column(Text)  # the signed JSON text
+    generated_at: Mapped[int] = mapped_column(BigInteger)
+    chain_block: Mapped[int] = mapped_column(BigInteger)

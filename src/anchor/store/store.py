@@ -10,6 +10,7 @@ queries and ORM rows stay inside ``anchor.store``. The methods live in one modul
 * ``batches``      batches and their trees, lifecycle counts
 * ``transactions`` signed transactions, stored before they are broadcast
 * ``revocations``  revocation requests and their progress
+* ``status_lists`` status indexes (reserved per issuer) and the published status lists
 
 Writes that must be atomic (a batch with its indices and tree; a signed transaction with its
 batch's new status) happen in one database transaction each.
@@ -27,12 +28,13 @@ from anchor.store.engine import normalize_url, now
 from anchor.store.issuers import IssuerQueries
 from anchor.store.locks import LockSpace, run_lock
 from anchor.store.revocations import RevocationQueries
+from anchor.store.status_lists import StatusListQueries
 from anchor.store.transactions import TransactionQueries
 
 __all__ = ["CHUNK", "Counts", "CredentialLocation", "Store", "normalize_url", "now"]
 
 
-class Store(IssuerQueries, CredentialQueries, BatchQueries, TransactionQueries, RevocationQueries):
+class Store(IssuerQueries, CredentialQueries, BatchQueries, TransactionQueries, RevocationQueries, StatusListQueries):
     """The issuer database."""
 
     @contextmanager
