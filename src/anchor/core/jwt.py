@@ -95,7 +95,7 @@ def _b64_len(n: int) -> int:
 MAX_TOKEN_CHARS = _b64_len(MAX_HEADER_BYTES) + _b64_len(MAX_PAYLOAD_BYTES) + _b64_len(SIGNATURE_BYTES) + 2
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # an empty signature still reads as a JWT
 
 
 def _refuse(message: str, reason: str) -> NoReturn:
@@ -223,7 +223,8 @@ class DecodedJwt:
 
 
 def looks_like_jwt(text: str) -> bool:
-    """Whether ``text`` has the shape of a compact JWS (three base64url parts); says nothing more."""
+    """Whether ``text`` has the shape of a compact JWS (three base64url parts, the signature
+    possibly empty as in an unsigned token, which :func:`decode` then refuses); says nothing more."""
     return len(text) <= MAX_TOKEN_CHARS and _COMPACT.fullmatch(text) is not None
 
 
