@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text, update
@@ -22,7 +23,7 @@ from anchor.store.schema import IssuerRow, Meta
 from anchor.store.status_lists import reserve_in
 
 PROFILE = IssuerProfile(id="https://uni.example/issuer", name="Uni")
-ACHIEVEMENT = {"id": "https://uni.example/a/1", "type": ["Achievement"], "name": "A", "description": "D",
+ACHIEVEMENT: dict[str, Any] = {"id": "https://uni.example/a/1", "type": ["Achievement"], "name": "A", "description": "D",
                "criteria": {"narrative": "C"}, "achievementType": "MicroCredential"}
 FACTORY = CredentialFactory(PROFILE, ACHIEVEMENT)
 
@@ -85,11 +86,11 @@ def test_status_indexes_are_reserved_per_issuer_and_kept_by_credentials(store: S
 
     batch = rows(["a@x.org", "b@x.org", "c@x.org"], [4, 0, 2])
     store.insert_credentials(issuer_id, achievement_id, [batch], created_at=0)
-    assert [store.credential(r.credential_id).status_index for r in batch] == [4, 0, 2]  # type: ignore[union-attr]
+    assert [store.credential(r.credential_id).status_index for r in batch] == [4, 0, 2]
     # Without an index, a credential gets the issuer's next free one (after every reserved range).
     (late,) = rows(["d@x.org"])
     store.insert_credentials(issuer_id, achievement_id, [[late]], created_at=0)
-    assert store.credential(late.credential_id).status_index == 5  # type: ignore[union-attr]
+    assert store.credential(late.credential_id).status_index == 5
     assert store.reserve_status_indexes(issuer_id, 1) == 6
     # An index already taken by one of the issuer's credentials fails the whole insert.
     clash = rows(["e@x.org", "f@x.org"], [7, 2])
@@ -102,7 +103,7 @@ def test_status_indexes_are_reserved_per_issuer_and_kept_by_credentials(store: S
 
     found = store.credential_by_status_index(issuer_id, 2)
     assert found is not None and found.credential_id == batch[2].credential_id
-    assert store.credential_by_status_index(other_id, 2).credential_id == theirs.credential_id  # type: ignore[union-attr]
+    assert store.credential_by_status_index(other_id, 2).credential_id == theirs.credential_id
     assert store.credential_by_status_index(issuer_id, 3) is None  # reserved, never used: a hole, bit stays 0
 
 
@@ -199,8 +200,8 @@ def test_status_lists_are_upserted_and_an_older_view_never_overwrites_a_newer_on
     assert store.save_status_list(issuer_id, 0, json.dumps({"v": 3}), generated_at=400, chain_block=12)  # same block: replaced
     row = store.status_list(issuer_id, 0)
     assert row is not None and (json.loads(row.document), row.generated_at, row.chain_block) == ({"v": 3}, 400, 12)
-    assert store.status_list_of(address, 1).document == json.dumps({"v": "one"})  # type: ignore[union-attr]
+    assert store.status_list_of(address, 1).document == json.dumps({"v": "one"})
     assert store.status_list_of("0x" + "22" * 20, 0) is None
     assert [s.list_number for s in store.status_lists(issuer_id)] == [0, 1]
     with store.session() as s:  # the counter lives on the issuer row
-        assert s.get(IssuerRow, issuer_id).next_status_index == 0  # type: ignore[union-attr]
+        assert s.get(IssuerRow, issuer_id).next_status_index == 0

@@ -21,7 +21,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 
-def operation(*, summary: str, tag: str, responses: dict[int, tuple[str, dict[str, Any] | None]],
+# (description, schema) answered as JSON (problem+json for PROBLEM), or (description, schema, media types).
+ResponseSpec = tuple[str, dict[str, Any] | None] | tuple[str, dict[str, Any] | None, tuple[str, ...]]
+
+
+def operation(*, summary: str, tag: str, responses: dict[int, ResponseSpec],
               parameters: list[dict[str, Any]] | None = None, body: dict[str, Any] | None = None,
               description: str | None = None) -> Callable[[F], F]:
     def mark(fn: F) -> F:
@@ -72,11 +76,11 @@ def build(app: Flask) -> dict[str, Any]:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]}}}
         op["responses"] = {}
         responses = {**spec["responses"], 414: (f"Request target (path and query) over {MAX_URL_BYTES:,} bytes", PROBLEM)}
-        for status, (description, schema) in sorted(responses.items()):
-            media = "application/problem+json" if schema is PROBLEM else "application/json"
+        for status, (description, schema, *media) in sorted(responses.items()):
+            types = media[0] if media else ("application/problem+json" if schema is PROBLEM else "application/json",)
             entry: dict[str, Any] = {"description": description}
             if schema is not None:
-                entry["content"] = {media: {"schema": schema}}
+                entry["content"] = {m: {"schema": schema} for m in types}
             op["responses"][str(status)] = entry
         paths.setdefault(path, {})[method] = op
     return {
@@ -203,4 +207,21 @@ SCHEMAS: dict[str, Any] = {
         "required": ["failed", "checks"],
     },
     "Credential": {"type": "object", "description": "An Open Badges 3.0 AchievementCredential with its anchor proof"},
+    "StatusListCredential": {
+        "type": "object",
+        "description": "A W3C BitstringStatusListCredential (Bitstring Status List v1.0) with a Data Integrity proof",
+        "properties": {
+            "@context": {"type": "array", "items": {"type": "string"}}, "id": {"type": "string"},
+            "type": {"type": "array", "items": {"type": "string"}, "contains": {"const": "BitstringStatusListCredential"}},
+            "issuer": {"type": ["string", "object"]}, "validFrom": {"type": "string"}, "validUntil": {"type": "string"},
+            "credentialSubject": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "type": {"const": "BitstringStatusList"},
+                               "statusPurpose": {"const": "revocation"}, "encodedList": {"type": "string", "pattern": "^u[A-Za-z0-9_-]+$"}},
+                "required": ["type", "statusPurpose", "encodedList"],
+            },
+            "proof": {"type": ["object", "array"]},
+        },
+        "required": ["@context", "id", "type", "issuer", "credentialSubject"],
+    },
 }

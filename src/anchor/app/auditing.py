@@ -2,8 +2,9 @@
 
 ``history_audit`` replays every event (``history.replay``) and then re-reads the contract's
 views for everything the events mention; any difference between the two is a finding (there
-must be none). ``issuer_audit`` compares one issuer's database with that history and lists
-findings, each with a severity, the objects involved and a sentence.
+must be none). ``issuer_audit`` compares one issuer's database with that history, and its published status
+lists with the chain's revocations (``anchor.app.status_lists``), and lists findings, each with a
+severity, the objects involved and a sentence.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +134,10 @@ _AWARDED = re.compile(rb'"awardedDate":"([^"]+)"')
 
 
 def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, backdate_threshold: int = 86_400,
-                 id_sample: int = 20) -> IssuerAuditReport:
-    """Cross-check the issuer's database against the event-rebuilt registry ``state``."""
+                 id_sample: int = 20, verify_status_list: Callable[[dict[str, Any]], bool] | None = None) -> IssuerAuditReport:
+    """Cross-check the issuer's database against the event-rebuilt registry ``state``, and its
+    published status lists against the chain's revocations (``verify_status_list``: also check
+    each stored list's proof)."""
     findings: list[Finding] = []
     issuer = store.issuer(issuer_address)
     if issuer is None:
@@ -194,6 +198,10 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
                                     {"root": "0x" + root.hex(), "block": h.block, "transaction": "0x" + h.tx_hash.hex()}))
 
     _check_revocations(issuer_address, batches, revocations, state, findings)
+    from anchor.app.status_lists import chain_revocations, compare_status_lists  # it imports Finding from here
+
+    findings += compare_status_lists(store, issuer, chain_revocations(state, issuer_address, block=state.last_block),
+                                     verify=verify_status_list)
     _backdating_summary(report, gaps, backdated, backdate_threshold, id_sample)
     return report
 

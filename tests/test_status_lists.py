@@ -1,0 +1,291 @@
+"""Status lists generated from a real chain (Anvil): issue, anchor, revoke credentials, a whole
+batch, and one index behind the database's back; publish; the lists' bits equal the chain's.
+The audit finds a tampered, missing or unreadable stored list; the service serves the lists over
+real HTTP, and openbadgeslib's status check reads them there."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+from openbadgeslib.ob3 import status as ob_status
+from openbadgeslib.ob3.verifier import OB3VerificationError
+from sqlalchemy import delete, update
+
+from anchor.api import create_app
+from anchor.api.service import ServiceConfig
+from anchor.app.auditing import issuer_audit, read_history
+from anchor.app.revoking import request_batch_revocation, request_revocation, submit_revocations
+from anchor.app.status_lists import (
+    ChainRevocations,
+    chain_revocations,
+    compare_status_lists,
+    publish_status_lists,
+    read_chain_revocations,
+)
+from anchor.chain.anvil import DevChain
+from anchor.chain.node import Chain
+from anchor.chain.reader import RegistryReader
+from anchor.core.canonical import canonical_bytes
+from anchor.core.errors import ConfigError
+from anchor.core.status_list import LIST_SIZE, decode_list, encode_list, list_location, list_url, set_bits, status_entry
+from anchor.store import Issuer
+from anchor.store.schema import CredentialRow, StatusListRow
+from tests.world import World, live_server, make_world
+
+pytestmark = pytest.mark.chain
+
+DID = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+PUBLIC = "https://badges.uni.example"
+FAR = 2 * LIST_SIZE + 5  # one credential's status index lands in list 2
+
+
+def digest_sign_for_tests(document: dict[str, Any]) -> dict[str, Any]:
+    """NOT a signature: stands in for the issuer's eddsa-rdfc-2022 signer (wired by the integrator)
+    with a digest of the unsigned document, so a stored list altered afterwards no longer matches."""
+    digest = hashlib.sha256(canonical_bytes(document)).hexdigest()
+    return {**document, "proof": {"type": "DataIntegrityProof", "cryptosuite": "test-only-digest", "proofValue": digest}}
+
+
+def digest_verify_for_tests(document: dict[str, Any]) -> bool:
+    unsigned = {k: v for k, v in document.items() if k != "proof"}
+    return bool(document.get("proof", {}).get("proofValue") == hashlib.sha256(canonical_bytes(unsigned)).hexdigest())
+
+
+@pytest.fixture
+def world(anvil: DevChain, tmp_path: Path) -> World:
+    """12 credentials in batches of 5, 5 and 2; status indexes shuffled so that none equals its
+    leaf index and one sits in list 2; then revocations of every kind."""
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=12, max_batch=5)
+    issuer = issuer_of(w)
+    w.store.set_issuer_identity(issuer.id, did=DID, public_url=PUBLIC)
+    b1, b2, b3 = w.store.batches(issuer.id)
+    members = [cid for b in (b1, b2, b3) for _, cid, _ in w.store.iter_documents(b.id)]
+    with w.store.session() as s:  # a permutation: leaf order and status order disagree everywhere
+        s.execute(update(CredentialRow).values(status_index=CredentialRow.status_index + 1000))
+        for n, cid in enumerate(members):
+            s.execute(update(CredentialRow).where(CredentialRow.credential_id == cid)
+                      .values(status_index=FAR if n == 11 else (7 * n + 3) % 40))
+    # Two credentials of batch 1 through `anchor revoke`, batch 2 as a whole, and index 1 of batch 3
+    # straight on chain (another machine with the key, say): the chain is the truth.
+    docs1 = {leaf: cid for leaf, cid, _ in w.store.iter_documents(b1.id)}
+    request_revocation(w.store, issuer.id, [docs1[1], docs1[3]], 1, None)
+    request_batch_revocation(w.store, issuer.id, b2.root, 3, None)
+    submit_revocations(w.store, w.registry, w.issuer, issuer.id)
+    w.registry.revoke(w.issuer, b3.root, [(0, 0b10)], 2)
+    return w
+
+
+def issuer_of(w: World) -> Issuer:
+    row = w.store.issuer(w.issuer.address)
+    assert row is not None
+    return row
+
+
+def revoked_status_indexes(w: World) -> set[int]:
+    """What the lists must show, from the database's own rows (not through the code under test)."""
+    b1, b2, b3 = w.store.batches(issuer_of(w).id)
+    docs = {(b.id, leaf): cid for b in (b1, b2, b3) for leaf, cid, _ in w.store.iter_documents(b.id)}
+    revoked = [docs[(b1.id, 1)], docs[(b1.id, 3)], docs[(b3.id, 1)]] + [cid for (bid, _), cid in docs.items() if bid == b2.id]
+    return {w.store.credential(cid).status_index for cid in revoked}
+
+
+def shown(w: World, number: int) -> set[int]:
+    row = w.store.status_list(issuer_of(w).id, number)
+    assert row is not None
+    document = json.loads(row.document)
+    return {number * LIST_SIZE + i for i in set_bits(decode_list(document["credentialSubject"]["encodedList"]))}
+
+
+def codes(w: World) -> dict[str, list[dict[str, Any]]]:
+    view = RegistryReader.connect(w.chain.rpc_url, w.registry.address, head_ttl=0)
+    report = issuer_audit(w.store, read_history(view), w.issuer.address, verify_status_list=digest_verify_for_tests)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for f in report.findings:
+        if f.code.startswith("status_list"):
+            out.setdefault(f.code, []).append(f.to_json())
+    return out
+
+
+def test_published_lists_equal_the_chain(world: World) -> None:
+    issuer = issuer_of(world)
+    revoked = read_chain_revocations(world.registry, world.issuer.address)
+    b1, b2, b3 = world.store.batches(issuer.id)
+    assert revoked.indices == {b1.root: frozenset({1, 3}), b3.root: frozenset({1})} and revoked.whole == frozenset({b2.root})
+    assert revoked.block == world.chain.block_number()
+    # The same from the whole registry's history, as the audit reads it.
+    view = RegistryReader.connect(world.chain.rpc_url, world.registry.address, head_ttl=0)
+    state = read_history(view)
+    assert chain_revocations(state, world.issuer.address, block=revoked.block) == revoked
+
+    report = publish_status_lists(world.store, issuer, revoked, digest_sign_for_tests)
+    assert (report.lists, report.changed, report.kept, report.unmapped) == ([0, 2], [0, 2], [], 0)
+    expected = revoked_status_indexes(world)
+    assert len(expected) == 2 + 5 + 1 and report.revoked == len(expected)
+    assert shown(world, 0) | shown(world, 2) == expected
+
+    row = world.store.status_list(issuer.id, 0)
+    assert row is not None and row.chain_block == revoked.block
+    document = json.loads(row.document)
+    url = list_url(PUBLIC, world.issuer.address, 0)
+    assert document["id"] == url and document["issuer"] == DID and document["credentialSubject"]["id"] == url + "#list"
+    assert document["type"] == ["VerifiableCredential", "BitstringStatusListCredential"] and digest_verify_for_tests(document)
+    assert codes(world) == {}
+
+    # Publishing again from the same chain changes no bit; an older view of the chain is kept out.
+    again = publish_status_lists(world.store, issuer, revoked, digest_sign_for_tests)
+    assert (again.lists, again.changed) == ([0, 2], [])
+    stale = ChainRevocations({}, frozenset(), revoked.block - 1)
+    assert publish_status_lists(world.store, issuer, stale, digest_sign_for_tests).kept == [0, 2]
+    assert shown(world, 0) | shown(world, 2) == expected
+
+
+def test_a_new_revocation_shows_after_publishing_again(world: World) -> None:
+    issuer = issuer_of(world)
+    publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+    b3 = world.store.batches(issuer.id)[2]
+    (far,) = [cid for leaf, cid, _ in world.store.iter_documents(b3.id) if leaf == 1]
+    assert world.store.credential(far).status_index == FAR  # revoked on chain already
+    assert FAR in shown(world, 2)
+    world.registry.revoke(world.issuer, b3.root, [(0, 0b1)], 2)  # leaf 0 of batch 3, behind the database's back
+    assert codes(world)["status_list_unrevoked"][0]["severity"] == "critical"  # the audit sees the list lag
+    report = publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+    assert report.changed == [0] and codes(world) == {}
+    (leaf0,) = [cid for leaf, cid, _ in world.store.iter_documents(b3.id) if leaf == 0]
+    assert world.store.credential(leaf0).status_index in shown(world, 0)
+
+
+def test_the_audit_finds_a_tampered_missing_or_unreadable_list(world: World) -> None:
+    issuer = issuer_of(world)
+    revoked = read_chain_revocations(world.registry, world.issuer.address)
+    publish_status_lists(world.store, issuer, revoked, digest_sign_for_tests)
+    expected = revoked_status_indexes(world)
+    in_list0 = sorted(i for i in expected if i < LIST_SIZE)
+    hidden, added = in_list0[0], next(i for i in range(LIST_SIZE) if i not in expected and world.store.credential_by_status_index(issuer.id, i))
+
+    def store_list0(bits: set[int], *, resign: bool) -> None:
+        row = world.store.status_list(issuer.id, 0)
+        assert row is not None
+        document = json.loads(row.document)
+        document["credentialSubject"]["encodedList"] = encode_list(bits)
+        if resign:
+            document = digest_sign_for_tests({k: v for k, v in document.items() if k != "proof"})
+        with world.store.session() as s:
+            s.execute(update(StatusListRow).where(StatusListRow.issuer_id == issuer.id, StatusListRow.list_number == 0)
+                      .values(document=json.dumps(document)))
+
+    # A revoked credential un-revoked in the list, and a valid one revoked, signed by the key as if
+    # the issuer's own publisher had been fed the wrong data: the bits give it away.
+    store_list0((set(in_list0) - {hidden}) | {added}, resign=True)
+    found = codes(world)
+    assert set(found) == {"status_list_unrevoked", "status_list_extra_revocation"}
+    (unrevoked,) = found["status_list_unrevoked"]
+    assert unrevoked["severity"] == "critical" and unrevoked["subject"]["statusIndexes"] == [hidden]
+    assert unrevoked["subject"]["credentials"] == [world.store.credential_by_status_index(issuer.id, hidden).credential_id]
+    assert found["status_list_extra_revocation"][0]["subject"]["statusIndexes"] == [added]
+    # The same bits without re-signing: the proof no longer verifies either.
+    store_list0((set(in_list0) - {hidden}), resign=False)
+    assert set(codes(world)) == {"status_list_unreadable", "status_list_unrevoked"}
+    # Garbage where the list was, then no list at all.
+    with world.store.session() as s:
+        s.execute(update(StatusListRow).where(StatusListRow.list_number == 0).values(document='{"credentialSubject": {"encodedList": "uAAAA"}}'))
+    assert set(codes(world)) == {"status_list_unreadable"}
+    with world.store.session() as s:
+        s.execute(delete(StatusListRow).where(StatusListRow.list_number == 2))
+    found = codes(world)
+    assert set(found) == {"status_list_unreadable", "status_list_missing"} and found["status_list_missing"][0]["subject"]["list"] == 2
+    # Publishing again repairs everything.
+    publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+    assert codes(world) == {}
+
+
+def test_an_issuer_without_a_public_url_publishes_nothing_and_the_audit_does_not_ask(anvil: DevChain, tmp_path: Path) -> None:
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=3)
+    issuer = issuer_of(w)
+    with pytest.raises(ConfigError) as e:
+        publish_status_lists(w.store, issuer, read_chain_revocations(w.registry, w.issuer.address), digest_sign_for_tests)
+    assert e.value.reason == "no_public_url"
+    assert compare_status_lists(w.store, issuer, read_chain_revocations(w.registry, w.issuer.address)) == []
+    # Once it has one, a list its anchored credentials need and that is not there is a finding.
+    issuer = w.store.set_issuer_identity(issuer.id, public_url=PUBLIC)
+    (missing,) = compare_status_lists(w.store, issuer, read_chain_revocations(w.registry, w.issuer.address))
+    assert (missing.code, missing.severity, missing.subject["list"]) == ("status_list_missing", "error", 0)
+
+
+# ---------------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture
+def served(world: World, anvil: DevChain) -> Iterator[str]:
+    app = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry=world.registry.address, database_url=world.db_url, head_ttl=0.2))
+    with live_server(app) as base:
+        issuer = issuer_of(world)
+        world.store.set_issuer_identity(issuer.id, public_url=base)
+        publish_status_lists(world.store, issuer_of(world), read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+        yield base
+
+
+def test_the_service_serves_the_signed_lists(world: World, served: str) -> None:
+    issuer = issuer_of(world)
+    address = world.issuer.address
+    stored = world.store.status_list(issuer.id, 0)
+    assert stored is not None
+    for spelling in (address, address.lower(), "0x" + address[2:].upper()):
+        r = requests.get(f"{served}/status/{spelling}/0", timeout=5)
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/vc+ld+json"
+        assert r.content == stored.document.encode() and r.json()["id"] == f"{served}/status/{address}/0"
+        assert r.headers["Cache-Control"] == "public, max-age=60" and r.headers["Access-Control-Allow-Origin"] == "*"
+    r = requests.get(f"{served}/status/{address}/0", headers={"Accept": "application/json"}, timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json" and r.content == stored.document.encode()
+    again = requests.get(f"{served}/status/{address}/0", headers={"If-None-Match": r.headers["ETag"]}, timeout=5)
+    assert again.status_code == 304 and not again.content
+    assert requests.get(f"{served}/status/{address}/2", timeout=5).status_code == 200
+
+    def problem(path: str, status: int) -> dict[str, Any]:
+        r = requests.get(served + path, timeout=5)
+        assert r.status_code == status and r.headers["Content-Type"] == "application/problem+json", r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    assert problem(f"/status/{address}/1", 404)["reason"] == "not_found"  # no credential in list 1
+    assert problem(f"/status/0x{'12' * 20}/0", 404)["reason"] == "not_found"
+    problem("/status/nonsense/0", 422)
+    problem(f"/status/{address}/abc", 422)
+    problem(f"/status/{address}/-1", 422)
+    problem(f"/status/{address}/1234567890", 422)
+    paths = requests.get(f"{served}/openapi.json", timeout=5).json()["paths"]
+    assert set(paths["/status/{address}/{list_number}"]["get"]["responses"]["200"]["content"]) == {
+        "application/vc+ld+json", "application/json", "application/ld+json"}
+
+
+def test_openbadgeslib_reads_revocations_from_the_service(world: World, served: str) -> None:
+    """openbadgeslib's own credential status check, fetching our list over HTTP (its default
+    downloader insists on HTTPS, so the fetch is injected; everything else is its code)."""
+    issuer = issuer_of(world)
+    revoked = revoked_status_indexes(world)
+    url = list_url(served, world.issuer.address, 0)
+
+    def download(u: str) -> bytes:
+        r = requests.get(u, timeout=5)
+        r.raise_for_status()
+        return r.content
+
+    def badge(status_index: int) -> Any:  # what check_credential_status reads of a parsed credential
+        number, index = list_location(status_index)
+        entry = status_entry(list_url(served, world.issuer.address, number), index)
+        return SimpleNamespace(issuer=SimpleNamespace(id=DID), credential_status=[entry])
+
+    for status_index in sorted(revoked):
+        with pytest.raises(OB3VerificationError, match="'revocation' is set"):
+            ob_status.check_credential_status(badge(status_index), download=download)
+    valid = [c.status_index for c in (world.store.credential_by_status_index(issuer.id, i) for i in range(40)) if c is not None
+             and c.status_index not in revoked]
+    assert len(valid) == 12 - len(revoked)
+    for status_index in valid:
+        ob_status.check_credential_status(badge(status_index), download=download)
+    assert url in {badge(i).credential_status[0]["statusListCredential"] for i in revoked}
