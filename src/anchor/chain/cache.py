@@ -1,7 +1,7 @@
 """The service's memory of registry facts: kept until an event or a reorg says they changed.
 
 Facts are keyed by what the registry keys them by: batches and revocation words by
-``(issuer, root)``, issuer records by account. :class:`ChainCache` also remembers the last block it
+``(issuer, root)``, issuer records by account, signing-key bindings by ``(issuer, public key)``. :class:`ChainCache` also remembers the last block it
 synced events up to *and that block's hash*: when the hash of that block number changes, the
 blocks the cache learned from left the canonical chain, and everything is dropped (invariant 10).
 """
@@ -45,6 +45,7 @@ class ChainCache:
         self.words: LRU = LRU(entries)  # (issuer, root) -> {word: bits}
         self.revocations: LRU = LRU(entries)  # (issuer, root, index) -> RevocationRecord | None
         self.issuers: LRU = LRU(entries)  # address -> IssuerInfo
+        self.signing_keys: LRU = LRU(entries)  # (issuer, public key) -> bound block, 0 = not bound
         self.issuer_list: list[IssuerInfo] | None = None
         self.synced: Synced | None = None
         self.hits = 0
@@ -56,6 +57,7 @@ class ChainCache:
         self.words.clear()
         self.revocations.clear()
         self.issuers.clear()
+        self.signing_keys.clear()
         self.issuer_list = None
 
     def reorged(self) -> None:
@@ -86,6 +88,16 @@ class ChainCache:
         self.words.pop(key, None)
         for k in [k for k in self.revocations if k[:2] == key]:
             del self.revocations[k]
+
+    def signing_key(self, key: tuple[str, bytes]) -> int | None:
+        block: int | None = self._count(self.signing_keys.get(key))
+        return block
+
+    def put_signing_key(self, key: tuple[str, bytes], block: int) -> None:
+        self.signing_keys.put(key, block)
+
+    def forget_signing_key(self, key: tuple[str, bytes]) -> None:
+        self.signing_keys.pop(key, None)
 
     def forget_issuer(self, address: str) -> None:
         self.issuers.pop(address, None)

@@ -11,6 +11,13 @@ learned from and it starts over; otherwise the registry's events in the *new* bl
 drop exactly the records they touch. So hot endpoints make no RPC call per request, and a
 revocation is visible as soon as its block is seen. With ``head_ttl == 0`` (the offline verifier)
 nothing is cached and each credential costs one batched round trip.
+
+Signing-key bindings (:meth:`RegistryReader.signing_key_bound`) are cached by the same rules,
+tightened because a binding is what makes a signature trusted: "bound at block b" is kept only
+once ``b`` is at or below the block whose hash the cache checks for reorgs (so a reorg that drops
+the binding also drops the answer); "not bound" is kept only if no sync ran while it was being
+read, and is dropped by the next sync that sees a ``SigningKeyBound`` of that key, so it lasts at
+most ``head_ttl`` after the binding is mined.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from anchor.chain.node import Chain
 from anchor.chain.views import RegistryViews, bytes_of, int_of
 from anchor.core.registry import BatchInfo, IssuerInfo, RevocationRecord
 
-_MUTATING = ("IssuerAdded", "IssuerRemoved", "BatchAnchored", "CredentialsRevoked", "BatchRevoked")
+_MUTATING = ("IssuerAdded", "IssuerRemoved", "BatchAnchored", "CredentialsRevoked", "BatchRevoked", "SigningKeyBound")
+
+Read = tuple[int, BatchInfo, IssuerInfo | None, int]  # head, batch, its issuer's record, revocation word
 
 
 class RegistryReader(RegistryViews):
@@ -101,30 +110,39 @@ class RegistryReader(RegistryViews):
         name, args = decoded
         if name in ("IssuerAdded", "IssuerRemoved"):
             cache.forget_issuer(args["issuer"])
+        elif name == "SigningKeyBound":
+            cache.forget_signing_key((args["issuer"], bytes(args["publicKey"])))
         else:  # BatchAnchored, CredentialsRevoked, BatchRevoked: keyed by (issuer, root)
             cache.forget_batch((args["issuer"], bytes(args["root"])))
 
-    def read(self, issuer: str, root: bytes, index: int) -> tuple[int, BatchInfo, IssuerInfo | None, int]:
+    def read(self, issuer: str, root: bytes, index: int) -> Read:
         """(head, batch ``(issuer, root)``, that issuer's record, revocation word holding ``index``).
 
         Without caching, one batched round trip. With caching, only what is not cached is read, in
         one round trip.
         """
+        head, batch, info, bits, _ = self._read(issuer, root, index, None)
+        return head, batch, info, bits
+
+    def read_with_key(self, issuer: str, root: bytes, index: int, public_key: bytes) -> tuple[int, BatchInfo, IssuerInfo | None, int, int | None]:
+        """:meth:`read`, plus :meth:`signing_key_bound` of ``public_key`` for the same issuer, in
+        the same round trip (the verifier's one read for a signed credential). The head returned
+        is at least the binding's block: the state read includes it."""
+        return self._read(issuer, root, index, self._signing_key(public_key))
+
+    def _read(self, issuer: str, root: bytes, index: int,
+              public_key: bytes | None) -> tuple[int, BatchInfo, IssuerInfo | None, int, int | None]:
         who = self._address(issuer)
         key, word = (who, root), index >> 8
+        signing = (who, public_key) if public_key is not None else None
         cache = self.cache
         if cache is None:
-            results = self.rpc.batch([("eth_blockNumber", []), self._call("batchInfo", who, root),
-                                      self._call("revocationWord", who, root, word), self._call("issuerInfo", who)])
-            head = int_of(results[0])
-            self._head = (time.monotonic(), head)
-            batch = self._batch_from(root, self._decode("batchInfo", results[1]))
-            bits = int(self._decode("revocationWord", results[2])[0])
-            info = self._issuer_from(who, self._decode("issuerInfo", results[3])) if batch.anchored else None
-            return head, batch, info, bits
+            return self._read_uncached(who, root, word, public_key)
         head = self.head()
         with self._lock:
             batch, bits, info = cache.batch(key), cache.word(key, word), cache.issuers.get(who)
+            bound_cached = cache.signing_key(signing) if signing is not None else 0
+            before = cache.synced
         calls = []
         if batch is None:
             calls.append(self._call("batchInfo", who, root))
@@ -132,6 +150,8 @@ class RegistryReader(RegistryViews):
             calls.append(self._call("revocationWord", who, root, word))
         if info is None:
             calls.append(self._call("issuerInfo", who))
+        if bound_cached is None:
+            calls.append(self._call("signingKeyBlock", who, public_key))
         if calls:
             results = iter(self.rpc.batch(calls))
             with self._lock:
@@ -144,10 +164,72 @@ class RegistryReader(RegistryViews):
                 if info is None:
                     info = self._issuer_from(who, self._decode("issuerInfo", next(results)))
                     cache.issuers.put(who, info)
-        assert batch is not None and bits is not None
+                if bound_cached is None:
+                    assert signing is not None
+                    bound_cached = int(self._decode("signingKeyBlock", next(results))[0])
+                    self._remember_binding(cache, signing, bound_cached, before)
+        assert batch is not None and bits is not None and bound_cached is not None
         # The batch was read at a block no older than the one it was anchored in: a head cached a
-        # moment before that must not make a fresh anchor look unconfirmed (depth 0 or less).
-        return max(head, batch.anchored_block), batch, info if batch.anchored else None, bits
+        # moment before that must not make a fresh anchor look unconfirmed (depth 0 or less). The
+        # same holds for a fresh key binding.
+        seen = max(head, batch.anchored_block, bound_cached)
+        return seen, batch, info if batch.anchored else None, bits, (bound_cached or None) if signing is not None else None
+
+    def _read_uncached(self, who: str, root: bytes, word: int,
+                       public_key: bytes | None) -> tuple[int, BatchInfo, IssuerInfo | None, int, int | None]:
+        calls = [("eth_blockNumber", []), self._call("batchInfo", who, root),
+                 self._call("revocationWord", who, root, word), self._call("issuerInfo", who)]
+        if public_key is not None:
+            calls.append(self._call("signingKeyBlock", who, public_key))
+        results = self.rpc.batch(calls)
+        head = int_of(results[0])
+        self._head = (time.monotonic(), head)
+        batch = self._batch_from(root, self._decode("batchInfo", results[1]))
+        bits = int(self._decode("revocationWord", results[2])[0])
+        info = self._issuer_from(who, self._decode("issuerInfo", results[3])) if batch.anchored else None
+        if public_key is None:
+            return head, batch, info, bits, None
+        bound = int(self._decode("signingKeyBlock", results[4])[0])
+        return max(head, bound), batch, info, bits, bound or None
+
+    def signing_key_bound(self, issuer: str, public_key: bytes) -> int | None:
+        """The block in which ``issuer`` bound the Ed25519 key ``public_key``, or None if it never
+        did, as the canonical chain says now.
+
+        The answer is read at ``latest``, so it may be younger than a cached :meth:`head`: compare
+        with ``max(head, block)``, as :meth:`read` does, when judging its depth. Cached as the
+        module docstring says: a binding only once reorg-checked, "not bound" only until the next
+        head refresh that sees the binding.
+        """
+        who, key = self._address(issuer), self._signing_key(public_key)
+        cache = self.cache
+        if cache is None:
+            return int(self.view("signingKeyBlock", who, key)[0]) or None
+        self.head()
+        with self._lock:
+            cached = cache.signing_key((who, key))
+            before = cache.synced
+        if cached is not None:
+            return cached or None
+        bound = int(self.view("signingKeyBlock", who, key)[0])
+        with self._lock:
+            self._remember_binding(cache, (who, key), bound, before)
+        return bound or None
+
+    @staticmethod
+    def _remember_binding(cache: ChainCache, key: tuple[str, bytes], bound: int, before: Synced | None) -> None:
+        """Cache a binding read at ``latest`` only where a later reorg or event is sure to drop it.
+
+        "Bound at b": once ``b`` is at or below the synced block, whose hash every sync checks.
+        "Not bound": only if no sync ran while it was read (``before`` is still the synced block),
+        so the next sync's events (from that block on) include any binding it missed.
+        """
+        synced = cache.synced
+        if bound:
+            if synced is not None and bound <= synced.number:
+                cache.put_signing_key(key, bound)
+        elif synced is not None and synced is before:
+            cache.put_signing_key(key, 0)
 
     def issuer(self, address: str) -> IssuerInfo:
         who = self._address(address)

@@ -10,11 +10,13 @@ from typing import Any
 
 from anchor.chain.abi import AbiTable
 from anchor.chain.artifact import Artifact, load_artifact
-from anchor.chain.node import Chain
+from anchor.chain.node import Chain, Receipt
 from anchor.chain.rpc import RpcError
 from anchor.core.addresses import checksum
 from anchor.core.errors import ChainError, InputError
-from anchor.core.registry import BatchInfo, IssuerInfo, LogEvent
+from anchor.core.registry import BatchInfo, IssuerInfo, LogEvent, SigningKeyRecord
+
+SIGNING_KEY_BYTES = 32  # a raw Ed25519 public key
 
 
 def int_of(value: Any) -> int:
@@ -128,6 +130,42 @@ class RegistryViews:
     def verify(self, issuer: str, root: bytes, leaf: bytes, index: int, proof: Sequence[bytes]) -> bool:
         return bool(self.view("verify", self._address(issuer), root, leaf, index, list(proof))[0])
 
+    # ------------------------------------------------------------------ signing keys
+
+    def signing_key_count(self, issuer: str, *, block: int | str = "latest") -> int:
+        """Number of signing keys ``issuer`` ever bound (bindings are never undone)."""
+        return int(self.view("signingKeyCount", self._address(issuer), block=block)[0])
+
+    def signing_key_at(self, issuer: str, index: int, *, block: int | str = "latest") -> SigningKeyRecord:
+        """``issuer``'s signing key number ``index`` (0 = the first it bound); ContractRevert
+        ``signing_key_index_out_of_range`` unless ``index`` is below :meth:`signing_key_count`."""
+        if not 0 <= index < 1 << 32:
+            raise InputError(f"signing key index {index} is not a uint32", reason="bad_signing_key_index")
+        return self._signing_key_from(self.view("signingKeyAt", self._address(issuer), index, block=block))
+
+    def signing_key_block(self, issuer: str, public_key: bytes, *, block: int | str = "latest") -> int:
+        """The block in which ``issuer`` bound ``public_key``; 0 if it never did."""
+        return int(self.view("signingKeyBlock", self._address(issuer), self._signing_key(public_key), block=block)[0])
+
+    def signing_keys(self, issuer: str, *, block: int | str = "latest") -> list[SigningKeyRecord]:
+        """``issuer``'s whole key history, oldest first, read at one block (``latest``: the block
+        number is fixed first, so the count and the keys agree)."""
+        who = self._address(issuer)
+        at = self.chain.block_number() if block == "latest" else block
+        count = self.signing_key_count(who, block=at)
+        return [self._signing_key_from(r) for r in self.call_many([("signingKeyAt", (who, i)) for i in range(count)], block=at)]
+
+    @staticmethod
+    def _signing_key(public_key: bytes) -> bytes:
+        if not isinstance(public_key, bytes | bytearray) or len(public_key) != SIGNING_KEY_BYTES:
+            raise InputError(f"a signing key is a raw {SIGNING_KEY_BYTES}-byte Ed25519 public key", reason="bad_signing_key")
+        return bytes(public_key)
+
+    @staticmethod
+    def _signing_key_from(decoded: tuple[Any, ...]) -> SigningKeyRecord:
+        k = decoded[0]
+        return SigningKeyRecord(bytes(k[0]), int(k[1]), int(k[2]))
+
     @staticmethod
     def _address(address: str) -> str:
         try:
@@ -162,6 +200,18 @@ class RegistryViews:
             yield from self._decode_logs(raw)
 
     events = logs
+
+    def receipt_events(self, receipt: Receipt) -> list[tuple[str, dict[str, Any]]]:
+        """(name, arguments) of the registry's events in a transaction receipt, in log order;
+        other contracts' logs are skipped."""
+        out = []
+        for log in receipt.logs:
+            if str(log.get("address", "")).lower() != self.address.lower():
+                continue
+            decoded = self.abi.decode_event([bytes_of(t) for t in log.get("topics", [])], bytes_of(log.get("data", "0x")))
+            if decoded is not None:
+                out.append(decoded)
+        return out
 
     def _decode_logs(self, raw: list[dict[str, Any]]) -> Iterator[LogEvent]:
         missing = sorted({int_of(log["blockNumber"]) for log in raw if "blockTimestamp" not in log})

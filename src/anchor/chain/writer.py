@@ -97,6 +97,13 @@ class Registry(RegistryReader):
     def revoke_batch(self, issuer: Signer, root: bytes, reason: int, **kw: Any) -> Receipt:
         return self.transact(issuer, "revokeBatch", root, reason, **kw)
 
+    def bind_signing_key(self, issuer: Signer, public_key: bytes, **kw: Any) -> Receipt:
+        """Bind the raw 32-byte Ed25519 ``public_key`` to ``issuer``'s account, for good. The
+        registry refuses (ContractRevert, before anything is sent) a caller that is not an active
+        issuer (``unauthorized_issuer``), the zero key (``zero_signing_key``) and a key the
+        caller already bound (``signing_key_already_bound``); see :mod:`anchor.app.keybinding`."""
+        return self.transact(issuer, "bindSigningKey", self._signing_key(public_key), **kw)
+
 
 def _prepare(chain: Chain, signer: Signer, to: str | None, data: bytes, *, nonce: int | None = None,
              fees: Fees | None = None) -> PreparedTx:

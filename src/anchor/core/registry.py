@@ -1,4 +1,5 @@
-"""What the registry says, as plain values: issuers, batches, events, revocation reasons. Pure.
+"""What the registry says, as plain values: issuers, batches, signing keys, events, revocation
+reasons. Pure.
 
 A batch is identified by its issuer account **and** its Merkle root (invariant 9): two issuers
 anchoring the same root own two independent batches, so copying a root from the mempool gains
@@ -14,7 +15,8 @@ from typing import Any
 from anchor.core.addresses import ZERO_ADDRESS
 from anchor.core.errors import InputError
 
-__all__ = ["ZERO_ADDRESS", "BatchInfo", "BatchKey", "IssuerInfo", "LogEvent", "RevocationReason", "RevocationRecord"]
+__all__ = ["ZERO_ADDRESS", "BatchInfo", "BatchKey", "IssuerInfo", "LogEvent", "RevocationReason", "RevocationRecord",
+           "SigningKeyRecord"]
 
 BatchKey = tuple[str, bytes]  # (checksummed issuer account, root)
 
@@ -78,6 +80,19 @@ class BatchInfo:
     @property
     def key(self) -> BatchKey:
         return (self.issuer, self.root)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyRecord:
+    """One Ed25519 credential-signing key an issuer bound to its account on chain.
+
+    Bindings are never undone: an issuer's records are its key history, oldest first, and a key
+    rotated out keeps verifying the credentials signed before the rotation.
+    """
+
+    public_key: bytes  # the raw 32-byte Ed25519 public key
+    bound_at: int  # unix seconds (block time) of the binding
+    bound_block: int  # block number of the binding (never 0)
 
 
 @dataclass(frozen=True, slots=True)
