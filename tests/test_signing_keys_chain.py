@@ -370,3 +370,34 @@ def test_a_pending_binding_is_waited_for_then_reported(node: DevChain) -> None:
     assert "error" not in result, result
     report = result["report"]
     assert report.sent and chain.block_number() - report.block + 1 == 2
+
+
+# ---------------------------------------------------------------------------- the same rule for batches
+
+
+def test_facts_from_blocks_above_the_synced_one_are_not_cached_past_a_reorg(node: DevChain) -> None:
+    """The reader reads at 'latest' but caches only what is the same at its synced (hash-checked)
+    block: an anchoring or a revocation in a newer block, dropped by a reorg that leaves the synced
+    block alone, is not served from the cache afterwards."""
+    chain, registry, issuer = _world(node)
+    reader = RegistryReader(chain, registry.address, head_ttl=60)
+    old_root, new_root = b"\x31" * 32, b"\x32" * 32
+    registry.anchor(issuer, old_root, 4)
+    reader.head(fresh=True)  # synced at the block of old_root's anchoring
+    registry.anchor(issuer, new_root, 4)
+    registry.revoke(issuer, old_root, [(0, 0b10)], 1)
+    _, fresh, _, bits = reader.read(issuer.address, new_root, 0)
+    assert fresh.anchored  # seen at once, younger than the cached head
+    assert reader.read(issuer.address, old_root, 1)[3] == 0b10
+    assert reader.cache is not None and (issuer.address, new_root) not in reader.cache.batches
+    chain.dev_rpc("anvil_reorg", 2, [])  # drops both; the synced block stays
+    assert not reader.read(issuer.address, new_root, 0)[1].anchored
+    assert reader.read(issuer.address, old_root, 1)[3] == 0
+    reader.head(fresh=True)
+    assert reader.cache.reorgs == 0  # the synced block was never touched: only the rule above saved us
+    assert not reader.read(issuer.address, new_root, 0)[1].anchored
+    assert reader.read(issuer.address, old_root, 1)[3] == 0
+    # Facts the same at the synced block and at 'latest' are cached: no call the second time.
+    calls = reader.rpc_calls
+    reader.read(issuer.address, old_root, 1)
+    assert reader.rpc_calls == calls

@@ -12,18 +12,22 @@ drop exactly the records they touch. So hot endpoints make no RPC call per reque
 revocation is visible as soon as its block is seen. With ``head_ttl == 0`` (the offline verifier)
 nothing is cached and each credential costs one batched round trip.
 
-Signing-key bindings (:meth:`RegistryReader.signing_key_bound`) are cached by the same rules,
-tightened because a binding is what makes a signature trusted: "bound at block b" is kept only
-once ``b`` is at or below the block whose hash the cache checks for reorgs (so a reorg that drops
-the binding also drops the answer); "not bound" is kept only if no sync ran while it was being
-read, and is dropped by the next sync that sees a ``SigningKeyBound`` of that key, so it lasts at
-most ``head_ttl`` after the binding is mined.
+Views are read at ``latest`` so a fact younger than the cached head is seen at once, but a fact
+is cached only when a reorg or an event is sure to drop it later: when it is the same at the
+synced block (whose hash every sync checks) as at ``latest``, and no sync ran while it was read.
+Otherwise it is fresh and read again until a head refresh covers it (see ``_stable``).
+Signing-key bindings (:meth:`RegistryReader.signing_key_bound`) follow the same rule without the
+second read, since a binding carries its block: "bound at block b" is kept once ``b`` is at or
+below the synced block; "not bound" is kept if no sync ran while it was read, and is dropped by
+the next sync that sees a ``SigningKeyBound`` of that key, so it lasts at most ``head_ttl`` after
+the binding is mined.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from anchor.chain.artifact import Artifact
@@ -143,27 +147,35 @@ class RegistryReader(RegistryViews):
             batch, bits, info = cache.batch(key), cache.word(key, word), cache.issuers.get(who)
             bound_cached = cache.signing_key(signing) if signing is not None else 0
             before = cache.synced
+        # Facts missing from the cache are read at ``latest`` (fresh) and at the synced block (see
+        # :meth:`_stable`), all in one round trip.
         calls = []
         if batch is None:
-            calls.append(self._call("batchInfo", who, root))
+            calls += self._paired(before, "batchInfo", who, root)
         if bits is None:
-            calls.append(self._call("revocationWord", who, root, word))
+            calls += self._paired(before, "revocationWord", who, root, word)
         if info is None:
-            calls.append(self._call("issuerInfo", who))
+            calls += self._paired(before, "issuerInfo", who)
         if bound_cached is None:
             calls.append(self._call("signingKeyBlock", who, public_key))
         if calls:
             results = iter(self.rpc.batch(calls))
             with self._lock:
                 if batch is None:
-                    batch = self._batch_from(root, self._decode("batchInfo", next(results)))
-                    cache.put_batch(batch)
+                    raw, stable = self._stable(cache, before, results)
+                    batch = self._batch_from(root, self._decode("batchInfo", raw))
+                    if stable:
+                        cache.put_batch(batch)
                 if bits is None:
-                    bits = int(self._decode("revocationWord", next(results))[0])
-                    cache.put_word(key, word, bits)
+                    raw, stable = self._stable(cache, before, results)
+                    bits = int(self._decode("revocationWord", raw)[0])
+                    if stable:
+                        cache.put_word(key, word, bits)
                 if info is None:
-                    info = self._issuer_from(who, self._decode("issuerInfo", next(results)))
-                    cache.issuers.put(who, info)
+                    raw, stable = self._stable(cache, before, results)
+                    info = self._issuer_from(who, self._decode("issuerInfo", raw))
+                    if stable:
+                        cache.issuers.put(who, info)
                 if bound_cached is None:
                     assert signing is not None
                     bound_cached = int(self._decode("signingKeyBlock", next(results))[0])
@@ -174,6 +186,32 @@ class RegistryReader(RegistryViews):
         # same holds for a fresh key binding.
         seen = max(head, batch.anchored_block, bound_cached)
         return seen, batch, info if batch.anchored else None, bits, (bound_cached or None) if signing is not None else None
+
+    def _paired(self, before: Synced | None, fn: str, *args: Any) -> list[tuple[str, list[Any]]]:
+        """The view call at ``latest`` and, when the cache is synced, at the synced block too."""
+        calls = [self._call(fn, *args)]
+        if before is not None:
+            calls.append(self._call(fn, *args, block=before.number))
+        return calls
+
+    @staticmethod
+    def _stable(cache: ChainCache, before: Synced | None, results: Iterator[Any]) -> tuple[Any, bool]:
+        """(the answer at ``latest``, whether it may be cached) for a pair from :meth:`_paired`.
+
+        A fact read at ``latest`` may come from blocks above the synced one: a reorg of those
+        blocks alone leaves the synced block's hash as it was, and the events of the blocks that
+        replace them do not mention the fact, so nothing would ever drop it. The registry's facts
+        only move forward (roots are anchored once, revocation bits are only set, an issuer's
+        record changes with every addition and removal), so the same answer at the synced block
+        and at ``latest`` means no block above the synced one changed it: cache it. A different
+        answer is fresh, and is read again until a head refresh covers its block. Nor is anything
+        cached if a sync ran meanwhile: it may already have applied events the read predates.
+        """
+        now = next(results)
+        if before is None:
+            return now, False
+        then = next(results)
+        return now, then == now and cache.synced is before
 
     def _read_uncached(self, who: str, root: bytes, word: int,
                        public_key: bytes | None) -> tuple[int, BatchInfo, IssuerInfo | None, int, int | None]:
@@ -233,14 +271,21 @@ class RegistryReader(RegistryViews):
 
     def issuer(self, address: str) -> IssuerInfo:
         who = self._address(address)
-        if self.cache is not None:
-            self.head()
-            info = self.cache.issuers.get(who)
-            if info is not None:
-                return info  # type: ignore[no-any-return]
-        info = self.issuer_info(who)
-        if self.cache is not None:
-            self.cache.issuers.put(who, info)
+        cache = self.cache
+        if cache is None:
+            return self.issuer_info(who)
+        self.head()
+        with self._lock:
+            cached = cache.issuers.get(who)
+            before = cache.synced
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        results = iter(self.rpc.batch(self._paired(before, "issuerInfo", who)))
+        with self._lock:
+            raw, stable = self._stable(cache, before, results)
+            info = self._issuer_from(who, self._decode("issuerInfo", raw))
+            if stable:
+                cache.issuers.put(who, info)
         return info
 
     def batch(self, issuer: str, root: bytes) -> BatchInfo:
