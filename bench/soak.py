@@ -55,6 +55,7 @@ from anchor.chain.writer import Registry  # noqa: E402
 from anchor.cli import serving  # noqa: E402
 from anchor.config import Settings  # noqa: E402
 from anchor.core.achievement import build_achievement, parse_achievement_text  # noqa: E402
+from anchor.core.proof import decode_receipt, encode_receipt, is_anchor_proof  # noqa: E402
 from anchor.core.roster import parse_roster  # noqa: E402
 from anchor.store import Store  # noqa: E402
 
@@ -82,20 +83,33 @@ class Pool:
             return rng.choice(self.roots)
 
 
+def anchor_entry(badge: dict[str, Any]) -> dict[str, Any]:
+    """The badge's anchor receipt entry (a DataIntegrityProof, cryptosuite anchor-merkle-2026)."""
+    return next(p for p in badge["proof"] if is_anchor_proof(p))
+
+
+def receipt_of(badge: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the receipt the entry's proofValue encodes (merkleRoot, leafIndex, path, ...)."""
+    return json.loads(json.dumps(decode_receipt(anchor_entry(badge)["proofValue"])))  # type: ignore[no-any-return]
+
+
 def forgeries(badges: list[dict[str, Any]], rng: random.Random, count: int) -> list[dict[str, Any]]:
-    """Badges that must be judged invalid: an altered field, a flipped proof step, a moved leaf."""
+    """Badges that must be judged invalid: an altered field, a flipped proof step, a moved leaf
+    (the last two re-encoded into a well-formed receipt, so the verifier judges the Merkle path)."""
     out = []
     for i in range(count):
         b = json.loads(json.dumps(rng.choice(badges)))
         kind = i % 3
+        receipt = receipt_of(b)
         if kind == 0:
             b["name"] = b.get("name", "") + " (with honours)"
-        elif kind == 1 and b["proof"][0]["path"]:
-            step = b["proof"][0]["path"][0]
+        elif kind == 1 and receipt["path"]:
+            step = receipt["path"][0]
             side = next(iter(step))
             step[side] = ("0" if step[side][0] != "0" else "1") + step[side][1:]
         else:
-            b["proof"][0]["leafIndex"] = (b["proof"][0]["leafIndex"] + 1) % max(2, b["proof"][0]["leafCount"])
+            receipt["leafIndex"] = (receipt["leafIndex"] + 1) % max(2, receipt["leafCount"])
+        anchor_entry(b)["proofValue"] = encode_receipt(json.dumps(receipt, sort_keys=True, separators=(",", ":")).encode())
         out.append(b)
     return out
 
@@ -113,7 +127,7 @@ def build(n: int, tmp: Path) -> tuple[DevChain, Registry, Signer, str, Pool]:
     store.close()
     badges = [json.loads(p.read_bytes()) for p in sorted((tmp / "badges").glob("*.json"))]
     rng = random.Random(11)
-    pool = Pool(ids=[b["id"] for b in badges], roots=sorted({b["proof"][0]["merkleRoot"] for b in badges}),
+    pool = Pool(ids=[b["id"] for b in badges], roots=sorted({receipt_of(b)["merkleRoot"] for b in badges}),
                 valid=badges, forged=forgeries(badges, rng, 200), issuer=issuer.address)
     return node, registry, issuer, db_url, pool
 

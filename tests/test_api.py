@@ -21,6 +21,7 @@ from anchor.app.revoking import request_revocation, submit_revocations
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.core.roster import parse_roster
+from tests.receipts import anchor_entry, receipt, receipt_of, to_legacy
 from tests.world import World, achievement, live_server, make_world
 
 pytestmark = pytest.mark.chain
@@ -59,7 +60,7 @@ def test_proof_endpoint_serves_the_exported_proof(world: World, url: str) -> Non
         for ident in (badge["id"], badge["id"].removeprefix("urn:uuid:").upper()):
             r = requests.get(f"{url}/api/v1/credentials/{ident}/proof", timeout=5)
             assert r.status_code == 200 and "immutable" in r.headers["Cache-Control"]
-            assert r.json() == {"credentialId": badge["id"], "proof": badge["proof"][0]}
+            assert r.json() == {"credentialId": badge["id"], "proof": anchor_entry(badge), "receipt": receipt_of(badge)}
 
 
 def test_proof_endpoint_errors(world: World, url: str) -> None:
@@ -116,7 +117,7 @@ def test_chain_reads_are_cached_per_block(world: World, anvil: DevChain) -> None
 
 
 def test_batches_and_issuers(world: World, url: str) -> None:
-    root = world.badges[0]["proof"][0]["merkleRoot"]
+    root = receipt_of(world.badges[0])["merkleRoot"]
     body = requests.get(f"{url}/api/v1/batches/{root}", timeout=5).json()
     assert body["issuer"] == world.issuer.address and body["leafCount"] == 6 and body["revoked"] is False
     problem(requests.get(f"{url}/api/v1/batches/0x{'ab' * 32}", timeout=5), 404)
@@ -145,9 +146,19 @@ def test_request_limits_and_bad_bodies(world: World, url: str) -> None:
     assert "must be a JSON object" in problem(post('"a string"'), 422)["detail"]
     problem(post("x" * (300 * 1024)), 413)
     problem(post("{}", "text/plain"), 415)
-    huge = json.loads(json.dumps(world.badges[0]))
+    huge = to_legacy(json.loads(json.dumps(world.badges[0])))  # a legacy receipt's path is in plain sight
     huge["proof"][0]["path"] = [{"left": "ab" * 32}] * 65
     assert "at most 64" in problem(post(json.dumps(huge)), 422)["detail"]
+    huge = json.loads(json.dumps(world.badges[0]))  # inside a proofValue it is refused by the verifier
+    with receipt(huge) as r:
+        r["path"] = [{"left": "ab" * 32}] * 65
+    report = post(json.dumps(huge))
+    assert report.status_code == 200 and report.json()["verdict"] == "invalid"
+    (bad,) = [c for c in report.json()["checks"] if c["status"] == "failed"]
+    assert bad["name"] == "proof" and bad["reason"] == "malformed_proof" and "more than 64" in bad["message"]
+    anchor_entry(huge)["proofValue"] = "u" + "A" * (16 * 1024)  # and a proofValue is bounded before it is decoded
+    bad = next(c for c in post(json.dumps(huge)).json()["checks"] if c["status"] == "failed")
+    assert bad["reason"] == "malformed_proof" and "longer than" in bad["message"]
     assert "not an email" in problem(requests.post(f"{url}/api/v1/verify?email=nobody", json=world.badges[0], timeout=5), 422)["detail"]
     problem(requests.post(f"{url}/api/v1/verify?at=tomorrow", json=world.badges[0], timeout=5), 422)
     problem(requests.get(f"{url}/api/v1/verify", timeout=5), 405)

@@ -13,8 +13,10 @@ from anchor.chain.writer import Registry
 from anchor.config import read_deployment
 from anchor.core import merkle
 from anchor.core.credential import check_schema, leaf_of, recipient_matches
-from anchor.core.proof import find_anchor_proof, sides_for
+from anchor.core.proof import account_method, find_anchor_proof, sides_for
+from anchor.core.timefmt import format_ts, from_unix
 from tests.helpers import EXAMPLES, Cli, write_roster
+from tests.receipts import anchor_entry, receipt_of
 
 pytestmark = pytest.mark.chain
 
@@ -63,6 +65,12 @@ def test_issue_anchor_export_verify(cli: Cli, tmp_path: Path) -> None:
         assert registry.verify(proof.issuer_address, proof.root, leaf, proof.index, list(proof.path))
         info = registry.batch_info(proof.issuer_address, proof.root)
         assert (info.issuer, info.leaf_count, info.anchored_block) == (proof.issuer_address, proof.leaf_count, proof.block_number)
+        entry = anchor_entry(badge)  # the receipt travels as a DataIntegrityProof naming the anchoring account
+        assert {k: entry[k] for k in ("type", "cryptosuite", "proofPurpose")} == {
+            "type": "DataIntegrityProof", "cryptosuite": "anchor-merkle-2026", "proofPurpose": "assertionMethod"}
+        assert entry["verificationMethod"] == account_method(registry.chain.chain_id, info.issuer)
+        assert entry["created"] == format_ts(from_unix(info.anchored_at))
+        assert receipt_of(badge)["transactionHash"] != "0x" + "00" * 32
         assert badge["issuer"]["id"] == registry.issuer_info(info.issuer).profile_uri
         holders.add(badge["credentialSubject"]["identifier"][1]["identityHash"])
     assert "Ada Lovelace" in holders and len(holders) == 12
@@ -129,29 +137,30 @@ def test_revoke_by_id_file_and_batch(cli: Cli, tmp_path: Path) -> None:
     cli.ok("anchor", "--max-batch", "550")
     cli.ok("export", str(tmp_path / "b"))
     badges = [json.loads(f.read_text()) for f in sorted((tmp_path / "b").glob("*.json"))]
-    big = [b for b in badges if b["proof"][0]["leafCount"] == 550]
-    small = [b for b in badges if b["proof"][0]["leafCount"] == 50]
-    victims = sorted(big, key=lambda b: b["proof"][0]["leafIndex"])[:300:3]  # 100 indices over two words
+    big = [b for b in badges if receipt_of(b)["leafCount"] == 550]
+    small = [b for b in badges if receipt_of(b)["leafCount"] == 50]
+    victims = sorted(big, key=lambda b: receipt_of(b)["leafIndex"])[:300:3]  # 100 indices over two words
     ids = tmp_path / "ids.txt"
     ids.write_text("# revoked after the audit\n" + "\n".join(b["id"] for b in victims) + "\n")
     out = cli.ok("revoke", "--file", str(ids), "--reason", "issued_in_error", "--note", "wrong cohort")
     assert "recorded 100 revocation(s)" in out and "100 index(es)" in out and "in 1 transaction(s)" in out
 
     registry = registry_of(cli)
-    root = bytes.fromhex(big[0]["proof"][0]["merkleRoot"][2:])
-    revoked = {b["proof"][0]["leafIndex"] for b in victims}
+    root = bytes.fromhex(receipt_of(big[0])["merkleRoot"][2:])
+    revoked = {receipt_of(b)["leafIndex"] for b in victims}
     for b in big:
-        assert registry.is_revoked(b["proof"][0]["issuerAddress"], root, b["proof"][0]["leafIndex"]) == (b["proof"][0]["leafIndex"] in revoked)
+        r = receipt_of(b)
+        assert registry.is_revoked(r["issuerAddress"], root, r["leafIndex"]) == (r["leafIndex"] in revoked)
     events = [e for e in registry.events() if e.name == "CredentialsRevoked"]
     assert len(events) == 1 and events[0].args["reason"] == 1 and len(events[0].args["words"]) == 2
 
     again = cli.ok("revoke", victims[0]["id"])
     assert "1 already revoked" in again and "0 index(es)" in again
 
-    small_root = small[0]["proof"][0]["merkleRoot"]
+    small_root = receipt_of(small[0])["merkleRoot"]
     out = cli.ok("revoke", "--batch", small_root, "--reason", "key_compromise")
     assert "1 whole batch(es)" in out
-    assert registry.is_batch_revoked(small[0]["proof"][0]["issuerAddress"], bytes.fromhex(small_root[2:]))
+    assert registry.is_batch_revoked(receipt_of(small[0])["issuerAddress"], bytes.fromhex(small_root[2:]))
     assert "revoked 150" in cli.ok("status")
 
 

@@ -16,6 +16,7 @@ from anchor.app.verifying import Verdict, Verifier, VerifyOptions
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
+from tests.receipts import receipt_of
 from tests.world import World, make_world
 
 pytestmark = pytest.mark.chain
@@ -33,7 +34,7 @@ def _offline(w: World, badge: Any, **kw: Any) -> Verdict:
 
 
 def _anchor_block(badge: dict[str, Any]) -> int:
-    return int(badge["proof"][0]["blockNumber"])
+    return int(receipt_of(badge)["blockNumber"])
 
 
 def test_service_drops_facts_from_blocks_a_reorg_removed(node: DevChain, tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_service_drops_facts_from_blocks_a_reorg_removed(node: DevChain, tmp_pat
     assert [c["reason"] for c in answer["checks"] if c["status"] == "failed"] == ["root_not_anchored"]
     assert app.extensions["anchor"].view.cache.reorgs >= 1
     # The audit views forget the reorged-out anchoring event too.
-    root = badge["proof"][0]["merkleRoot"]
+    root = receipt_of(badge)["merkleRoot"]
     assert client.get(f"/api/v1/audit/batches/{root}").status_code == 404
 
 
@@ -104,7 +105,7 @@ def test_idle_head_polls_never_ask_for_logs_or_wipe_the_cache(node: DevChain, tm
         return real(calls)
 
     reader.rpc.batch = counting  # type: ignore[method-assign]
-    reader.read(w.issuer.address, bytes.fromhex(w.badge(0)["proof"][0]["merkleRoot"][2:]), 0)
+    reader.read(w.issuer.address, bytes.fromhex(receipt_of(w.badge(0))["merkleRoot"][2:]), 0)
     import time
 
     for _ in range(20):
@@ -137,7 +138,7 @@ def test_a_revocation_lost_to_a_reorg_is_written_again_by_repair(node: DevChain,
 
     dry = repair(w.store, lambda: w.registry, w.issuer, row, lambda: read_history(reader), confirmations=1, timeout=30,
                  dry_run=True)
-    assert [r.leaf_index for r in dry.missing_revocations] == [badge["proof"][0]["leafIndex"]] and not dry.missing
+    assert [r.leaf_index for r in dry.missing_revocations] == [receipt_of(badge)["leafIndex"]] and not dry.missing
     fixed = repair(w.store, lambda: w.registry, w.issuer, row, lambda: read_history(reader), confirmations=1, timeout=30)
     assert fixed.revocation_transactions == 1
     assert _offline(w, badge) is Verdict.REVOKED

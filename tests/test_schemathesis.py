@@ -23,6 +23,7 @@ import requests
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from tests.api_support import gunicorn
+from tests.receipts import receipt_of
 from tests.world import World, make_world
 
 pytestmark = pytest.mark.chain
@@ -43,7 +44,7 @@ def world(anvil: DevChain, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 def config(world: World) -> str:
     ids = sorted({b["id"] for b in world.badges} | {b["id"].removeprefix("urn:uuid:") for b in world.badges})
-    roots = sorted({b["proof"][0]["merkleRoot"] for b in world.badges})
+    roots = sorted({receipt_of(b)["merkleRoot"] for b in world.badges})
     issuers = [world.issuer.address, world.issuer.address.lower()]
     return "\n".join([
         "[dictionaries.credential_ids]", f"values = {json.dumps(ids)}",

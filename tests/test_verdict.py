@@ -28,6 +28,7 @@ from anchor.core.credential import CredentialFactory, IssuerProfile, leaf_of
 from anchor.core.proof import AnchorProof, render_proof, sides_for
 from anchor.core.registry import BatchInfo, IssuerInfo, RevocationReason, RevocationRecord
 from anchor.core.verdict import (
+    CHECKS,
     ChainFacts,
     ChainUnreadable,
     Report,
@@ -38,6 +39,7 @@ from anchor.core.verdict import (
     prepare,
     was_active,
 )
+from tests.receipts import anchor_entry, legacy_entry, receipt, receipt_of, to_legacy
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PROFILE = "https://uni.example/issuer"
@@ -178,18 +180,15 @@ def world() -> World:
     return World(chain, root, badges)
 
 
-def proof_of(badge: dict[str, Any]) -> dict[str, Any]:
-    return badge["proof"][0]  # type: ignore[no-any-return]
-
-
 # ---------------------------------------------------------------------------- valid and untrusted
 
 
 def test_valid_badge_passes_every_check(world: World) -> None:
     report = verify(world.badge(), world.chain, replace(PINNED, email=EMAIL))
     assert report.verdict is Verdict.VALID and report.failed is None and report.notes == []
-    assert [(c.name, c.status) for c in report.checks] == [(n, "passed") for n in
-                                                           ("schema", "proof", "anchor", "issuer", "revocation", "validity", "recipient")]
+    assert CHECKS == ("schema", "proof", "anchor", "issuer", "signature", "revocation", "validity", "recipient")
+    assert [(c.name, c.status, c.reason) for c in report.checks] == [
+        (n, "skipped", "unsigned") if n == "signature" else (n, "passed", None) for n in CHECKS]
     assert report.anchor is not None and report.anchor["confirmations"] == HEAD - ANCHOR_BLOCK + 1
     assert report.summary == "valid: every check passed"
 
@@ -197,7 +196,8 @@ def test_valid_badge_passes_every_check(world: World) -> None:
 def test_no_registry_pinned_is_untrusted_registry_even_when_everything_passes(world: World) -> None:
     report = verify(world.badge(), world.chain, UNPINNED)
     assert report.verdict is Verdict.UNTRUSTED_REGISTRY and report.failed is None
-    assert all(c.status == "passed" for c in report.checks)
+    assert all(c.status == "passed" for c in report.checks if c.name != "signature")
+    assert statuses(report)["signature"] == ("skipped", "unsigned")
     assert any(REGISTRY in n and "pin" in n for n in report.notes)
     assert report.summary.startswith("untrusted registry")
 
@@ -232,14 +232,29 @@ def test_missing_proof(world: World) -> None:
     del badge["proof"]
     report = verify(badge, world.chain)
     assert report.verdict is Verdict.INVALID and failed(report) == ("proof", "missing_proof")
-    assert {n: statuses(report)[n] for n in ("anchor", "issuer", "revocation")} == dict.fromkeys(
-        ("anchor", "issuer", "revocation"), ("skipped", "no_valid_proof"))
+    chain_checks = ("anchor", "issuer", "signature", "revocation")
+    assert {n: statuses(report)[n] for n in chain_checks} == dict.fromkeys(chain_checks, ("skipped", "no_valid_proof"))
     badge["proof"] = [{"type": "DataIntegrityProof"}]  # someone else's proof only
     assert failed(verify(badge, world.chain)) == ("proof", "missing_proof")
 
 
 def _malformed(badge: dict[str, Any], how: str) -> None:
-    p = proof_of(badge)
+    if how == "two":
+        badge["proof"].append(copy.deepcopy(anchor_entry(badge)))
+    elif how == "not_a_list":
+        badge["proof"] = "anchored"
+    elif how == "method_issuer":  # the receipt's account, but not the one its verificationMethod names
+        anchor_entry(badge)["verificationMethod"] = f"did:pkh:eip155:{CHAIN_ID}:{MALLORY}#blockchainAccountId"
+    elif how == "method_chain":
+        anchor_entry(badge)["verificationMethod"] = f"did:pkh:eip155:1:{ISSUER}#blockchainAccountId"
+    elif how == "proof_value":
+        anchor_entry(badge)["proofValue"] = "z" + anchor_entry(badge)["proofValue"][1:]
+    else:
+        with receipt(badge) as p:
+            _malformed_receipt(p, how)
+
+
+def _malformed_receipt(p: dict[str, Any], how: str) -> None:
     if how == "registry":
         p["registry"] = "0x1234"
     elif how == "bad_checksum":
@@ -260,16 +275,15 @@ def _malformed(badge: dict[str, Any], how: str) -> None:
         p["path"] = "none"
     elif how == "issuer":
         p["issuerAddress"] = "uni"
-    elif how == "two":
-        badge["proof"].append(copy.deepcopy(p))
-    elif how == "not_a_list":
-        badge["proof"] = "anchored"
     elif how == "chain":
         p["chainId"] = 0
+    else:
+        raise AssertionError(how)
 
 
 @pytest.mark.parametrize("how", ["registry", "bad_checksum", "root", "index", "bool_index", "count", "step_keys", "step_side",
-                                 "path", "issuer", "two", "not_a_list", "chain"])
+                                 "path", "issuer", "two", "not_a_list", "chain", "method_issuer", "method_chain",
+                                 "proof_value"])
 def test_malformed_proof(world: World, how: str) -> None:
     badge = world.badge()
     _malformed(badge, how)
@@ -295,12 +309,13 @@ def test_proof_of_another_badge_is_root_mismatch(world: World) -> None:
 
 def test_swapped_sides_and_a_moved_index_are_path_side_mismatch(world: World) -> None:
     badge = world.badge(0)  # index 0 of 5: sides right, right, right
-    step = proof_of(badge)["path"][0]
-    proof_of(badge)["path"][0] = {"left": step["right"]}
+    with receipt(badge) as p:
+        p["path"][0] = {"left": p["path"][0]["right"]}
     report = verify(badge, world.chain)
     assert report.verdict is Verdict.INVALID and failed(report) == ("proof", "path_side_mismatch")
     badge = world.badge(0)
-    proof_of(badge)["leafIndex"] = 1  # the same path presented as its sibling's
+    with receipt(badge) as p:
+        p["leafIndex"] = 1  # the same path presented as its sibling's
     assert failed(verify(badge, world.chain)) == ("proof", "path_side_mismatch")
 
 
@@ -312,9 +327,96 @@ def test_swapped_sides_and_a_moved_index_are_path_side_mismatch(world: World) ->
 ])
 def test_path_that_cannot_belong_to_its_index(world: World, change: Any, reason: str) -> None:
     badge = world.badge(2)
-    change(proof_of(badge))
+    with receipt(badge) as p:
+        change(p)
     report = verify(badge, world.chain)
     assert report.verdict is Verdict.INVALID and failed(report) == ("proof", reason)
+
+
+# ---------------------------------------------------------------------------- legacy badges
+
+
+def old_render_proof(*, root: bytes, index: int, leaf_count: int, levels: list[bytes], issuer: str = ISSUER) -> dict[str, Any]:
+    """The proof object badges carried before the proof set, written out field by field as the
+    exporter of that time did (not derived from today's renderer)."""
+    return {
+        "type": "AnchorMerkleProof2026",
+        "proofPurpose": "assertionMethod",
+        "created": "2026-01-02T00:00:00Z",
+        "chainId": CHAIN_ID,
+        "registry": REGISTRY,
+        "issuerAddress": issuer,
+        "merkleRoot": "0x" + root.hex(),
+        "leafIndex": index,
+        "leafCount": leaf_count,
+        "path": [{side: node.hex()} for side, node in zip(sides_for(index, leaf_count), merkle.prove(levels, index), strict=True)],
+        "transactionHash": "0x" + "11" * 32,
+        "blockNumber": ANCHOR_BLOCK,
+    }
+
+
+@cache
+def _legacy_batch() -> tuple[bytes, list[dict[str, Any]]]:
+    docs = [credential(30 + i) for i in range(6)]
+    levels = merkle.build_levels(b"".join(leaf_of(d) for d in docs))
+    return levels[-1], [{**d, "proof": [old_render_proof(root=levels[-1], index=i, leaf_count=6, levels=levels)]}
+                        for i, d in enumerate(docs)]
+
+
+@pytest.fixture
+def legacy() -> tuple[FakeChain, list[dict[str, Any]]]:
+    root, badges = _legacy_batch()
+    chain = FakeChain()
+    chain.add_issuer(ISSUER)
+    chain.anchor(ISSUER, root, 6)
+    return chain, copy.deepcopy(badges)
+
+
+def test_a_legacy_badge_still_verifies(legacy: tuple[FakeChain, list[dict[str, Any]]]) -> None:
+    """Badges delivered before signing carry a plain AnchorMerkleProof2026 object."""
+    chain, badges = legacy
+    for n, badge in enumerate(badges):
+        report = verify(badge, chain, replace(PINNED, email=f"p{30 + n}@example.org"))
+        assert report.verdict is Verdict.VALID, report.to_json()
+        assert statuses(report)["signature"] == ("skipped", "unsigned")
+        assert report.anchor is not None and report.anchor["blockNumber"] == ANCHOR_BLOCK
+
+
+def test_to_legacy_gives_the_old_layout() -> None:
+    """The helper other tests use to make legacy badges gives exactly the old exporter's object."""
+    root, badges = _batch()
+    levels = merkle.build_levels(b"".join(leaf_of(credential(i)) for i in range(5)))
+    assert to_legacy(badges[2])["proof"] == [old_render_proof(root=root, index=2, leaf_count=5, levels=levels)]
+
+
+@pytest.mark.parametrize(("change", "where", "reason"), [
+    (lambda b, p: b.update(name="Altered"), "proof", "root_mismatch"),
+    (lambda b, p: p["path"].__setitem__(0, {"right": p["path"][0]["left"]}), "proof", "path_side_mismatch"),
+    (lambda b, p: p.update(leafIndex=p["leafIndex"] ^ 1), "proof", "path_side_mismatch"),
+    (lambda b, p: p.update(path=p["path"][:-1]), "proof", "proof_too_short"),
+    (lambda b, p: p.update(leafCount=7), "anchor", "leaf_count_mismatch"),
+    (lambda b, p: p.update(registry=OTHER_REGISTRY), "anchor", "registry_mismatch"),
+    (lambda b, p: p.update(chainId=1), "anchor", "chain_mismatch"),
+    (lambda b, p: p.update(issuerAddress=MALLORY), "anchor", "root_not_anchored"),
+    (lambda b, p: p.update(merkleRoot="0x" + "00" * 32), "proof", "root_mismatch"),
+    (lambda b, p: p.update(leafIndex="1"), "proof", "malformed_proof"),
+    (lambda b, p: b["proof"].append(copy.deepcopy(p)), "proof", "malformed_proof"),
+], ids=["document", "side", "index", "short", "count", "registry", "chain", "issuer", "root", "index_type", "two"])
+def test_a_tampered_legacy_badge_fails_as_a_tampered_entry_does(legacy: tuple[FakeChain, list[dict[str, Any]]], change: Any,
+                                                                 where: str, reason: str) -> None:
+    chain, badges = legacy
+    badge = badges[1]  # index 1 of 6: sides left, right, right
+    change(badge, badge["proof"][0])
+    report = verify(badge, chain)
+    assert report.verdict is Verdict.INVALID and failed(report) == (where, reason), report.to_json()
+
+
+def test_a_legacy_receipt_beside_a_new_one_is_two_receipts(world: World) -> None:
+    badge = world.badge(1)
+    badge["proof"].append(legacy_entry(anchor_entry(badge)))
+    assert failed(verify(badge, world.chain)) == ("proof", "malformed_proof")
+    badge["proof"] = [to_legacy(world.badge(1))["proof"][0]]  # the legacy one alone is fine
+    assert verify(badge, world.chain).verdict is Verdict.VALID
 
 
 # ---------------------------------------------------------------------------- the anchor
@@ -322,11 +424,12 @@ def test_path_that_cannot_belong_to_its_index(world: World, change: Any, reason:
 
 def test_registry_mismatch_single_pinned_registry(world: World) -> None:
     badge = world.badge()
-    proof_of(badge)["registry"] = OTHER_REGISTRY
+    with receipt(badge) as p:
+        p["registry"] = OTHER_REGISTRY
     report = verify(badge, world.chain)
     assert report.verdict is Verdict.INVALID and failed(report) == ("anchor", "registry_mismatch")
     assert REGISTRY in report.failed.message
-    assert statuses(report)["issuer"] == ("skipped", "anchor_failed") and statuses(report)["revocation"] == ("skipped", "anchor_failed")
+    assert all(statuses(report)[n] == ("skipped", "anchor_failed") for n in ("issuer", "signature", "revocation"))
     assert not needs_chain(prepare(badge), PINNED)  # the chain is not even asked
 
 
@@ -343,7 +446,8 @@ def test_registry_mismatch_with_a_trusted_list(world: World) -> None:
 
 def test_chain_mismatch_between_proof_and_rpc(world: World) -> None:
     badge = world.badge()
-    proof_of(badge)["chainId"] = 1
+    with receipt(badge) as p:
+        p["chainId"] = 1
     report = verify(badge, world.chain)
     assert report.verdict is Verdict.INVALID and failed(report) == ("anchor", "chain_mismatch")
     assert "chain 1" in report.failed.message and f"chain {CHAIN_ID}" in report.failed.message
@@ -362,7 +466,8 @@ def test_not_a_registry(world: World) -> None:
     assert report.verdict is Verdict.INVALID and failed(report) == ("anchor", "not_a_registry")
     # Without a pinned registry, pointing the proof at some other contract gains nothing either.
     badge = world.badge()
-    proof_of(badge)["registry"] = checksum("0x" + "ef" * 20)
+    with receipt(badge) as p:
+        p["registry"] = checksum("0x" + "ef" * 20)
     assert failed(verify(badge, FakeChain(), UNPINNED)) == ("anchor", "not_a_registry")
 
 
@@ -381,7 +486,8 @@ def test_root_anchored_by_someone_else_is_not_the_issuers_batch(world: World) ->
     chain.anchor(MALLORY, world.root, 5)
     assert failed(verify(world.badge(), chain)) == ("anchor", "root_not_anchored")
     badge = world.badge()
-    proof_of(badge)["issuerAddress"] = MALLORY
+    with receipt(badge) as p:
+        p["issuerAddress"] = MALLORY
     assert failed(verify(badge, chain)) == ("issuer", "issuer_mismatch")
 
 
@@ -396,7 +502,7 @@ def test_not_final_is_pending(world: World) -> None:
     report = verify(world.badge(), world.chain, options)
     assert report.verdict is Verdict.PENDING and report.failed is None
     assert statuses(report)["anchor"] == ("skipped", "not_final")
-    assert statuses(report)["revocation"] == ("skipped", "anchor_failed")
+    assert statuses(report)["signature"] == statuses(report)["revocation"] == ("skipped", "anchor_failed")
     assert report.summary.startswith("pending: ") and "11 of 12 confirmations" in report.summary
     # Exactly enough confirmations is final.
     assert verify(world.badge(), world.chain, replace(PINNED, confirmations=HEAD - ANCHOR_BLOCK + 1)).verdict is Verdict.VALID
@@ -415,7 +521,7 @@ def test_anchored_by_an_account_that_was_never_an_issuer(world: World) -> None:
     report = verify(world.badge(), chain)
     assert report.verdict is Verdict.INVALID and failed(report) == ("issuer", "issuer_not_authorized")
     assert "never an issuer" in report.failed.message
-    assert statuses(report)["revocation"] == ("skipped", "issuer_failed")
+    assert statuses(report)["signature"] == statuses(report)["revocation"] == ("skipped", "issuer_failed")
 
 
 DAY = 86_400
@@ -470,7 +576,8 @@ def test_badge_naming_another_issuer_anchored_by_a_real_issuer(world: World) -> 
     world.chain.add_issuer(MALLORY, profile="https://mallory.example/issuer")
     world.chain.anchor(MALLORY, root, 1)
     assert failed(verify(badges[0], world.chain)) == ("issuer", "issuer_mismatch")
-    proof_of(badges[0])["issuerAddress"] = ISSUER  # lying about who anchored it
+    with receipt(badges[0]) as p:
+        p["issuerAddress"] = ISSUER  # lying about who anchored it
     assert failed(verify(badges[0], world.chain)) == ("anchor", "root_not_anchored")
 
 
@@ -578,7 +685,7 @@ def test_chain_unavailable_is_unknown(world: World) -> None:
     for facts in (ChainUnreadable("connection refused"), None):
         report = decide(prepared, facts, PINNED, AT)
         assert report.verdict is Verdict.UNKNOWN and report.failed is None
-        assert [statuses(report)[n] for n in ("anchor", "issuer", "revocation")] == [("skipped", "chain_unavailable")] * 3
+        assert [statuses(report)[n] for n in ("anchor", "issuer", "signature", "revocation")] == [("skipped", "chain_unavailable")] * 4
         assert report.summary.startswith("unknown: the chain cannot be read")
     assert "connection refused" in decide(prepared, ChainUnreadable("connection refused"), PINNED, AT).summary
 
@@ -630,12 +737,20 @@ def test_untrusted_registry_never_hides_a_worse_verdict(world: World) -> None:
 # ---------------------------------------------------------------------------- any single change
 
 
-# Proof fields that are informational: not hashed, not trusted, not checked (see anchor.core.proof).
-INFORMATIONAL = {"created", "transactionHash", "blockNumber", "proofPurpose"}
+# Proof fields that are informational: not hashed, not trusted, not checked (see anchor.core.proof):
+# the entry's time and purpose, the receipt's transaction and block (all four side by side in the
+# legacy form).
+INFORMATIONAL_ENTRY = {"created", "proofPurpose"}
+INFORMATIONAL_RECEIPT = {"transactionHash", "blockNumber"}
+INFORMATIONAL = INFORMATIONAL_ENTRY | INFORMATIONAL_RECEIPT
+RECEIPT = "<receipt>"  # path step: into the receipt an entry's proofValue encodes
 
 
 def leaf_paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Paths to every scalar of the badge, except the proof's informational fields."""
+    """Paths to every scalar of the badge, except the proof's informational fields. The anchor
+    entry's ``proofValue`` is entered as the receipt it encodes (step :data:`RECEIPT`), so each
+    receipt member is changed as a value, not as a base64 character that might only touch a
+    transaction hash digit."""
     if isinstance(doc, dict):
         items: Any = doc.items()
     elif isinstance(doc, list):
@@ -644,9 +759,27 @@ def leaf_paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ..
         yield prefix
         return
     for key, value in items:
-        if len(prefix) == 2 and prefix[0] == "proof" and key in INFORMATIONAL:
+        in_proof = len(prefix) == 2 and prefix[0] == "proof"
+        if (in_proof or len(prefix) == 3 and prefix[2] == RECEIPT) and key in INFORMATIONAL:
+            continue
+        if in_proof and key == "proofValue":
+            yield from leaf_paths(receipt_of({"proof": [doc]}), (*prefix, RECEIPT))
             continue
         yield from leaf_paths(value, (*prefix, key))
+
+
+def change_at(badge: dict[str, Any], path: tuple[Any, ...], change: Any) -> None:
+    """Replace the value at ``path`` (see :func:`leaf_paths`) by ``change(old)``."""
+    def edit(parent: Any, steps: tuple[Any, ...]) -> None:
+        for key in steps[:-1]:
+            parent = parent[key]
+        parent[steps[-1]] = change(parent[steps[-1]])
+
+    if RECEIPT in path:
+        with receipt(badge) as r:
+            edit(r, path[path.index(RECEIPT) + 1:])
+    else:
+        edit(badge, path)
 
 
 @st.composite
@@ -666,23 +799,36 @@ def changed(draw: st.DrawFn, old: Any) -> Any:
 @given(data=st.data())
 def test_changing_any_single_value_is_never_valid(world: World, data: st.DataObject) -> None:
     badge = world.badge(data.draw(st.integers(0, 4)))
+    if data.draw(st.booleans(), label="legacy"):
+        badge = to_legacy(badge)
     path = data.draw(st.sampled_from(sorted(leaf_paths(badge), key=repr)))
-    parent = badge
-    for key in path[:-1]:
-        parent = parent[key]
-    parent[path[-1]] = data.draw(changed(parent[path[-1]]))
+    change_at(badge, path, lambda old: data.draw(changed(old)))
     options = data.draw(st.sampled_from([PINNED, UNPINNED, replace(PINNED, email=EMAIL)]))
     report = verify(badge, world.chain, options)
     assert report.verdict not in (Verdict.VALID, Verdict.UNTRUSTED_REGISTRY), (path, report.to_json())
     assert report.verdict is Verdict.INVALID and report.failed is not None, (path, report.to_json())
 
 
+def test_the_paths_cover_every_receipt_member(world: World) -> None:
+    paths = set(leaf_paths(world.badge(2)))
+    receipt_keys = {p[3] for p in paths if RECEIPT in p}
+    assert receipt_keys == {"chainId", "registry", "issuerAddress", "merkleRoot", "leafIndex", "leafCount", "path"}
+    assert {p[2] for p in paths if p[0] == "proof" and RECEIPT not in p} == {"type", "cryptosuite", "verificationMethod"}
+    assert {p[2] for p in leaf_paths(to_legacy(world.badge(2))) if p[0] == "proof"} == {"type", *receipt_keys}
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["entry", "legacy"])
 @pytest.mark.parametrize("key", sorted(INFORMATIONAL))
-def test_informational_proof_fields_are_not_trusted(world: World, key: str) -> None:
+def test_informational_proof_fields_are_not_trusted(world: World, key: str, legacy: bool) -> None:
     """Changing them changes nothing: the leaf excludes the proof, and the time, block and
     transaction are read from the registry, not from the badge."""
-    badge = world.badge()
-    proof_of(badge)[key] = "2020-01-01T00:00:00Z" if key == "created" else 7 if key == "blockNumber" else "0x" + "99" * 32
+    badge = to_legacy(world.badge()) if legacy else world.badge()
+    value = "2020-01-01T00:00:00Z" if key == "created" else 7 if key == "blockNumber" else "0x" + "99" * 32
+    if key in INFORMATIONAL_RECEIPT and not legacy:
+        with receipt(badge) as r:
+            r[key] = value
+    else:
+        badge["proof"][0][key] = value
     report = verify(badge, world.chain)
     assert report.verdict is Verdict.VALID
     assert report.anchor is not None and report.anchor["blockNumber"] == ANCHOR_BLOCK
@@ -698,4 +844,4 @@ def test_facts_about_another_batch_never_decide(world: World) -> None:
     for wrong in (replace(right.batch, root=b"\x07" * 32), replace(right.batch, issuer="0x" + "ab" * 20)):
         report = decide(prepared, replace(right, batch=wrong), PINNED, AT)
         assert report.verdict is Verdict.UNKNOWN
-        assert {c.reason for c in report.checks if c.name in ("anchor", "issuer", "revocation")} == {"chain_unavailable"}
+        assert {c.reason for c in report.checks if c.name in ("anchor", "issuer", "signature", "revocation")} == {"chain_unavailable"}

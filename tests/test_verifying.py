@@ -27,6 +27,7 @@ from anchor.chain.signer import dev_signer
 from anchor.core import merkle
 from anchor.core.credential import CredentialFactory, IssuerProfile, leaf_of
 from anchor.core.proof import render_proof, sides_for
+from tests.receipts import anchor_entry, receipt, receipt_of, to_legacy
 from tests.world import (
     PROFILE,
     SLOT_ADMIN,
@@ -94,8 +95,9 @@ def reason_of(report: Report) -> str | None:
 def test_valid_badge_every_check_passes(world: World, anvil: DevChain, service_url: str) -> None:
     report, body, status = both(world, anvil, service_url, world.badge(0))
     assert report.verdict is Verdict.VALID and status == 200
-    assert [c.name for c in report.checks] == ["schema", "proof", "anchor", "issuer", "revocation", "validity"]
-    assert all(c.status == "passed" for c in report.checks)
+    assert [(c.name, c.status, c.reason) for c in report.checks] == [
+        ("schema", "passed", None), ("proof", "passed", None), ("anchor", "passed", None), ("issuer", "passed", None),
+        ("signature", "skipped", "unsigned"), ("revocation", "passed", None), ("validity", "passed", None)]
     assert body["anchor"]["issuer"] == world.issuer.address and body["anchor"]["leafCount"] == 5
 
 
@@ -160,43 +162,64 @@ def test_changing_adding_or_removing_any_field_is_invalid(world: World, anvil: D
 # ---------------------------------------------------------------------------- forgeries
 
 
-def _proof(badge: dict[str, Any]) -> dict[str, Any]:
-    return badge["proof"][0]  # type: ignore[no-any-return]
+def test_a_legacy_badge_still_verifies(world: World, anvil: DevChain, service_url: str) -> None:
+    """A badge exported before the proof set (a plain AnchorMerkleProof2026 object, field by
+    field as the exporter of that time wrote it) verifies against the real registry, offline and
+    in the service, and a tampered one fails for the same reason a tampered entry does."""
+    for n in (0, 7):
+        badge = world.badge(n)
+        r = receipt_of(badge)
+        badge["proof"] = [{"type": "AnchorMerkleProof2026", "proofPurpose": "assertionMethod", "created": anchor_entry(badge)["created"],
+                           "chainId": r["chainId"], "registry": r["registry"], "issuerAddress": r["issuerAddress"],
+                           "merkleRoot": r["merkleRoot"], "leafIndex": r["leafIndex"], "leafCount": r["leafCount"], "path": r["path"],
+                           "transactionHash": r["transactionHash"], "blockNumber": r["blockNumber"]}]
+        assert badge == to_legacy(world.badge(n))
+        report, body, status = both(world, anvil, service_url, badge)
+        assert report.verdict is Verdict.VALID and status == 200, body
+        assert {c.name: (c.status, c.reason) for c in report.checks}["signature"] == ("skipped", "unsigned")
+        assert body["anchor"]["leafCount"] == 5 and body["anchor"]["blockNumber"] == r["blockNumber"]
+        badge["proof"][0]["path"] = badge["proof"][0]["path"][:-1]
+        assert reason_of(both(world, anvil, service_url, badge)[0]) == "proof_too_short"
 
 
 def test_wrong_index(world: World, anvil: DevChain, service_url: str) -> None:
     badge = world.badge(1)
-    _proof(badge)["leafIndex"] = 0
+    with receipt(badge) as r:
+        r["leafIndex"] = 0
     report, _, _ = both(world, anvil, service_url, badge)
     assert report.verdict is Verdict.INVALID and reason_of(report) in {"path_side_mismatch", "root_mismatch"}
 
 
 def test_truncated_path_and_extra_step(world: World, anvil: DevChain, service_url: str) -> None:
     badge = world.badge(2)
-    _proof(badge)["path"] = _proof(badge)["path"][:-1]
+    with receipt(badge) as r:
+        r["path"] = r["path"][:-1]
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "proof_too_short"
     badge = world.badge(2)
-    _proof(badge)["path"].append({"right": "ab" * 32})
+    with receipt(badge) as r:
+        r["path"].append({"right": "ab" * 32})
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "proof_too_long"
 
 
 def test_swapped_siblings(world: World, anvil: DevChain, service_url: str) -> None:
     badge = world.badge(0)
-    path = _proof(badge)["path"]
-    path[0], path[1] = path[1], path[0]
+    with receipt(badge) as r:
+        path = r["path"]
+        path[0], path[1] = path[1], path[0]
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) in {"path_side_mismatch", "root_mismatch"}
     badge = world.badge(0)  # same order, sides flipped
-    _proof(badge)["path"] = [{("left" if "right" in s else "right"): v} for s in _proof(badge)["path"] for v in s.values()]
+    with receipt(badge) as r:
+        r["path"] = [{("left" if "right" in s else "right"): v} for s in r["path"] for v in s.values()]
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "path_side_mismatch"
 
 
 def test_valid_proof_from_another_batch(world: World, anvil: DevChain, service_url: str) -> None:
     first, other = world.badge(0), world.badge(7)
-    assert _proof(first)["merkleRoot"] != _proof(other)["merkleRoot"]
+    assert receipt_of(first)["merkleRoot"] != receipt_of(other)["merkleRoot"]
     first["proof"] = other["proof"]
     report, _, _ = both(world, anvil, service_url, first)
     assert reason_of(report) == "root_mismatch"
@@ -222,7 +245,7 @@ def test_root_never_anchored(world: World, anvil: DevChain, service_url: str) ->
 def test_storage_layout_the_forgery_tests_rely_on(world: World) -> None:
     assert read_slot(world.chain, world.registry.address, SLOT_ADMIN) == int(world.admin.address, 16)
     assert read_slot(world.chain, world.registry.address, SLOT_PENDING_AND_COUNT) >> 160 == 1
-    root = bytes.fromhex(_proof(world.badges[0])["merkleRoot"][2:])
+    root = bytes.fromhex(receipt_of(world.badges[0])["merkleRoot"][2:])
     info = world.registry.batch_info(world.issuer.address, root)
     word = read_slot(world.chain, world.registry.address, batch_slot(world.issuer.address, root))
     assert word == batch_word(info.leaf_count, info.anchored_at, info.anchored_block)
@@ -234,7 +257,8 @@ def test_root_anchored_by_an_address_that_is_not_an_issuer(anvil: DevChain, tmp_
     root = _self_made_proof(w, badge)
     stranger = dev_signer(3).address
     forge_batch(w.chain, w.registry, stranger, root, leaf_count=2, anchored_at=1_800_000_000, block=1)
-    _proof(badge)["issuerAddress"] = stranger
+    with receipt(badge) as r:
+        r["issuerAddress"] = stranger
     report = offline(w, anvil.rpc_url).verify(badge)
     assert report.verdict is Verdict.INVALID and reason_of(report) == "issuer_not_authorized"
     assert "never an issuer" in report.failed.message  # type: ignore[union-attr]
@@ -264,43 +288,47 @@ def test_credential_naming_another_issuer_than_the_anchoring_one(world: World, a
     forged = CredentialFactory(IssuerProfile(id=PROFILE, name="Uni (not really)"), achievement())
     issued = forged.build(name="Mallory", email="m@example.org", valid_from=datetime(2026, 1, 1, tzinfo=UTC))
     levels = merkle.build_levels(issued.leaf)
-    receipt = world.registry.anchor(mallory, levels[-1], 1)
+    mined = world.registry.anchor(mallory, levels[-1], 1)
     badge = issued.document
     badge["proof"] = [render_proof(chain_id=world.chain.chain_id, registry=world.registry.address, issuer_address=mallory.address,
-                                   root=levels[-1], index=0, leaf_count=1, path=[], sides=(), tx_hash=receipt.tx_hash,
-                                   block_number=receipt.block_number, created="2026-01-01T00:00:00Z")]
+                                   root=levels[-1], index=0, leaf_count=1, path=[], sides=(), tx_hash=mined.tx_hash,
+                                   block_number=mined.block_number, created="2026-01-01T00:00:00Z")]
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "issuer_mismatch"
     # Lying about who anchored it does not help: a batch is (issuer, root), and the real issuer
     # never anchored this root.
-    _proof(badge)["issuerAddress"] = world.issuer.address
+    with receipt(badge) as r:
+        r["issuerAddress"] = world.issuer.address
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "root_not_anchored"
 
 
 def test_internal_node_presented_as_a_leaf(world: World, anvil: DevChain, service_url: str) -> None:
     badge = world.badge(0)  # index 0 of a batch of 5
-    path = _proof(badge)["path"]
+    path = receipt_of(badge)["path"]
     inner = hashlib.sha256(leaf_of(badge) + bytes.fromhex(path[0]["right"])).digest()
-    root = bytes.fromhex(_proof(badge)["merkleRoot"][2:])
+    root = bytes.fromhex(receipt_of(badge)["merkleRoot"][2:])
     shorter = [bytes.fromhex(next(iter(s.values()))) for s in path[1:]]
     # On chain: the leaf count (5) fixes the proof length, so the node with a shorter path fails.
     assert not world.registry.verify(world.issuer.address, root, inner, 0, shorter)
     # And no document hashes to it: leaves carry the 0x00 prefix.
     assert merkle.hash_leaf(leaf_of(badge) + bytes.fromhex(path[0]["right"])) != inner
     # A badge claiming the smaller tree above its leaf level is refused by the registry's leaf count.
-    _proof(badge)["leafCount"], _proof(badge)["path"] = 3, path[1:]
+    with receipt(badge) as r:
+        r["leafCount"], r["path"] = 3, path[1:]
     report, _, _ = both(world, anvil, service_url, badge)
     assert report.verdict is Verdict.INVALID and reason_of(report) in {"root_mismatch", "leaf_count_mismatch"}
 
 
 def test_proof_from_another_registry_or_chain(world: World, anvil: DevChain, service_url: str) -> None:
     badge = world.badge(0)
-    _proof(badge)["registry"] = dev_signer(5).address
+    with receipt(badge) as r:
+        r["registry"] = dev_signer(5).address
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "registry_mismatch"
     badge = world.badge(0)
-    _proof(badge)["chainId"] = 1
+    with receipt(badge) as r:
+        r["chainId"] = 1
     report, _, _ = both(world, anvil, service_url, badge)
     assert reason_of(report) == "chain_mismatch"
 
@@ -313,7 +341,7 @@ def test_revoked_index_and_revoked_batch(anvil: DevChain, tmp_path: Path) -> Non
     row = w.store.issuer(w.issuer.address)
     assert row is not None
     request_revocation(w.store, row.id, [w.badges[1]["id"]], 4, "plagiarism")
-    request_batch_revocation(w.store, row.id, bytes.fromhex(_proof(w.badges[4])["merkleRoot"][2:]), 2, None)
+    request_batch_revocation(w.store, row.id, bytes.fromhex(receipt_of(w.badges[4])["merkleRoot"][2:]), 2, None)
     submit_revocations(w.store, w.registry, w.issuer, row.id)
     app = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry=w.registry.address, database_url=w.db_url, head_ttl=0))
     with live_server(app) as url:

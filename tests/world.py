@@ -26,6 +26,7 @@ from anchor.core.addresses import checksum, keccak256
 from anchor.core.roster import parse_roster
 from anchor.store import Store
 from tests.helpers import EXAMPLES
+from tests.receipts import receipt_of
 
 PROFILE = "https://uni.example/issuer"
 
@@ -64,7 +65,8 @@ def make_world(chain: Chain, tmp_path: Path, *, n: int = 8, max_batch: int = 100
     out = tmp_path / "badges"
     export_credentials(store, row.id, issuer.address, out)
     badges = [json.loads(p.read_text()) for p in out.glob("*.json")]
-    badges.sort(key=lambda b: (b["proof"][0]["blockNumber"], b["proof"][0]["leafIndex"]))
+    receipts = {b["id"]: receipt_of(b) for b in badges}
+    badges.sort(key=lambda b: (receipts[b["id"]]["blockNumber"], receipts[b["id"]]["leafIndex"]))
     return World(chain, registry, store, db_url, admin, issuer, badges, out)
 
 
