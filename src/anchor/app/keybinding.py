@@ -6,9 +6,10 @@ account bound it. Bindings are never undone, so rotating to a new key keeps the 
 and the credentials it signed keep verifying.
 
 Binding is idempotent: the view is read first and an already bound key is reported, not sent
-again; a transaction that reverts because the key got bound meanwhile (a second run, a copy of
-this one in the mempool) is reported the same way. Only the registry decides who may bind, and
-its refusals come back as anchor errors with a sentence saying what to do.
+again; when another run's binding of the key is pending (the registry refuses ours at the gas
+estimate) or got mined first (ours reverts), that binding is waited for and reported the same way.
+Only the registry decides who may bind, and its refusals come back as anchor errors with a
+sentence saying what to do.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class BindReport:
     @property
     def summary(self) -> str:
         key = "0x" + self.public_key.hex()
-        where = f"in block {self.block} as key #{self.index} of {self.keys}"
+        where = f"in block {self.block} (key index {self.index}; {self.keys} bound in all)"
         if self.sent:
             return f"bound signing key {key} to issuer {self.issuer} {where}"
         return f"signing key {key} was already bound to issuer {self.issuer} {where}: nothing sent"
