@@ -10,8 +10,8 @@ from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, query_param
 from anchor.api.problems import Problem
 from anchor.app.verifying import Verdict, Verifier, VerifyOptions
-from anchor.core.errors import InputError
-from anchor.core.proof import MAX_PATH
+from anchor.core.errors import InputError, VerificationError
+from anchor.core.proof import MAX_PATH, decode_receipt, is_anchor_proof
 from anchor.core.safe_input import load_json
 from anchor.core.timefmt import parse_ts
 
@@ -38,6 +38,11 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     proofs = body.get("proof")
     for p in proofs if isinstance(proofs, list) else [proofs]:
         path = p.get("path") if isinstance(p, dict) else None
+        if path is None and is_anchor_proof(p):
+            try:
+                path = decode_receipt(p.get("proofValue")).get("path")
+            except VerificationError:
+                path = None  # reported by the verifier as malformed_proof
         if isinstance(path, list) and len(path) > MAX_PATH:
             raise Problem(422, "Unprocessable Content", f"the proof path has {len(path)} steps; at most {MAX_PATH} are possible",
                           kind="oversized-proof")

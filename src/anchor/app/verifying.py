@@ -41,9 +41,12 @@ def chain_facts(reader: RegistryReader, proof: AnchorProof, signing_key: bytes |
             return ChainFacts(chain_id, genuine=True, head=0)
         if not reader.code_matches():
             return ChainFacts(chain_id, genuine=False, head=0)
-        head, batch, issuer, bits = reader.read(proof.issuer_address, proof.root, proof.index)
+        bound: int | None = None
+        if signing_key is None:
+            head, batch, issuer, bits = reader.read(proof.issuer_address, proof.root, proof.index)
+        else:
+            head, batch, issuer, bits, bound = reader.read_with_key(proof.issuer_address, proof.root, proof.index, signing_key)
         record = reader.revocation(batch, proof.index) if batch.anchored and is_revoked(batch, bits, proof.index) else None
-        bound = reader.signing_key_bound(proof.issuer_address, signing_key) if signing_key is not None and batch.anchored else None
         return ChainFacts(chain_id, True, head, batch, issuer, bits, record, bound)
     except ChainUnavailable as e:
         return ChainUnreadable(e.message)

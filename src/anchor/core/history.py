@@ -1,8 +1,8 @@
 """The registry's state rebuilt from its events alone: a pure replay, no I/O.
 
 Every state change of ``CredentialRegistry`` emits an event, so folding the events in order
-(block, log index) yields issuers with their active periods, every batch, every revocation and
-the revocation bitmap, each batch keyed by ``(issuer, root)`` as the registry keys it.
+(block, log index) yields issuers with their active periods and signing keys, every batch, every
+revocation and the revocation bitmap, each batch keyed by ``(issuer, root)`` as the registry keys it.
 :func:`replay` also flags what a genuine registry can never emit (an anchor by an account that was
 not an active issuer, a revocation in a batch the revoker never anchored, a second anchor of one
 batch): an auditor wants to see those, not assume them away.
@@ -76,8 +76,19 @@ class RevocationHistory:
 
 
 @dataclass
+class SigningKeyHistory:
+    issuer: str
+    public_key: bytes  # raw 32-byte Ed25519 public key
+    index: int  # its number in the issuer's key history
+    block: int
+    time: int
+    tx_hash: bytes
+
+
+@dataclass
 class Anomaly:
     kind: str  # anchor_by_non_issuer | anchor_after_removal | reanchored_root | unknown_root | double_revocation
+    #            | key_by_non_issuer | rebound_signing_key | signing_key_index_gap
     message: str
     block: int
     tx_hash: bytes
@@ -91,6 +102,7 @@ class RegistryState:
     batches: dict[BatchKey, BatchHistory] = field(default_factory=dict)  # by (issuer, root)
     revocations: list[RevocationHistory] = field(default_factory=list)
     bitmap: dict[tuple[str, bytes, int], int] = field(default_factory=dict)  # (issuer, root, word) -> bits
+    signing_keys: dict[str, list[SigningKeyHistory]] = field(default_factory=dict)  # issuer -> keys, oldest first
     anomalies: list[Anomaly] = field(default_factory=list)
     events: int = 0
     last_block: int = 0
@@ -178,6 +190,25 @@ def _revocation_target(st: RegistryState, ev: LogEvent, root: bytes, who: str) -
     return batch
 
 
+def _signing_key_bound(st: RegistryState, ev: LogEvent) -> None:
+    a = ev.args
+    who, key, index = a["issuer"], bytes(a["publicKey"]), int(a["index"])
+    subject = {"issuer": who, "publicKey": "0x" + key.hex()}
+    record = st.issuers.get(who)
+    if record is None or not record.active:
+        st.anomalies.append(Anomaly("key_by_non_issuer", f"signing key 0x{key.hex()} was bound by {who}, which was not an active issuer",
+                                    ev.block_number, ev.tx_hash, subject))
+    keys = st.signing_keys.setdefault(who, [])
+    if any(k.public_key == key for k in keys):
+        st.anomalies.append(Anomaly("rebound_signing_key", f"signing key 0x{key.hex()} was bound a second time by {who}",
+                                    ev.block_number, ev.tx_hash, subject))
+        return
+    if index != len(keys):
+        st.anomalies.append(Anomaly("signing_key_index_gap", f"signing key 0x{key.hex()} of {who} has index {index}, expected {len(keys)}",
+                                    ev.block_number, ev.tx_hash, subject))
+    keys.append(SigningKeyHistory(who, key, index, ev.block_number, ev.block_time, ev.tx_hash))
+
+
 _HANDLERS = {
     "AdminTransferred": _admin_transferred,
     "IssuerAdded": _issuer_added,
@@ -185,4 +216,5 @@ _HANDLERS = {
     "BatchAnchored": _batch_anchored,
     "CredentialsRevoked": _credentials_revoked,
     "BatchRevoked": _batch_revoked,
+    "SigningKeyBound": _signing_key_bound,
 }

@@ -306,7 +306,7 @@ def _chain_checks(report: Report, prepared: Prepared, proof: AnchorProof, facts:
         report.notes.append(f"the issuer account was removed from the registry at {format_ts(from_unix(issuer.removed_at))}, "
                             "after this batch was anchored; credentials anchored before stay valid")
 
-    signature = _signature_check(prepared.signature, batch, facts)
+    signature = _signature_check(prepared.signature, batch, facts, options.confirmations)
     checks.append(signature)
     if signature.status == CheckStatus.FAILED:
         _skip_after(checks, "signature")
@@ -323,7 +323,7 @@ def _chain_checks(report: Report, prepared: Prepared, proof: AnchorProof, facts:
     checks.append(Check("revocation", CheckStatus.PASSED, message="not revoked"))
 
 
-def _signature_check(claim: SignatureClaim | None, batch: BatchInfo, facts: ChainFacts) -> Check:
+def _signature_check(claim: SignatureClaim | None, batch: BatchInfo, facts: ChainFacts, confirmations: int) -> Check:
     if claim is None:
         return Check("signature", CheckStatus.SKIPPED, "unsigned",
                      "no eddsa-rdfc-2022 signature (a badge delivered before anchor signed badges): the anchor alone vouches for it")
@@ -332,6 +332,10 @@ def _signature_check(claim: SignatureClaim | None, batch: BatchInfo, facts: Chai
     if facts.signing_key_block is None:
         return Check("signature", CheckStatus.FAILED, "unbound_signing_key",
                      f"the signing key {claim.verification_method!r} was never bound to issuer {batch.issuer} in the registry")
+    depth = facts.head - facts.signing_key_block + 1
+    if depth < confirmations:
+        return Check("signature", CheckStatus.SKIPPED, "not_final", f"the signing key was bound in block {facts.signing_key_block}, "
+                     f"{max(depth, 0)} of {confirmations} confirmations so far")
     return Check("signature", CheckStatus.PASSED,
                  message=f"{claim.message}, a key bound to {batch.issuer} in block {facts.signing_key_block}")
 
