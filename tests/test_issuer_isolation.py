@@ -16,6 +16,7 @@ from anchor.app.exporting import export_credentials
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
 from anchor.app.revoking import request_revocation, submit_revocations
+from anchor.app.signing_keys import dev_signing_key_for
 from anchor.app.verifying import Verdict, Verifier, VerifyOptions
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain, Fees
@@ -24,7 +25,7 @@ from anchor.chain.signer import dev_signer
 from anchor.chain.writer import Registry
 from anchor.core.roster import parse_roster
 from anchor.store import Store
-from tests.world import PROFILE, achievement
+from tests.world import achievement
 
 pytestmark = pytest.mark.chain
 
@@ -48,7 +49,7 @@ def test_a_root_copied_from_the_mempool_blocks_nobody(node: DevChain, tmp_path: 
     registry, _ = Registry.deploy(chain, admin)
     registry.add_issuer(admin, mallory.address, "https://mallory.example/issuer")
     store = Store.open(f"sqlite:///{tmp_path / 'alice.db'}")
-    register_issuer(store, registry, alice, admin, name="Uni", profile_id=PROFILE, url="https://uni.example")
+    register_issuer(store, registry, alice, admin, name="Uni", signing_key=dev_signing_key_for(alice.address), url="https://uni.example")
     row = store.issuer(alice.address)
     assert row is not None
     issue_credentials(store, row, achievement(), parse_roster("name,email\nAda,ada@example.org\nBob,bob@example.org\n"))

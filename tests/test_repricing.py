@@ -13,6 +13,7 @@ import pytest
 from anchor.app.anchoring import Anchorer
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
+from anchor.app.signing_keys import dev_signing_key_for
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.chain.signer import Signer, dev_signer
@@ -20,7 +21,7 @@ from anchor.chain.writer import Registry, fees_of
 from anchor.core.roster import parse_roster
 from anchor.core.status import TxKind, TxStatus
 from anchor.store import Issuer, Store
-from tests.world import PROFILE, achievement
+from tests.world import achievement
 
 pytestmark = pytest.mark.chain
 
@@ -51,7 +52,7 @@ def one_pending_credential(node: DevChain, tmp_path: Path) -> tuple[Chain, Regis
     admin, issuer = dev_signer(0), dev_signer(1)
     registry, _ = Registry.deploy(chain, admin)
     store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    register_issuer(store, registry, issuer, admin, name="Uni", profile_id=PROFILE, url="https://uni.example")
+    register_issuer(store, registry, issuer, admin, name="Uni", signing_key=dev_signing_key_for(issuer.address), url="https://uni.example")
     row = store.issuer(issuer.address)
     assert row is not None
     issue_credentials(store, row, achievement(), parse_roster("name,email\nAda,ada@example.org\n"))

@@ -17,18 +17,27 @@ from anchor.app.anchoring import Anchorer
 from anchor.app.exporting import export_credentials
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
+from anchor.app.signing import signer_for
+from anchor.app.signing_keys import dev_signing_key_for
 from anchor.chain.anvil import free_port
 from anchor.chain.node import Chain
 from anchor.chain.signer import Signer, dev_signer
 from anchor.chain.writer import Registry
 from anchor.core.achievement import build_achievement, parse_achievement_text
 from anchor.core.addresses import checksum, keccak256
+from anchor.core.ed25519 import did_key
 from anchor.core.roster import parse_roster
 from anchor.store import Store
 from tests.helpers import EXAMPLES
 from tests.receipts import receipt_of
 
-PROFILE = "https://uni.example/issuer"
+
+def profile_of(address: str) -> str:
+    """The DID a world issuer's badges name: the did:key of its development signing key."""
+    return did_key(dev_signing_key_for(address).public_key)
+
+
+PROFILE = profile_of(dev_signer(1).address)
 
 
 @dataclass
@@ -56,14 +65,15 @@ def make_world(chain: Chain, tmp_path: Path, *, n: int = 8, max_batch: int = 100
     registry, _ = Registry.deploy(chain, admin)
     db_url = db_url or f"sqlite:///{tmp_path / 'world.db'}"
     store = Store.open(db_url)
-    register_issuer(store, registry, issuer, admin, name="Uni", profile_id=PROFILE, url="https://uni.example")
+    key = dev_signing_key_for(issuer.address)
+    register_issuer(store, registry, issuer, admin, name="Uni", signing_key=key, url="https://uni.example")
     row = store.issuer(issuer.address)
     assert row is not None
     roster = "name,email\n" + "".join(f"Person {i},p{i}@example.org\n" for i in range(n))
     issue_credentials(store, row, achievement(), parse_roster(roster), valid_from=valid_from, valid_until=valid_until)
     Anchorer(store, registry, issuer, row).run(max_batch=max_batch)
     out = tmp_path / "badges"
-    export_credentials(store, row.id, issuer.address, out)
+    export_credentials(store, row.id, issuer.address, out, sign=signer_for(row.did, key, row.signing_key))
     badges = [json.loads(p.read_text()) for p in out.glob("*.json")]
     receipts = {b["id"]: receipt_of(b) for b in badges}
     badges.sort(key=lambda b: (receipts[b["id"]]["blockNumber"], receipts[b["id"]]["leafIndex"]))

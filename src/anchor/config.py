@@ -31,6 +31,12 @@ class Settings:
     reprice_after: float = 180.0  # seconds without inclusion before a stuck transaction is re-priced (0: never)
     issuer_keystore: Path | None = None  # encrypted keystore; password in $ANCHOR_KEYSTORE_PASSWORD
     admin_keystore: Path | None = None
+    # The issuer's Ed25519 credential-signing key: $ANCHOR_SIGNING_KEY (hex seed) or this encrypted
+    # PKCS#8 file (`anchor issuer key new`), password in $ANCHOR_SIGNING_KEYSTORE_PASSWORD.
+    signing_keystore: Path | None = None
+    # Where the service answers for this issuer: status lists, DID documents and pages live under
+    # it, and credentials name it, so set it to the public address before issuing.
+    public_url: str = "http://127.0.0.1:8000"
     # Registries a verifier trusts besides `registry` (addresses; TOML list or comma-separated env).
     # A badge anchored anywhere else is never called valid: the best it gets is untrusted_registry.
     trusted_registries: tuple[str, ...] = ()

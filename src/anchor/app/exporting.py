@@ -1,4 +1,6 @@
-"""``anchor export``: one ``<uuid>.json`` per holder: the credential with its proof.
+"""``anchor export``: one ``<uuid>.json`` per holder: the credential with its proof set (its
+``eddsa-rdfc-2022`` signature and its anchor receipt), and the other forms asked for
+(:mod:`anchor.app.badge_forms`: VC-JWT, baked PNG and SVG).
 
 Only batches whose anchoring is confirmed are exported (no proof before the anchor is final).
 Streams batch by batch: one tree and one page of documents in memory at a time. A crash never
@@ -37,15 +39,20 @@ class ExportReport:
     pending_credentials: int = 0
 
 
-def file_name(credential_id: str) -> str:
-    """``urn:uuid:1234…`` → ``1234….json`` (anything else would be a path we must not write)."""
+def file_stem(credential_id: str) -> str:
+    """``urn:uuid:1234…`` → ``1234…`` (anything else would be a path we must not write)."""
     uuid = uuid_of(credential_id)
     if uuid is None:
         raise StoreError(f"credential id {credential_id!r} in the database is not a urn:uuid; refusing to use it as a file name")
-    return uuid + ".json"
+    return uuid
+
+
+def file_name(credential_id: str) -> str:
+    return file_stem(credential_id) + ".json"
 
 
 Sign = Callable[[bytes], bytes]  # a credential's canonical JSON → its signature proof entry (JSON text)
+Forms = Callable[[str, bytes], list[tuple[str, bytes]]]  # (uuid, badge JSON) → the files to write
 
 
 def receipts_for(batch: Batch, issuer_address: str) -> ReceiptRenderer:
@@ -135,34 +142,39 @@ _LEAF_CHUNK = 4096  # leaves per top-down proof chunk (merkle.iter_path_json)
 
 
 def _export_range(store: Store, batch: Batch, levels: list[bytes], receipts: ReceiptRenderer, sign: Sign | None,
-                  first: int, stop: int, writer: _Writer, progress: Callable[[int], None] | None) -> int:
+                  forms: Forms | None, first: int, stop: int, writer: _Writer, progress: Callable[[int], None] | None) -> int:
     """Render and hand to ``writer`` the badges of leaves ``[first, stop)`` of ``batch``."""
     pending: list[tuple[str, bytes]] = []
-    done = 0
+    done = count = 0
     paths = merkle.iter_path_json(levels, chunk_bits=_LEAF_CHUNK.bit_length() - 1, first=first, stop=stop)
     documents = store.iter_documents(batch.id, first=first, stop=stop)
     for expected, ((index, credential_id, document), path) in enumerate(zip(documents, paths, strict=True), first):
         if index != expected:
             raise StoreError(f"batch {batch.id} has no credential at leaf {expected}; the database was altered")
         signature = sign(document) if sign is not None else None
-        pending.append((file_name(credential_id), credential_with_proof(document, receipts.render(index, path), signature)))
-        if len(pending) == 1000:
+        badge = credential_with_proof(document, receipts.render(index, path), signature)
+        if forms is None:
+            pending.append((file_name(credential_id), badge))
+        else:
+            pending.extend(forms(file_stem(credential_id), badge))
+        count += 1
+        if count == 1000:
             writer.put(pending)
-            done += len(pending)
+            done += count
             if progress:
-                progress(len(pending))
-            pending = []
+                progress(count)
+            pending, count = [], 0
     writer.put(pending)
-    done += len(pending)
-    if progress and pending:
-        progress(len(pending))
+    done += count
+    if progress and count:
+        progress(count)
     if done != stop - first:
         raise StoreError(f"batch {batch.id} has {done} credentials in leaves {first}..{stop - 1}, expected {stop - first}")
     return done
 
 
 def _fork_range(store: Store, batch: Batch, levels: list[bytes], receipts: ReceiptRenderer, sign: Sign | None,
-                first: int, stop: int, directory: Path, atomic: bool) -> Any:
+                forms: Forms | None, first: int, stop: int, directory: Path, atomic: bool) -> Any:
     """Export leaves ``[first, stop)`` in a forked process (its own database connection and
     writer; the inherited ones are never touched). Returns the process, to be joined."""
     ctx = multiprocessing.get_context("fork")
@@ -173,7 +185,7 @@ def _fork_range(store: Store, batch: Batch, levels: list[bytes], receipts: Recei
             own = Store.open(store.url, create=False)
             writer = _Writer(directory, atomic=atomic)
             try:
-                _export_range(own, batch, levels, receipts, sign, first, stop, writer, None)
+                _export_range(own, batch, levels, receipts, sign, forms, first, stop, writer, None)
             finally:
                 writer.close()
             code = 0
@@ -189,7 +201,7 @@ def _fork_range(store: Store, batch: Batch, levels: list[bytes], receipts: Recei
 
 def export_credentials(
     store: Store, issuer_id: int, issuer_address: str, directory: Path, *, sign: Sign | None = None,
-    progress: Callable[[int], None] | None = None
+    forms: Forms | None = None, progress: Callable[[int], None] | None = None
 ) -> ExportReport:
     """Write every badge of the issuer's confirmed batches to ``directory``; see the module doc.
 
@@ -215,10 +227,10 @@ def export_credentials(
             chunk = min(_LEAF_CHUNK, 1 << (len(levels) - 1))  # the split must fall on a proof chunk
             mid = (n // 2 // chunk + 1) * chunk if n >= SPLIT_MIN and "fork" in multiprocessing.get_all_start_methods() else n
             if mid < n:
-                helpers.append((_fork_range(store, batch, levels, receipts, sign, mid, n, target, staging is None), n - mid))
+                helpers.append((_fork_range(store, batch, levels, receipts, sign, forms, mid, n, target, staging is None), n - mid))
             else:
                 mid = n
-            report.files += _export_range(store, batch, levels, receipts, sign, 0, mid, writer, progress)
+            report.files += _export_range(store, batch, levels, receipts, sign, forms, 0, mid, writer, progress)
         writer.close()
         for proc, count in helpers:
             proc.join()

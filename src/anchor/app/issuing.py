@@ -24,6 +24,7 @@ from anchor.app.faults import crashpoint
 from anchor.core.credential import CredentialFactory, IssuerProfile, normalize_email
 from anchor.core.errors import InputError, NotFound, StoreError
 from anchor.core.roster import Roster, RosterRow, RowError
+from anchor.core.status_list import list_location, list_url
 from anchor.core.timefmt import utcnow
 from anchor.store import Issuer, NewCredential, Store
 
@@ -116,12 +117,17 @@ def issue_credentials(
             value = seconds[moment] = int(moment.timestamp())
         return value
 
+    # Each credential names its bit in the issuer's status lists (W3C Bitstring Status List), so
+    # the bits are reserved before the documents are built. A row skipped at insert (issued by a
+    # racing run) leaves its bit unused: it stays 0 in every list.
+    first_status = store.reserve_status_indexes(issuer.id, len(todo)) if todo and issuer.public_url else None
     chunks = [todo[i : i + INSERT_CHUNK] for i in range(0, len(todo), INSERT_CHUNK)]
-    built = _built_chunks(factory, chunks, parallel=len(todo) >= PARALLEL_MIN)
+    status_base = (issuer.public_url, issuer.address) if first_status is not None and issuer.public_url else None
+    built = _built_chunks(factory, chunks, status_base, first_status or 0, parallel=len(todo) >= PARALLEL_MIN)
     rows = (
         [
-            NewCredential(credential_id, ref, canonical, leaf, unix(start), unix(until) if until else None)
-            for (_, ref, start, until), (credential_id, canonical, leaf) in zip(chunk, issued_chunk, strict=True)
+            NewCredential(credential_id, ref, canonical, leaf, unix(start), unix(until) if until else None, status_index)
+            for (_, ref, start, until), (credential_id, canonical, leaf, status_index) in zip(chunk, issued_chunk, strict=True)
         ]
         for chunk, issued_chunk in zip(chunks, built, strict=True)
     )
@@ -134,19 +140,28 @@ def issue_credentials(
 
 
 Todo = list[tuple[RosterRow, str, datetime, datetime | None]]
-Built = list[tuple[str, bytes, bytes]]
+Built = list[tuple[str, bytes, bytes, int | None]]
+StatusBase = tuple[str, str] | None  # (public URL, issuer address) of the status lists; None: no credentialStatus
 
 
-def _build(factory: CredentialFactory, chunk: Todo) -> Built:
+def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, first_status: int) -> Built:
     out = []
-    for row, _ref, start, until in chunk:
+    urls: dict[int, str] = {}
+    for n, (row, _ref, start, until) in enumerate(chunk):
+        status = index = None
+        if status_base is not None:
+            index = first_status + n
+            number, bit = list_location(index)
+            url = urls.get(number) or urls.setdefault(number, list_url(status_base[0], status_base[1], number))
+            status = (url, bit)
         issued = factory.build(name=row.name, email=row.email, valid_from=start, valid_until=until, awarded=row.awarded,
-                               evidence_url=row.evidence_url, narrative=row.narrative)
-        out.append((issued.credential_id, issued.canonical, issued.leaf))
+                               evidence_url=row.evidence_url, narrative=row.narrative, status=status)
+        out.append((issued.credential_id, issued.canonical, issued.leaf, index))
     return out
 
 
-def _built_chunks(factory: CredentialFactory, chunks: list[Todo], *, parallel: bool) -> Iterator[Built]:
+def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, first_status: int, *,
+                  parallel: bool) -> Iterator[Built]:
     """The credentials of each chunk, in order.
 
     For large rosters a forked worker process builds them while this process inserts the
@@ -154,13 +169,14 @@ def _built_chunks(factory: CredentialFactory, chunks: list[Todo], *, parallel: b
     stages overlap (a thread would not: both need the GIL). The worker touches no database and
     leaves with ``os._exit``; if it dies, the insert transaction is rolled back and nothing is issued.
     """
+    starts = [first_status + INSERT_CHUNK * i for i in range(len(chunks))]
     if not parallel or "fork" not in multiprocessing.get_all_start_methods():
-        for chunk in chunks:
-            yield _build(factory, chunk)
+        for chunk, start in zip(chunks, starts, strict=True):
+            yield _build(factory, chunk, status_base, start)
         return
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    worker = ctx.Process(target=_worker, args=(factory, chunks, sender), daemon=True)
+    worker = ctx.Process(target=_worker, args=(factory, chunks, status_base, starts, sender), daemon=True)
     worker.start()
     sender.close()
     try:
@@ -176,11 +192,12 @@ def _built_chunks(factory: CredentialFactory, chunks: list[Todo], *, parallel: b
             worker.kill()
 
 
-def _worker(factory: CredentialFactory, chunks: list[Todo], sender: Connection) -> None:
+def _worker(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, starts: list[int],
+            sender: Connection) -> None:
     code = 0
     try:
-        for chunk in chunks:
-            sender.send(_build(factory, chunk))
+        for chunk, start in zip(chunks, starts, strict=True):
+            sender.send(_build(factory, chunk, status_base, start))
     except BaseException:  # the parent sees EOF and reports it
         code = 1
     finally:

@@ -56,29 +56,109 @@ def issuer_remove(app: App, address: str) -> None:
 
 @issuer.command("register")
 @click.option("--name", required=True, help="Issuer name shown on badges, e.g. 'Demo University'.")
-@click.option("--profile-id", required=True, help="Issuer Profile URI (its id in every badge), e.g. https://uni.example/issuer.")
+@click.option("--did", "did_method", type=click.Choice(["key", "web"]), default="key", show_default=True,
+              help="How badges name the issuer: did:key of its signing key (local/dev; a new key is a new DID), or "
+                   "did:web served by this anchor service under public_url (keys can rotate).")
+@click.option("--profile-id", help="An explicit issuer DID instead (e.g. did:web:uni.example, whose did.json you publish).")
 @click.option("--url", help="Issuer home page.")
 @click.option("--email", help="Contact email shown in the profile.")
 @click.option("--description", help="One-line description.")
 @click.option("--image", help="Logo URL.")
 @click.option("--no-chain", is_flag=True, help="Only store the profile; the registry admin adds the on-chain role separately.")
 @pass_app
-def issuer_register(app: App, name: str, profile_id: str, url: str | None, email: str | None, description: str | None,
-                    image: str | None, no_chain: bool) -> None:
-    """Register this machine's issuer key: its Open Badges profile (database) and its role (chain, admin key)."""
+def issuer_register(app: App, name: str, did_method: str, profile_id: str | None, url: str | None, email: str | None,
+                    description: str | None, image: str | None, no_chain: bool) -> None:
+    """Register this machine's issuer: its Open Badges profile named by a DID (database), its role
+    (chain, admin key) and its credential-signing key (bound in the registry by the issuer)."""
     from anchor.app.registration import register_issuer
 
     signer, source = app.signer("issuer")
+    key, key_source = app.signing_key()
     result = register_issuer(
         app.store, app.registry, signer,
         None if no_chain else app.signer("admin")[0],
-        name=name, profile_id=profile_id, url=url, email=email, description=description, image=image,
+        name=name, signing_key=key, profile_id=profile_id, did_method=did_method, public_url=app.settings.public_url,
+        url=url, email=email, description=description, image=image, confirmations=app.settings.confirmations,
     )
-    say(f"issuer {signer.address} (key from {source}) registered with profile {result.profile_uri}")
+    say(f"issuer {signer.address} (key from {source}) registered as {result.profile_uri}")
+    say(f"signing key {key.public_multibase} (from {key_source})")
     if result.on_chain is None:
-        say(f"on chain: not yet authorized; ask the registry admin to run: anchor issuer add {signer.address} {result.profile_uri}")
+        say(f"on chain: not yet authorized; ask the registry admin to run: anchor issuer add {signer.address} {result.profile_uri}, "
+            "then bind the signing key: anchor issuer key bind")
     else:
         say(f"on chain: issuer #{result.on_chain.id}, {'added now' if result.added else 'already authorized'}")
+    if result.binding is not None:
+        say(f"on chain: {result.binding.summary}")
+    if result.profile_uri.startswith("did:web:"):
+        from anchor.core.did import did_web_document_url
+
+        say(f"other verifiers resolve it at {did_web_document_url(result.profile_uri)} (`anchor serve` publishes it)")
+
+
+@issuer.group("key")
+def issuer_key() -> None:
+    """The issuer's Ed25519 credential-signing keys: create, bind in the registry, list."""
+
+
+@issuer_key.command("new")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--password-env", metavar="VAR", help="Take the password from $VAR instead of prompting.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def issuer_key_new(path: Path, password_env: str | None, force: bool) -> None:
+    """Create a new signing key in an encrypted file (PKCS#8) at PATH; prints the public key only.
+
+    Point `signing_keystore` in anchor.toml (or $ANCHOR_SIGNING_KEYSTORE) at it, put the password in
+    $ANCHOR_SIGNING_KEYSTORE_PASSWORD, then run `anchor issuer key bind` (a rotation: badges
+    signed with earlier keys keep verifying).
+    """
+    from anchor.app.signing_keys import write_keystore
+    from anchor.core.ed25519 import SigningKey
+
+    if path.exists() and not force:
+        raise InputError(f"{path} exists; pass --force to overwrite it")
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise ConfigError(f"${password_env} is empty")
+    else:
+        password = click.prompt("keystore password", hide_input=True, confirmation_prompt=True)
+    key = SigningKey.generate()
+    write_keystore(key, path, password)
+    say(f"wrote {path}: Ed25519 signing key {key.public_multibase}")
+
+
+@issuer_key.command("bind")
+@pass_app
+def issuer_key_bind(app: App) -> None:
+    """Bind the configured signing key to this issuer in the registry and sign new badges with it."""
+    from anchor.app.keybinding import bind_signing_key
+
+    signer = app.signer("issuer")[0]
+    row = app.issuer_row()
+    key, source = app.signing_key()
+    if row.did and row.did.startswith("did:key:") and row.did != f"did:key:{key.public_multibase}":
+        raise ConfigError(f"this issuer is {row.did}: a did:key names one key forever, so it cannot rotate to "
+                          f"{key.public_multibase}; register a new issuer (with --did web to allow rotation)")
+    with app.store.issuer_lock(row.id, what="binding its signing key"):
+        report = bind_signing_key(app.registry, key.public_key, issuer=signer, confirmations=app.settings.confirmations)
+    app.store.set_issuer_identity(row.id, signing_key=key.public_key)
+    say(f"{report.summary} (key from {source})")
+
+
+@issuer_key.command("list")
+@click.argument("address", required=False)
+@pass_app
+def issuer_key_list(app: App, address: str | None) -> None:
+    """Every signing key ADDRESS (default: this issuer) ever bound, oldest first."""
+    from anchor.core.ed25519 import public_multibase
+
+    address = address or app.signer("issuer")[0].address
+    keys = app.registry.signing_keys(address)
+    if not keys:
+        say(f"{address} has bound no signing key in registry {app.registry.address}")
+    for n, k in enumerate(keys):
+        current = " (current)" if n == len(keys) - 1 else ""
+        say(f"{n}  {public_multibase(k.public_key)}  bound in block {k.bound_block} at {format_time(k.bound_at)}{current}")
 
 
 @issuer.command("show")
@@ -97,6 +177,12 @@ def issuer_show(app: App, address: str | None) -> None:
         profile = json.loads(row.profile_json)
         say(f"name        {profile.get('name')}")
         say(f"profile     {row.profile_uri}")
+        if row.signing_key is not None:
+            from anchor.core.ed25519 import public_multibase
+
+            say(f"signing key {public_multibase(row.signing_key)}")
+        if row.public_url:
+            say(f"public URL  {row.public_url}")
     elif info.profile_uri:
         say(f"profile     {info.profile_uri} (not in this database)")
     if info.id:

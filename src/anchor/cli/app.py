@@ -34,9 +34,11 @@ from anchor.core.errors import (
 )
 
 if TYPE_CHECKING:
+    from anchor.app.signing import BadgeSigner
     from anchor.chain.node import Chain
     from anchor.chain.signer import Signer
     from anchor.chain.writer import Registry
+    from anchor.core.ed25519 import SigningKey
     from anchor.store import Issuer, Store
 
 EXIT_CODES: list[tuple[type[AnchorError], int]] = [
@@ -107,6 +109,21 @@ class App:
                 local_dev_chain=self.local_dev_chain(),
             )
         return self._signers[role]
+
+
+    def signing_key(self) -> tuple[SigningKey, str]:
+        """The issuer's credential-signing key and where it came from."""
+        from anchor.app.signing_keys import resolve_signing_key
+
+        return resolve_signing_key(keystore=self.settings.signing_keystore, issuer_address=self.signer("issuer")[0].address,
+                                   local_dev_chain=self.local_dev_chain())
+
+    def badge_signer(self) -> BadgeSigner:
+        """What signs this issuer's badges at export (its DID and current key)."""
+        from anchor.app.signing import signer_for
+
+        row = self.issuer_row()
+        return signer_for(row.did, self.signing_key()[0], row.signing_key)
 
 
 pass_app = click.make_pass_decorator(App)

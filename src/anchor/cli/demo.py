@@ -20,7 +20,6 @@ from anchor.cli.app import App, pass_app, say
 from anchor.cli.serve import DEFAULT_BIND, bind_option
 from anchor.config import Settings
 
-DEMO_PROFILE = "https://demo-university.example/issuer"
 SERVICE_BIND = DEFAULT_BIND
 Say = Callable[..., None]
 
@@ -57,6 +56,8 @@ def run_demo(settings: Settings, say: Say, *, bind: str = SERVICE_BIND) -> dict[
     from anchor.app.exporting import export_credentials
     from anchor.app.issuing import issue_credentials
     from anchor.app.registration import register_issuer
+    from anchor.app.signing import signer_for
+    from anchor.app.signing_keys import dev_signing_key_for
     from anchor.app.verifying import Verifier, VerifyOptions
     from anchor.chain.node import Chain
     from anchor.chain.reader import RegistryReader
@@ -81,10 +82,12 @@ def run_demo(settings: Settings, say: Say, *, bind: str = SERVICE_BIND) -> dict[
     say("3. issuer", bold=True)
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.db_url)
-    reg = register_issuer(store, d.registry, issuer, admin, name="Demo University", profile_id=DEMO_PROFILE,
-                          url="https://demo-university.example", description="A university that exists only in demos.")
+    signing_key = dev_signing_key_for(issuer.address)
+    reg = register_issuer(store, d.registry, issuer, admin, name="Demo University", signing_key=signing_key,
+                          public_url=settings.public_url, url="https://demo-university.example",
+                          description="A university that exists only in demos.")
     say(f"   {issuer.address} (Anvil dev account 1) is issuer #{reg.on_chain.id if reg.on_chain else '?'} "
-        f"with profile {reg.profile_uri}")
+        f"named {reg.profile_uri}; its Ed25519 signing key is bound in the registry")
 
     say("4. issue", bold=True)
     ach_file, roster_file = examples_dir() / "achievement.yaml", examples_dir() / "roster.csv"
@@ -105,8 +108,11 @@ def run_demo(settings: Settings, say: Say, *, bind: str = SERVICE_BIND) -> dict[
 
     say("6. export", bold=True)
     out = settings.home / "badges"
-    exported = export_credentials(store, issuer_row.id, issuer.address, out)
-    say(f"   {exported.files} badge file(s) with their proofs in {out.resolve()}/")
+    issuer_row = store.issuer(issuer.address)
+    assert issuer_row is not None
+    exported = export_credentials(store, issuer_row.id, issuer.address, out,
+                                  sign=signer_for(issuer_row.did, signing_key, issuer_row.signing_key))
+    say(f"   {exported.files} badge file(s), each signed (eddsa-rdfc-2022) and with its anchor receipt, in {out.resolve()}/")
 
     say("7. check one badge against the chain", bold=True)
     sample = sorted(out.glob("*.json"))[0]

@@ -103,16 +103,29 @@ def waiting_note(app: App) -> Callable[[int, int], None]:
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "formats", default="json", show_default=True, metavar="FORMS",
+              help="Comma-separated forms to write per badge: json (<uuid>.json), jwt (VC-JWT, <uuid>.jwt), "
+                   "png and svg (baked images, <uuid>.png / <uuid>.svg).")
 @pass_app
-def export(app: App, directory: Path) -> None:
-    """Write every anchored credential with its proof to DIRECTORY/<uuid>.json."""
+def export(app: App, directory: Path, formats: str) -> None:
+    """Write every anchored credential, signed and with its anchor receipt, to DIRECTORY.
+
+    Each badge carries a proof set: an eddsa-rdfc-2022 signature (checked by any Open Badges 3.0
+    verifier) and the anchor receipt (checked by anchor against the chain).
+    """
+    from anchor.app.badge_forms import FormRenderer, parse_formats
     from anchor.app.exporting import export_credentials
 
+    forms = parse_formats(formats)
     issuer_row = app.issuer_row()
+    signer = app.badge_signer()
     total = app.store.counts(issuer_row.id).anchored
-    with progress(total, "exporting", unit="file") as bar:
-        report = export_credentials(app.store, issuer_row.id, issuer_row.address, directory, progress=bar.update)
-    say(f"wrote {report.files} badge file(s) from {report.batches} batch(es) to {directory}")
+    renderer = FormRenderer(forms, signer) if forms != ("json",) else None
+    with progress(total, "exporting", unit="badge") as bar:
+        report = export_credentials(app.store, issuer_row.id, issuer_row.address, directory, sign=signer, forms=renderer,
+                                    progress=bar.update)
+    say(f"wrote {report.files} badge(s) ({', '.join(forms)}) from {report.batches} batch(es) to {directory}, "
+        f"signed by {signer.verification_method}")
     if report.unconfirmed_batches or report.pending_credentials:
         say(f"not exported yet: {report.pending_credentials} pending credential(s), {report.unconfirmed_batches} "
             "unconfirmed batch(es); run `anchor anchor` first", fg="yellow")

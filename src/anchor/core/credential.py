@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from anchor.core import merkle
 from anchor.core.canonical import canonical_bytes
@@ -266,6 +266,32 @@ class CredentialFactory:
 
 
 _LEAF_HASHER = hashlib.sha256(merkle.LEAF_PREFIX)
+
+# The per-recipient values of a credential (CredentialFactory.skeleton's markers), for the
+# template path of canonicalization: credentials that differ only here share one JSON-LD
+# conversion (anchor.core.jsonld.Canonicalizer; any other difference takes the general path).
+CREDENTIAL_SLOTS: tuple[tuple[tuple[str | int, ...], Literal["iri", "literal"]], ...] = (
+    (("id",), "iri"),
+    (("validFrom",), "literal"),
+    (("awardedDate",), "literal"),
+    (("validUntil",), "literal"),
+    (("credentialSubject", "identifier", 0, "identityHash"), "literal"),
+    (("credentialSubject", "identifier", 0, "salt"), "literal"),
+    (("credentialSubject", "identifier", 1, "identityHash"), "literal"),
+    (("credentialSubject", "narrative"), "literal"),
+    (("evidence", 0, "id"), "iri"),
+    (("credentialStatus", "id"), "iri"),
+    (("credentialStatus", "statusListIndex"), "literal"),
+    (("credentialStatus", "statusListCredential"), "iri"),
+)
+
+
+@cache
+def credential_canonicalizer() -> Any:
+    """The process's :class:`~anchor.core.jsonld.Canonicalizer` for credentials (templates cached)."""
+    from anchor.core.jsonld import Canonicalizer
+
+    return Canonicalizer(CREDENTIAL_SLOTS)
 
 
 def without_proof(credential: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,7 @@ def check_signature(credential: Mapping[str, Any], issuer_id: object) -> Signatu
     method = proof.get("verificationMethod")
     if not isinstance(method, str):
         return SignatureClaim(None, None, False, "malformed_signature", "the signature names no verificationMethod")
+    from anchor.core.credential import credential_canonicalizer
     from anchor.core.dataintegrity import verify_proof
     from anchor.core.ed25519 import key_of_verification_method
 
@@ -65,7 +66,7 @@ def check_signature(credential: Mapping[str, Any], issuer_id: object) -> Signatu
         return SignatureClaim(method, key, False, "malformed_signature",
                               f"proofPurpose is {proof.get('proofPurpose')!r}, expected 'assertionMethod'")
     try:
-        good = verify_proof(credential, proof, key)
+        good = verify_proof(credential, proof, key, canonicalizer=credential_canonicalizer())
     except AnchorError as e:
         return SignatureClaim(method, key, False, "malformed_signature", f"the signature cannot be checked: {e.message}")
     if not good:

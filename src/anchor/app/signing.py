@@ -1,0 +1,53 @@
+"""Signing badges at export: the ``eddsa-rdfc-2022`` proof-set entry for each credential.
+
+The signature covers the stored document (the credential without ``proof``): the same bytes the
+Merkle leaf hashes, so the two proofs of a badge are independent and either can be checked alone.
+Its ``created`` is the credential's ``validFrom``, so exporting again gives the same file, and
+all credentials issued together share one proof configuration (hashed once).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from anchor.core.credential import credential_canonicalizer
+from anchor.core.dataintegrity import create_proof
+from anchor.core.ed25519 import SigningKey, verification_method
+from anchor.core.errors import ConfigError, StoreError
+
+
+@dataclass(frozen=True)
+class BadgeSigner:
+    """``signer(document_bytes) -> proof entry JSON`` for one issuer's DID and key."""
+
+    key: SigningKey
+    did: str
+
+    @property
+    def verification_method(self) -> str:
+        return verification_method(self.did, self.key.public_key)
+
+    def __call__(self, document: bytes) -> bytes:
+        credential = json.loads(document)
+        if credential.get("issuer", {}).get("id") != self.did:
+            raise StoreError(f"credential {credential.get('id')} names issuer {credential.get('issuer', {}).get('id')!r}, "
+                             f"not the signing DID {self.did!r}; it cannot be signed by this key")
+        proof = create_proof(credential, self.key, self.verification_method, credential["validFrom"],
+                             canonicalizer=credential_canonicalizer())
+        return json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signer_for(did: str | None, key: SigningKey, bound_key: bytes | None) -> BadgeSigner:
+    """The signer of an issuer whose profile names ``did``; ConfigError unless the key is the one
+    the issuer registered (``bound_key``, its current key in the database)."""
+    if not did or not did.startswith("did:"):
+        raise ConfigError("this issuer's badges name no DID (registered before anchor signed badges): register a new issuer "
+                          "account with `anchor issuer register` to issue portable badges")
+    if bound_key is not None and bound_key != key.public_key:
+        raise ConfigError(f"the signing key {key.public_multibase} is not this issuer's current key; bind it first "
+                          "(`anchor issuer key bind`) or use the key the issuer registered")
+    if did.startswith("did:key:") and did != f"did:key:{key.public_multibase}":
+        raise ConfigError(f"the issuer is {did}, a did:key of another key than {key.public_multibase}: a did:key issuer "
+                          "signs with its own key only")
+    return BadgeSigner(key, did)
