@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from anchor.core.credential import credential_canonicalizer
 from anchor.core.dataintegrity import create_proof
 from anchor.core.ed25519 import SigningKey, verification_method
 from anchor.core.errors import ConfigError, StoreError
+from anchor.core.timefmt import format_ts, utcnow
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class BadgeSigner:
         proof = create_proof(credential, self.key, self.verification_method, credential["validFrom"],
                              canonicalizer=credential_canonicalizer())
         return json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def sign_document(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``document`` with this issuer's ``eddsa-rdfc-2022`` proof (for status lists: the
+        general canonicalization path, created = its validFrom or now)."""
+        created = document.get("validFrom") or format_ts(utcnow())
+        return {**document, "proof": create_proof(document, self.key, self.verification_method, created)}
 
 
 def signer_for(did: str | None, key: SigningKey, bound_key: bytes | None) -> BadgeSigner:

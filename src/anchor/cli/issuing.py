@@ -101,6 +101,28 @@ def waiting_note(app: App) -> Callable[[int, int], None]:
     return note
 
 
+def publish_lists(app: App) -> None:
+    """Re-generate the issuer's signed status lists from the chain's revocations and store them
+    for the service (the lists the credentials name)."""
+    from anchor.app.status_lists import publish_status_lists, read_chain_revocations
+
+    row = app.issuer_row()
+    if not row.public_url:
+        return
+    revoked = read_chain_revocations(app.registry, row.address)
+    report = publish_status_lists(app.store, row, revoked, app.badge_signer().sign_document)
+    changed = f", {len(report.changed)} changed" if report.changed else ""
+    say(f"status lists: {len(report.lists)} published from block {report.at_block} ({report.revoked} revoked bit(s){changed}), "
+        f"served at {row.public_url}/status/{row.address}/<n>")
+
+
+@click.command("status-lists")
+@pass_app
+def status_lists(app: App) -> None:
+    """Publish the issuer's Bitstring Status Lists again from the chain (export and revoke do it too)."""
+    publish_lists(app)
+
+
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "formats", default="json", show_default=True, metavar="FORMS",
@@ -126,6 +148,7 @@ def export(app: App, directory: Path, formats: str) -> None:
                                     progress=bar.update)
     say(f"wrote {report.files} badge(s) ({', '.join(forms)}) from {report.batches} batch(es) to {directory}, "
         f"signed by {signer.verification_method}")
+    publish_lists(app)
     if report.unconfirmed_batches or report.pending_credentials:
         say(f"not exported yet: {report.pending_credentials} pending credential(s), {report.unconfirmed_batches} "
             "unconfirmed batch(es); run `anchor anchor` first", fg="yellow")
@@ -166,6 +189,7 @@ def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batc
                                 on_wait=waiting_note(app))
     say(f"on chain: {report.indices} index(es) and {report.batches_revoked} whole batch(es) revoked in "
         f"{report.transactions} transaction(s)")
+    publish_lists(app)
 
 
 @click.command()

@@ -39,7 +39,7 @@ def cli(ctx: click.Context, /, config_file: Path | None, **overrides: Any) -> No
 for command in (
     chain.chain,
     admin.deploy, admin.issuer, admin.keystore,
-    issuing.issue, issuing.anchor_cmd, issuing.export, issuing.revoke, issuing.status,
+    issuing.issue, issuing.anchor_cmd, issuing.export, issuing.revoke, issuing.status, issuing.status_lists,
     verify.verify,
     audit.audit, audit.repair, audit.reanchor,
     serve.serve,
