@@ -106,15 +106,17 @@ class Service:
                 self._levels.popitem(last=False)
         return levels
 
-    def prepared(self, body: bytes, parse: Callable[[bytes], dict[str, Any]]) -> Prepared:
+    def prepared(self, body: bytes, parse: Callable[[bytes], dict[str, Any]] | Callable[[bytes], Prepared]) -> Prepared:
         """The chain-independent part of verifying ``body``, cached by the body's SHA-256: the
         same badge verified again (a badge shown on a profile page is checked by every visitor)
-        skips parsing, schema, canonicalization and proof math; its chain checks still run."""
+        skips parsing, schema, canonicalization, signature and proof math; its chain checks still
+        run. ``parse`` gives the credential object (JSON bodies) or the prepared badge (other forms)."""
         digest = hashlib.sha256(body).digest()
         hit = self._prepared.get(digest)
         if hit is not None:
             return hit
-        prepared = prepare(parse(body))
+        parsed = parse(body)
+        prepared = parsed if isinstance(parsed, Prepared) else prepare(parsed)
         with self._lock:
             self._prepared[digest] = prepared
             if len(self._prepared) > PREPARED_CACHE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -9,17 +10,35 @@ from flask import Blueprint, Response, request
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, query_param
 from anchor.api.problems import Problem
-from anchor.app.verifying import Verdict, Verifier, VerifyOptions
+from anchor.app.verifying import Prepared, Verdict, Verifier, VerifyOptions
 from anchor.core.errors import InputError, VerificationError
+from anchor.core.forms import read_badge
 from anchor.core.proof import MAX_PATH, decode_receipt, is_anchor_proof
 from anchor.core.safe_input import load_json
 from anchor.core.timefmt import parse_ts
+from anchor.core.verdict import prepare_presented
 
 bp = Blueprint("verify", __name__, url_prefix="/api/v1")
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path
 # What the view accepts, stated for clients: empty (= not given), or an address with an "@".
 EMAIL_SCHEMA = {"type": "string", "maxLength": MAX_EMAIL, "anyOf": [{"maxLength": 0}, {"pattern": "@"}]}
 AT_SCHEMA = {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "date-time"}, {"format": "date"}]}
+
+
+JSON_TYPES = ("application/json", "application/ld+json", "application/vc+ld+json", "")
+OTHER_FORMS = ("application/jwt", "application/vc+jwt", "application/vc-ld+jwt", "text/plain", "image/png", "image/svg+xml")
+
+
+def parse_presented(raw: bytes) -> Prepared:
+    """A VC-JWT or baked image body, prepared (the form is told by the bytes, not the header)."""
+    if not raw:
+        raise Problem(400, "Bad Request", "the body is empty; send the badge", kind="empty-body")
+    try:
+        presented = read_badge(raw, what="the body")
+    except InputError as e:
+        raise Problem(422, "Unprocessable Content", e.message, kind=e.reason.replace("_", "-")) from None
+    parse_body(json.dumps(presented.credential).encode())  # the same limits as a JSON body (oversized proof)
+    return prepare_presented(presented)
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -66,12 +85,13 @@ def parse_body(raw: bytes) -> dict[str, Any]:
                503: ("Verdict unknown: chain unreachable", {"$ref": "#/components/schemas/VerificationReport"})},
 )
 def verify() -> Response:
-    if request.mimetype not in ("application/json", "application/ld+json", "application/vc+ld+json", ""):
-        raise Problem(415, "Unsupported Media Type", f"send the credential as application/json, not {request.mimetype}",
-                      kind="unsupported-media-type")
+    mimetype = request.mimetype
+    if mimetype not in JSON_TYPES and mimetype not in OTHER_FORMS:
+        raise Problem(415, "Unsupported Media Type", f"send the badge as application/json (or a VC-JWT as application/jwt, "
+                      f"a baked image as image/png or image/svg+xml), not {mimetype}", kind="unsupported-media-type")
     raw = request.get_data(cache=False)
     svc = service()
-    prepared = svc.prepared(raw, parse_body)
+    prepared = svc.prepared(raw, parse_body if mimetype in JSON_TYPES else parse_presented)
     at = request.args.get("at") or None  # empty is absent, for both
     email = request.args.get("email") or None
     if email is not None and ("@" not in email or len(email) > MAX_EMAIL):

@@ -15,6 +15,9 @@ VERDICT_EXIT = {"valid": 0, "invalid": 1, "unknown": 4, "revoked": 10, "expired"
                 "untrusted_registry": 14}
 
 
+_FORMS = {"json": "credential JSON", "jwt": "VC-JWT", "png": "baked PNG", "svg": "baked SVG"}
+
+
 @click.command()
 @click.argument("badge", type=click.Path(dir_okay=False, path_type=Path))
 @chain_options
@@ -24,7 +27,11 @@ VERDICT_EXIT = {"valid": 0, "invalid": 1, "unknown": 4, "revoked": 10, "expired"
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @pass_app
 def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_id: int | None, as_json: bool) -> None:
-    """Verify BADGE (a credential JSON with its proof) against the chain alone: no service, no database.
+    """Verify BADGE against the chain alone: no service, no database.
+
+    BADGE is a badge in any form anchor exports: the credential JSON, a VC-JWT, or a baked PNG or
+    SVG. Its eddsa-rdfc-2022 signature (and a JWT's own) is checked, its key must be bound to the
+    issuer in the registry, and the anchor, issuer, revocation and validity come from the chain.
 
     The registries trusted are --registry / $ANCHOR_REGISTRY / the recorded deployment, plus
     `trusted_registries`; with none of these, every check still runs against the registry the proof
@@ -35,26 +42,28 @@ def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_
     from anchor.app.verifying import Verifier, VerifyOptions
     from anchor.chain.reader import RegistryReader
     from anchor.config import read_deployment
-    from anchor.core.credential import parse_credential_json
+    from anchor.core.forms import read_badge
     from anchor.core.timefmt import parse_ts
+    from anchor.core.verdict import prepare_presented
 
     try:
         raw = badge.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read {badge}: {e.strerror}") from None
-    credential = parse_credential_json(raw)
+    presented = read_badge(raw, what=str(badge))
     registry = app.settings.registry
     if registry is None:
         record = read_deployment(app.settings.deployment_file)
         registry = str(record["registry"]) if record else None
     options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries, chain_id=chain_id, confirmations=app.settings.confirmations,
                             at=parse_ts(at_time, what="--at") if at_time else None, email=email)
-    report = Verifier(lambda address: RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0), options).verify(credential)
+    verifier = Verifier(lambda address: RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0), options)
+    report = verifier.check(prepare_presented(presented))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
         colour = {"valid": "green", "unknown": "yellow", "pending": "yellow", "untrusted_registry": "yellow"}.get(report.verdict.value, "red")
-        say(f"{report.verdict.value.upper()}: {badge.name}", fg=colour, bold=True)
+        say(f"{report.verdict.value.upper()}: {badge.name} (read as {_FORMS[presented.format]})", fg=colour, bold=True)
         for c in report.checks:
             mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[c.status]
             say(f"  {mark} {c.name:<10} {c.message}" + (f" [{c.reason}]" if c.reason and c.status != "passed" else ""))

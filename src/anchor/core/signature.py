@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anchor.core.errors import AnchorError
+
+if TYPE_CHECKING:
+    from anchor.core.jwt import DecodedJwt
 
 SUITE = "eddsa-rdfc-2022"
 
@@ -73,3 +76,39 @@ def check_signature(credential: Mapping[str, Any], issuer_id: object) -> Signatu
         return SignatureClaim(method, key, False, "bad_signature",
                               "the eddsa-rdfc-2022 signature does not match the credential: it was altered after it was signed")
     return SignatureClaim(method, key, True, None, f"eddsa-rdfc-2022 signature by {method}")
+
+
+def check_jwt(decoded: DecodedJwt, issuer_id: object) -> SignatureClaim:
+    """The claim of a VC-JWT's own signature (the JWS around the credential): its ``kid`` names
+    the issuer's key as a verification method does."""
+    from anchor.core.ed25519 import key_of_verification_method
+    from anchor.core.jwt import verify
+
+    kid = decoded.kid
+    if kid is None:
+        return SignatureClaim(None, None, False, "malformed_signature", "the JWT names no key (kid)")
+    try:
+        key = key_of_verification_method(kid)
+    except AnchorError as e:
+        return SignatureClaim(kid, None, False, "malformed_signature", f"JWT kid {kid!r}: {e.message}")
+    if kid.partition("#")[0] != issuer_id:
+        return SignatureClaim(kid, key, False, "signature_issuer_mismatch",
+                              f"the JWT is signed by {kid.partition('#')[0]!r}, but the credential names issuer {issuer_id!r}")
+    if not verify(decoded, key):
+        return SignatureClaim(kid, key, False, "bad_signature", "the JWT signature does not match: the token was altered after it was signed")
+    return SignatureClaim(kid, key, True, None, f"VC-JWT (EdDSA) signature by {kid}")
+
+
+def combine(embedded: SignatureClaim | None, envelope: SignatureClaim | None) -> SignatureClaim | None:
+    """One claim for a credential that came with two signatures (a VC-JWT around a signed
+    credential): both must hold, by the same key."""
+    if envelope is None:
+        return embedded
+    if not envelope.ok or embedded is None:
+        return envelope
+    if not embedded.ok:
+        return embedded
+    if embedded.public_key != envelope.public_key:
+        return SignatureClaim(embedded.verification_method, embedded.public_key, False, "signature_key_mismatch",
+                              f"the JWT is signed by {envelope.verification_method!r}, the credential by {embedded.verification_method!r}")
+    return SignatureClaim(embedded.verification_method, embedded.public_key, True, None, f"{embedded.message} and its VC-JWT")

@@ -32,7 +32,7 @@ called valid); ``unknown`` (the chain cannot be read): never valid or invalid on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -42,9 +42,10 @@ from anchor.core.addresses import checksum
 from anchor.core.canonical import canonical_bytes
 from anchor.core.credential import recipient_matches, schema_errors_fast, without_proof
 from anchor.core.errors import AnchorError, VerificationError
+from anchor.core.forms import Presented
 from anchor.core.proof import AnchorProof, find_anchor_proof, sides_for
 from anchor.core.registry import BatchInfo, IssuerInfo, RevocationReason, RevocationRecord
-from anchor.core.signature import SignatureClaim, check_signature
+from anchor.core.signature import SignatureClaim, check_jwt, check_signature, combine
 from anchor.core.timefmt import format_ts, from_unix, parse_credential_ts
 
 
@@ -90,6 +91,7 @@ class Report:
     anchor: dict[str, Any] | None = None
     revocation: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    form: str | None = None  # the form the badge was read from: json, jwt, png or svg
 
     @property
     def failed(self) -> Check | None:
@@ -115,6 +117,7 @@ class Report:
             "anchor": self.anchor,
             "revocation": self.revocation,
             "notes": self.notes,
+            "format": self.form,
         }
 
 
@@ -147,6 +150,7 @@ class Prepared:
     window_error: str | None
     subject: Any  # credentialSubject, for the recipient check
     signature: SignatureClaim | None = None  # None: the credential carries no eddsa-rdfc-2022 proof
+    form: str = "json"  # json, jwt, png or svg (see anchor.core.forms)
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,16 @@ class ChainUnreadable:
     """The chain could not be read; ``message`` says why."""
 
     message: str
+
+
+def prepare_presented(presented: Presented) -> Prepared:
+    """:func:`prepare` for a badge in any form (JSON, VC-JWT, baked PNG or SVG): a VC-JWT's own
+    signature is checked too, and must be by the same key as the credential's."""
+    prepared = prepare(presented.credential)
+    envelope = None
+    if presented.jwt is not None:
+        envelope = check_jwt(presented.jwt, prepared.issuer_id)
+    return replace(prepared, signature=combine(prepared.signature, envelope), form=presented.format)
 
 
 def prepare(credential: Any) -> Prepared:
@@ -236,7 +250,8 @@ def needs_chain(prepared: Prepared, options: VerifyOptions) -> bool:
 def decide(prepared: Prepared, facts: ChainFacts | ChainUnreadable | None, options: VerifyOptions, at: datetime) -> Report:
     """The full report for a prepared credential, given what the chain said (None when
     :func:`needs_chain` is false) and the time of the check. Pure."""
-    report = Report(Verdict.VALID, [prepared.schema, prepared.proof_check], checked_at=at, credential_id=prepared.credential_id)
+    report = Report(Verdict.VALID, [prepared.schema, prepared.proof_check], checked_at=at, credential_id=prepared.credential_id,
+                    form=prepared.form)
     if prepared.schema.reason == "not_an_object":
         return _finish(report)
     proof = prepared.proof
