@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,31 +121,49 @@ def test_a_reservation_waits_for_one_in_progress_and_never_overlaps_it(store: St
     assert got == [1000]
 
 
-RESERVER = """
-import random, sys
+# An issuing run as the integrator wires it: reserve the indexes, build the credentials naming
+# them, insert. Two of these at once, with different recipients.
+ISSUER_RUN = """
+import random, sys, time
+from tests.test_store_status_lists import ACHIEVEMENT, rows
 from anchor.store import Store
 store = Store.open(sys.argv[1])
 issuer = store.issuer("0x" + "11" * 20)
-rng = random.Random(int(sys.argv[2]))
-for _ in range(int(sys.argv[3])):
-    n = rng.randint(1, 50)
-    print(store.reserve_status_indexes(issuer.id, n), n, flush=True)
+achievement = store.achievement_for(issuer.id, ACHIEVEMENT)
+rng, who = random.Random(int(sys.argv[2])), sys.argv[2]
+time.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # both start together, whatever their start-up took
+print("began", time.time(), file=sys.stderr)
+for run in range(int(sys.argv[3])):
+    n = rng.randint(1, 12)
+    first = store.reserve_status_indexes(issuer.id, n)
+    print(first, n, who, flush=True)
+    if run % 3:  # now and then a run that reserved and then issued nothing (all recipients held it)
+        batch = rows([f"{who}-{run}-{i}@x.org" for i in range(n)], list(range(first, first + n)))
+        store.insert_credentials(issuer.id, achievement.id, [batch], created_at=0)
+print("ended", time.time(), file=sys.stderr)
 """
 
 
-def test_two_processes_reserving_at_once_get_disjoint_ranges(store: Store, db_url: str) -> None:
+def test_two_issuing_processes_at_once_get_disjoint_indexes(store: Store, db_url: str) -> None:
     issuer_id, _ = issuer_and_achievement(store)
-    procs = [subprocess.Popen([sys.executable, "-c", RESERVER, db_url, str(seed), "150"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
-    outputs = [p.communicate(timeout=120) for p in procs]
+    start = str(time.time() + 4)
+    procs = [subprocess.Popen([sys.executable, "-c", ISSUER_RUN, db_url, str(seed), "60", start], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]) for seed in (1, 2)]
+    outputs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     ranges = sorted(tuple(map(int, line.split())) for out, _ in outputs for line in out.splitlines())
-    assert len(ranges) == 300
+    assert len(ranges) == 120
+    times = [dict((line.split()[0], float(line.split()[1])) for line in err.splitlines() if line.startswith(("began", "ended")))
+             for _, err in outputs]
+    assert max(t["began"] for t in times) < min(t["ended"] for t in times), "the two runs worked at the same time"
     position = 0
-    for first, count in ranges:  # back to back from 0: no overlap, no gap
+    for first, count, _ in ranges:  # back to back from 0: no overlap, no gap
         assert first == position
         position += count
     assert store.reserve_status_indexes(issuer_id, 1) == position
+    with store.connect() as conn:
+        used = [int(i) for i in conn.execute(text("SELECT status_index FROM credentials ORDER BY status_index")).scalars()]
+    assert len(used) == len(set(used)) > 100 and used[-1] < position
 
 
 def test_status_indexes_of_a_batch(store: Store) -> None:
