@@ -9,34 +9,34 @@ all credentials issued together share one proof configuration (hashed once).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from anchor.core import multibase
 from anchor.core.credential import credential_canonicalizer
-from anchor.core.dataintegrity import create_proof
+from anchor.core.dataintegrity import create_proof, hash_data, proof_options
 from anchor.core.ed25519 import SigningKey, verification_method
 from anchor.core.errors import ConfigError, StoreError
 from anchor.core.timefmt import format_ts, utcnow
 
 
-@dataclass(frozen=True)
 class BadgeSigner:
     """``signer(document_bytes) -> proof entry JSON`` for one issuer's DID and key."""
 
-    key: SigningKey
-    did: str
+    __slots__ = ("did", "key", "verification_method")
 
-    @property
-    def verification_method(self) -> str:
-        return verification_method(self.did, self.key.public_key)
+    def __init__(self, key: SigningKey, did: str) -> None:
+        self.key, self.did = key, did
+        self.verification_method = verification_method(did, key.public_key)  # checked once, not per credential
 
     def __call__(self, document: bytes) -> bytes:
         credential = json.loads(document)
-        if credential.get("issuer", {}).get("id") != self.did:
-            raise StoreError(f"credential {credential.get('id')} names issuer {credential.get('issuer', {}).get('id')!r}, "
-                             f"not the signing DID {self.did!r}; it cannot be signed by this key")
-        proof = create_proof(credential, self.key, self.verification_method, credential["validFrom"],
-                             canonicalizer=credential_canonicalizer())
+        issuer = credential.get("issuer", {}).get("id")
+        if issuer != self.did:
+            raise StoreError(f"credential {credential.get('id')} names issuer {issuer!r}, not the signing DID {self.did!r}; "
+                             "it cannot be signed by this key")
+        proof = proof_options(self.verification_method, credential["validFrom"])  # what create_proof signs
+        signature = self.key.sign(hash_data(credential, proof, canonicalizer=credential_canonicalizer()))
+        proof["proofValue"] = multibase.encode_base58btc(signature)
         return json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode()
 
     def sign_document(self, document: dict[str, Any]) -> dict[str, Any]:
