@@ -13,14 +13,19 @@ Two ways to the same text:
 Contexts are served only from the pinned copies shipped in :mod:`anchor.schemas`, by exact URL;
 anything else fails closed (InputError ``unknown_context``) and nothing is ever fetched.
 
-| URL | file | sha256 |
+| URL | file (sha256 prefix) | source |
 |---|---|---|
-| https://www.w3.org/ns/credentials/v2 | credentials_v2_context.jsonld | 59955ced6697d61e... |
-| https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json | ob_v3p0_context-3.0.3.json | ef2fa9c7846dce23... |
-| https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json | ob_v3p0_context-3.0.2.json | 00666ad080ba4076... |
-| https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json | ob_v3p0_context-3.0.1.json | 5f3d9dd6288ef437... |
-| https://w3id.org/security/data-integrity/v2 | data_integrity_v2_context.jsonld | 67f21e6e33a6c14e... |
-| https://w3id.org/security/multikey/v1 | multikey_v1_context.jsonld | ba2c182de2d92f7e... |
+| https://www.w3.org/ns/credentials/v2 | credentials_v2_context.jsonld (59955ced) | W3C, as served |
+| https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json | ob_v3p0_context-3.0.3.json (ef2fa9c7) | 1EdTech/openbadges-specification@1af145ff ob_v3p0/ |
+| https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json | ob_v3p0_context-3.0.2.json (00666ad0) | same |
+| https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json | ob_v3p0_context-3.0.1.json (d582f356) | same |
+| https://purl.imsglobal.org/spec/ob/v3p0/extensions.json | ob_v3p0_extensions.json (87c06c81) | as served (openbadgeslib 4.6.3's pinned copy) |
+| https://w3id.org/security/data-integrity/v2 | data_integrity_v2_context.jsonld (67f21e6e) | as served (openbadgeslib 4.6.3's pinned copy) |
+| https://w3id.org/security/multikey/v1 | multikey_v1_context.jsonld (ba2c182d) | as served (openbadgeslib 4.6.3's pinned copy) |
+
+(openbadgeslib pins a later revision of context-3.0.3.json that adds ``endorsementJwt`` and
+``jti``; anchor ships the one in the 1EdTech repository and the workplace's standards. The two
+give the same statements for every document that uses neither term.)
 
 Safe mode: a proof covers the RDF statements, not the JSON, so a JSON member that produces no
 statement would ride along unsigned. Every such case is an InputError: a term no pinned context
@@ -54,6 +59,7 @@ PINNED_CONTEXTS: Mapping[str, str] = {
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob_v3p0_context-3.0.3.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json": "ob_v3p0_context-3.0.2.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "ob_v3p0_context-3.0.1.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob_v3p0_extensions.json",
     "https://w3id.org/security/data-integrity/v2": "data_integrity_v2_context.jsonld",
     "https://w3id.org/security/multikey/v1": "multikey_v1_context.jsonld",
 }
