@@ -69,7 +69,7 @@ def reference_quads(quads: list[rdfc.Quad]) -> str:
 # Text as people type it: quotes, backslashes, new lines, tabs, emoji, accents, CJK, RTL.
 SPECIAL = ['"', "\\", "\n", "\r\n", "\t", "😀", "é", "漢字", "עברית", "\u00a0", "%", "{}", "<>", "'", "\\n", "\\\"", "&amp;"]
 PEOPLE_TEXT = st.lists(st.one_of(st.sampled_from(SPECIAL), st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8)),
-                       min_size=1, max_size=5).map("".join)
+                       min_size=1, max_size=5).map("".join).filter(lambda s: s.strip())
 HEX = st.text("0123456789abcdef", min_size=32, max_size=32)
 WHEN = st.sampled_from(["2026-01-15T09:30:00Z", "2025-12-31T23:59:59Z", "2026-06-01T00:00:00Z"])
 
