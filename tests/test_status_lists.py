@@ -5,7 +5,6 @@ real HTTP, and openbadgeslib's status check reads them there."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -14,10 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from openbadgeslib.ob3 import status as ob_status
+from openbadgeslib.ob3.credential import OpenBadgeCredential
+from openbadgeslib.ob3.ldp import verify_data_integrity_proof
 from openbadgeslib.ob3.verifier import OB3VerificationError
 from sqlalchemy import delete, update
 
@@ -25,6 +29,8 @@ from anchor.api import create_app
 from anchor.api.service import ServiceConfig
 from anchor.app.auditing import issuer_audit, read_history
 from anchor.app.revoking import request_batch_revocation, request_revocation, submit_revocations
+from anchor.app.signing import signer_for
+from anchor.app.signing_keys import dev_signing_key_for
 from anchor.app.status_lists import (
     ChainRevocations,
     chain_revocations,
@@ -35,7 +41,8 @@ from anchor.app.status_lists import (
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
-from anchor.core.canonical import canonical_bytes
+from anchor.core.dataintegrity import create_proof, verify_proof
+from anchor.core.ed25519 import SigningKey, did_key, verification_method
 from anchor.core.errors import ConfigError
 from anchor.core.status_list import LIST_SIZE, decode_list, encode_list, list_location, list_url, set_bits, status_entry
 from anchor.store import Issuer
@@ -44,21 +51,26 @@ from tests.world import World, live_server, make_world
 
 pytestmark = pytest.mark.chain
 
-DID = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 PUBLIC = "https://badges.uni.example"
 FAR = 2 * LIST_SIZE + 5  # one credential's status index lands in list 2
 
 
-def digest_sign_for_tests(document: dict[str, Any]) -> dict[str, Any]:
-    """NOT a signature: stands in for the issuer's eddsa-rdfc-2022 signer (wired by the integrator)
-    with a digest of the unsigned document, so a stored list altered afterwards no longer matches."""
-    digest = hashlib.sha256(canonical_bytes(document)).hexdigest()
-    return {**document, "proof": {"type": "DataIntegrityProof", "cryptosuite": "test-only-digest", "proofValue": digest}}
+KEY = SigningKey.from_seed(bytes(range(32)))
+DID = did_key(KEY.public_key)
 
 
-def digest_verify_for_tests(document: dict[str, Any]) -> bool:
-    unsigned = {k: v for k, v in document.items() if k != "proof"}
-    return bool(document.get("proof", {}).get("proofValue") == hashlib.sha256(canonical_bytes(unsigned)).hexdigest())
+def sign(document: dict[str, Any]) -> dict[str, Any]:
+    """The issuer's eddsa-rdfc-2022 proof, as the CLI's signer adds it."""
+    return {**document, "proof": create_proof(document, KEY, verification_method(DID, KEY.public_key), document["validFrom"])}
+
+
+def verify(document: dict[str, Any]) -> bool:
+    return verify_proof(document, document["proof"], KEY.public_key)
+
+
+def public_pem() -> bytes:
+    return Ed25519PublicKey.from_public_bytes(KEY.public_key).public_bytes(serialization.Encoding.PEM,
+                                                                            serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 @pytest.fixture
@@ -108,7 +120,7 @@ def shown(w: World, number: int) -> set[int]:
 
 def codes(w: World) -> dict[str, list[dict[str, Any]]]:
     view = RegistryReader.connect(w.chain.rpc_url, w.registry.address, head_ttl=0)
-    report = issuer_audit(w.store, read_history(view), w.issuer.address, verify_status_list=digest_verify_for_tests)
+    report = issuer_audit(w.store, read_history(view), w.issuer.address, verify_status_list=verify)
     out: dict[str, list[dict[str, Any]]] = {}
     for f in report.findings:
         if f.code.startswith("status_list"):
@@ -127,7 +139,7 @@ def test_published_lists_equal_the_chain(world: World) -> None:
     state = read_history(view)
     assert chain_revocations(state, world.issuer.address, block=revoked.block) == revoked
 
-    report = publish_status_lists(world.store, issuer, revoked, digest_sign_for_tests)
+    report = publish_status_lists(world.store, issuer, revoked, sign)
     assert (report.lists, report.changed, report.kept, report.unmapped) == ([0, 2], [0, 2], [], 0)
     expected = revoked_status_indexes(world)
     assert len(expected) == 2 + 5 + 1 and report.revoked == len(expected)
@@ -138,27 +150,29 @@ def test_published_lists_equal_the_chain(world: World) -> None:
     document = json.loads(row.document)
     url = list_url(PUBLIC, world.issuer.address, 0)
     assert document["id"] == url and document["issuer"] == DID and document["credentialSubject"]["id"] == url + "#list"
-    assert document["type"] == ["VerifiableCredential", "BitstringStatusListCredential"] and digest_verify_for_tests(document)
+    assert document["type"] == ["VerifiableCredential", "BitstringStatusListCredential"] and verify(document)
+    assert document["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    verify_data_integrity_proof(document, public_pem())  # openbadgeslib checks the list's signature too
     assert codes(world) == {}
 
     # Publishing again from the same chain changes no bit; an older view of the chain is kept out.
-    again = publish_status_lists(world.store, issuer, revoked, digest_sign_for_tests)
+    again = publish_status_lists(world.store, issuer, revoked, sign)
     assert (again.lists, again.changed) == ([0, 2], [])
     stale = ChainRevocations({}, frozenset(), revoked.block - 1)
-    assert publish_status_lists(world.store, issuer, stale, digest_sign_for_tests).kept == [0, 2]
+    assert publish_status_lists(world.store, issuer, stale, sign).kept == [0, 2]
     assert shown(world, 0) | shown(world, 2) == expected
 
 
 def test_a_new_revocation_shows_after_publishing_again(world: World) -> None:
     issuer = issuer_of(world)
-    publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+    publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), sign)
     b3 = world.store.batches(issuer.id)[2]
     (far,) = [cid for leaf, cid, _ in world.store.iter_documents(b3.id) if leaf == 1]
     assert world.store.credential(far).status_index == FAR  # revoked on chain already
     assert FAR in shown(world, 2)
     world.registry.revoke(world.issuer, b3.root, [(0, 0b1)], 2)  # leaf 0 of batch 3, behind the database's back
     assert codes(world)["status_list_unrevoked"][0]["severity"] == "critical"  # the audit sees the list lag
-    report = publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+    report = publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), sign)
     assert report.changed == [0] and codes(world) == {}
     (leaf0,) = [cid for leaf, cid, _ in world.store.iter_documents(b3.id) if leaf == 0]
     assert world.store.credential(leaf0).status_index in shown(world, 0)
@@ -167,7 +181,7 @@ def test_a_new_revocation_shows_after_publishing_again(world: World) -> None:
 def test_the_audit_finds_a_tampered_missing_or_unreadable_list(world: World) -> None:
     issuer = issuer_of(world)
     revoked = read_chain_revocations(world.registry, world.issuer.address)
-    publish_status_lists(world.store, issuer, revoked, digest_sign_for_tests)
+    publish_status_lists(world.store, issuer, revoked, sign)
     expected = revoked_status_indexes(world)
     in_list0 = sorted(i for i in expected if i < LIST_SIZE)
     hidden, added = in_list0[0], next(i for i in range(LIST_SIZE) if i not in expected and world.store.credential_by_status_index(issuer.id, i))
@@ -178,7 +192,7 @@ def test_the_audit_finds_a_tampered_missing_or_unreadable_list(world: World) -> 
         document = json.loads(row.document)
         document["credentialSubject"]["encodedList"] = encode_list(bits)
         if resign:
-            document = digest_sign_for_tests({k: v for k, v in document.items() if k != "proof"})
+            document = sign({k: v for k, v in document.items() if k != "proof"})
         with world.store.session() as s:
             s.execute(update(StatusListRow).where(StatusListRow.issuer_id == issuer.id, StatusListRow.list_number == 0)
                       .values(document=json.dumps(document)))
@@ -204,15 +218,17 @@ def test_the_audit_finds_a_tampered_missing_or_unreadable_list(world: World) -> 
     found = codes(world)
     assert set(found) == {"status_list_unreadable", "status_list_missing"} and found["status_list_missing"][0]["subject"]["list"] == 2
     # Publishing again repairs everything.
-    publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+    publish_status_lists(world.store, issuer, read_chain_revocations(world.registry, world.issuer.address), sign)
     assert codes(world) == {}
 
 
 def test_an_issuer_without_a_public_url_publishes_nothing_and_the_audit_does_not_ask(anvil: DevChain, tmp_path: Path) -> None:
     w = make_world(Chain(anvil.rpc_url), tmp_path, n=3)
-    issuer = issuer_of(w)
+    issuer = w.store.set_issuer_identity(issuer_of(w).id, public_url=None)  # as issuers registered before signed badges
+    with w.store.session() as s:
+        s.execute(delete(StatusListRow))
     with pytest.raises(ConfigError) as e:
-        publish_status_lists(w.store, issuer, read_chain_revocations(w.registry, w.issuer.address), digest_sign_for_tests)
+        publish_status_lists(w.store, issuer, read_chain_revocations(w.registry, w.issuer.address), sign)
     assert e.value.reason == "no_public_url"
     assert compare_status_lists(w.store, issuer, read_chain_revocations(w.registry, w.issuer.address)) == []
     # Once it has one, a list its anchored credentials need and that is not there is a finding.
@@ -230,7 +246,7 @@ def served(world: World, anvil: DevChain) -> Iterator[str]:
     with live_server(app) as base:
         issuer = issuer_of(world)
         world.store.set_issuer_identity(issuer.id, public_url=base)
-        publish_status_lists(world.store, issuer_of(world), read_chain_revocations(world.registry, world.issuer.address), digest_sign_for_tests)
+        publish_status_lists(world.store, issuer_of(world), read_chain_revocations(world.registry, world.issuer.address), sign)
         yield base
 
 
@@ -312,3 +328,43 @@ def test_the_status_list_operation_conforms_to_the_openapi_document(world: World
     out = run.stdout + run.stderr
     assert run.returncode == 0 and "No issues found" in out, out[-6000:]
     assert "Tested: 1" in " ".join(out.split()) and "Missing test data" not in out, out[-3000:]
+
+
+def test_exported_badges_name_lists_that_openbadgeslib_reads(anvil: DevChain, tmp_path: Path) -> None:
+    """End to end as wired: badges issued and exported name their bit; one is revoked on chain;
+    the lists are published with the issuer's own key; openbadgeslib, given each exported badge,
+    fetches the list the badge names (from the service) and finds exactly the revoked one."""
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=6)
+    issuer = issuer_of(w)
+    victim = w.badges[2]["id"]
+    request_revocation(w.store, issuer.id, [victim], 1, None)
+    submit_revocations(w.store, w.registry, w.issuer, issuer.id)
+    key = dev_signing_key_for(issuer.address)
+    signer = signer_for(issuer.did, key, issuer.signing_key)
+    app = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry=w.registry.address, database_url=w.db_url, head_ttl=0.2))
+    with live_server(app) as base:
+        report = publish_status_lists(w.store, issuer, read_chain_revocations(w.registry, issuer.address), signer.sign_document)
+        assert (report.lists, report.revoked) == ([0], 1)
+        assert issuer.public_url is not None
+        fetched: list[str] = []
+
+        def download(url: str) -> bytes:  # the public URL the badge names, served here
+            assert url.startswith(issuer.public_url + "/status/")
+            fetched.append(url)
+            r = requests.get(base + urlsplit(url).path, timeout=5)
+            r.raise_for_status()
+            return r.content
+
+        for badge in w.badges:
+            credential = OpenBadgeCredential.from_vc_document(badge)
+            if badge["id"] == victim:
+                with pytest.raises(OB3VerificationError, match="'revocation' is set"):
+                    ob_status.check_credential_status(credential, download=download)
+            else:
+                ob_status.check_credential_status(credential, download=download)
+        assert len(fetched) == 6
+        listed = json.loads(download(fetched[0]))
+    assert listed["issuer"] == issuer.did and listed["proof"]["verificationMethod"].startswith(issuer.did + "#")
+    pem = Ed25519PublicKey.from_public_bytes(key.public_key).public_bytes(serialization.Encoding.PEM,
+                                                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    verify_data_integrity_proof(listed, pem)
