@@ -1,7 +1,11 @@
-"""Set-up shared by the benchmarks: a registered issuer with N credentials issued and anchored."""
+"""Set-up shared by the benchmarks: a registered issuer (with its Ed25519 signing key bound in the
+registry) and credentials issued, anchored and signed as ``anchor export`` signs them."""
 
 from __future__ import annotations
 
+import csv
+import io
+import random
 import sys
 from pathlib import Path
 
@@ -11,21 +15,62 @@ sys.path.insert(0, str(ROOT))
 from anchor.app.anchoring import Anchorer  # noqa: E402
 from anchor.app.issuing import issue_credentials  # noqa: E402
 from anchor.app.registration import register_issuer  # noqa: E402
+from anchor.app.signing import BadgeSigner, signer_for  # noqa: E402
+from anchor.app.signing_keys import dev_signing_key_for  # noqa: E402
 from anchor.chain.signer import Signer  # noqa: E402
 from anchor.chain.writer import Registry  # noqa: E402
 from anchor.core.achievement import build_achievement, parse_achievement_text  # noqa: E402
 from anchor.core.roster import parse_roster  # noqa: E402
 from anchor.store import Store  # noqa: E402
 
+ISSUER_NAME = "Bench University"
 
-def issue_and_anchor(registry: Registry, issuer: Signer, admin: Signer, db_url: str, n: int, *, max_batch: int = 1_000_000) -> Store:
-    """Register ``issuer`` (with ``admin``), issue ``n`` credentials of the sample achievement into
-    ``db_url`` and anchor them in batches of ``max_batch``. Returns the open store."""
-    store = Store.open(db_url)
-    register_issuer(store, registry, issuer, admin, name="Bench University", profile_id="https://bench.example/issuer")
+
+def roster_csv(n: int, seed: int = 1) -> str:
+    """A synthetic roster of ``n`` distinct recipients; some rows fill the optional columns, so
+    the credentials come in several shapes (evidence, validUntil, narrative present or absent)."""
+    rnd = random.Random(seed)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["name", "email", "evidence_url", "valid_until", "narrative"])
+    for i in range(n):
+        w.writerow(
+            [
+                f"Learner {i:07d} {rnd.choice(('Ng', 'Okafor', 'Müller', 'García', 'Tanaka', 'Smith'))}",
+                f"learner.{i:07d}@bench.example",
+                f"https://bench.example/portfolio/{i}" if i % 3 == 0 else "",
+                "2030-12-31" if i % 4 == 0 else "",
+                f"Capstone project #{i}: an analysis of a public data set" if i % 5 == 0 else "",
+            ]
+        )
+    return out.getvalue()
+
+
+def register(store: Store, registry: Registry, issuer: Signer, admin: Signer) -> None:
+    """Register ``issuer`` (authorized by ``admin``) named by the did:key of its development
+    signing key, the key bound in the registry."""
+    register_issuer(store, registry, issuer, admin, name=ISSUER_NAME, signing_key=dev_signing_key_for(issuer.address))
+
+
+def badge_signer(store: Store, issuer: Signer) -> BadgeSigner:
+    """The export signer of a registered ``issuer`` (what ``anchor export`` signs with)."""
     row = store.issuer(issuer.address)
     assert row is not None
-    roster = "name,email\n" + "".join(f"Learner {i},learner{i}@bench.example\n" for i in range(n))
+    return signer_for(row.did, dev_signing_key_for(issuer.address), row.signing_key)
+
+
+def issue_and_anchor(registry: Registry, issuer: Signer, admin: Signer, db_url: str, n: int, *, max_batch: int = 1_000_000,
+                     roster: str | None = None) -> Store:
+    """Register ``issuer`` (with ``admin``, signing key bound), issue ``n`` credentials of the
+    sample achievement into ``db_url`` (``roster``: a CSV of them; default: names and emails
+    only) and anchor them in batches of ``max_batch``. Returns the open store; sign the badges
+    with :func:`badge_signer`."""
+    store = Store.open(db_url)
+    register(store, registry, issuer, admin)
+    row = store.issuer(issuer.address)
+    assert row is not None
+    if roster is None:
+        roster = "name,email\n" + "".join(f"Learner {i},learner{i}@bench.example\n" for i in range(n))
     achievement = build_achievement(parse_achievement_text((ROOT / "examples" / "achievement.yaml").read_text()))
     issue_credentials(store, row, achievement, parse_roster(roster))
     Anchorer(store, registry, issuer, row).run(max_batch=max_batch)

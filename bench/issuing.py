@@ -1,20 +1,28 @@
-"""Issuing throughput end to end, and Merkle tree speed next to blockcerts-merkletools.
+"""Signed issuing throughput end to end, signing per credential next to openbadgeslib's signer,
+and Merkle tree speed next to blockcerts-merkletools.
 
     python bench/issuing.py
-    python bench/issuing.py --sizes 10000,100000 --tree 1000000
+    python bench/issuing.py --sizes 10000,100000 --tree 0
     python bench/issuing.py --db postgresql://localhost/postgres    # PostgreSQL instead of SQLite
 
-Two parts, one run:
+Three parts, one run:
 
-1. End to end, for each roster size N (default 10,000 and 100,000): roster CSV → parse →
-   issue (OB 3.0 documents, canonical bytes, leaf hashes, database insert) → anchor (one batch
-   of N: batching in the database, Merkle tree, tree chunks stored, one transaction confirmed
-   on Anvil) → export (proofs, one file per credential). Each N runs in its own subprocess with
-   a fresh temporary directory, a fresh database and a fresh Anvil, so its peak RSS
-   (``getrusage(RUSAGE_SELF).ru_maxrss`` of that process; Anvil is another process) is its own.
-   Writing the synthetic roster file, starting Anvil, deploying the registry and registering the
-   issuer are set-up and are not timed.
-2. Merkle tree over 1,000,000 leaves (``--tree``, 0 skips it): ``anchor.core.merkle.build_levels``
+1. Signed issuing end to end, for each roster size N (default 10,000 and 100,000): roster CSV →
+   parse → issue (OB 3.0 documents with credentialStatus, canonical bytes, leaf hashes, database
+   insert) → anchor (one batch of N: batching in the database, Merkle tree, tree chunks stored,
+   one transaction confirmed on Anvil) → export (each credential signed, ``eddsa-rdfc-2022``
+   with template canonicalization, next to its anchor receipt; one file per credential). anchor
+   signs at export, so the export phase is where the signing time is. Each N runs in its own
+   subprocess with a fresh temporary directory, a fresh database and a fresh Anvil, so its peak
+   RSS (``getrusage(RUSAGE_SELF).ru_maxrss`` of that process; Anvil is another process) is its
+   own. Writing the synthetic roster file, starting Anvil, deploying the registry and
+   registering the issuer (named by the did:key of its development signing key, the key bound in
+   the registry) are set-up and are not timed.
+2. Signing and signature checking per credential (``--signing``, default 2,000 credentials; 0
+   skips it): see ``bench/signing.py``: anchor's signer on the template and the general path,
+   openbadgeslib's ``add_data_integrity_proof``, pyld's canonicalization alone, and signature
+   checking as ``anchor verify`` does it, warm and cold; the proofs proven identical.
+3. Merkle tree over 1,000,000 leaves (``--tree``, 0 skips it): ``anchor.core.merkle.build_levels``
    and every proof through ``anchor.core.merkle.iter_proofs`` (best of ``--repeat``), against
    ``blockcerts_merkletools.MerkleTools`` ``make_tree`` and ``get_proof`` for every index (once;
    it takes ~10 s). Neither side keeps its 1M proofs: each is made and dropped. The roots and a
@@ -32,7 +40,6 @@ Reference figures and targets (from the spec) are printed next to the measuremen
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import json
 import os
@@ -54,6 +61,8 @@ from anchor.app.anchoring import Anchorer
 from anchor.app.exporting import export_credentials
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
+from anchor.app.signing import signer_for
+from anchor.app.signing_keys import dev_signing_key_for
 from anchor.chain.anvil import DevChain
 from anchor.chain.artifact import project_root
 from anchor.chain.node import Chain
@@ -61,16 +70,20 @@ from anchor.chain.signer import dev_signer
 from anchor.chain.writer import Registry
 from anchor.core import merkle
 from anchor.core.achievement import build_achievement, parse_achievement_text
-from anchor.core.credential import leaf_of
+from anchor.core.credential import credential_canonicalizer, leaf_of
 from anchor.core.proof import find_anchor_proof
 from anchor.core.roster import parse_roster
+from anchor.core.signature import check_signature
 from anchor.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _world import ISSUER_NAME, roster_csv
 
 T = TypeVar("T")
 
 # Reference figures and targets (spec).
 REF_CERT_ISSUER_PER_S = 105  # Blockcerts cert-issuer, credentials/s end to end
-TARGET_PER_S = 10_000  # credentials/s end to end, at N = 100,000
+TARGET_PER_S = 10_000  # signed credentials/s end to end, at N = 100,000
 TARGET_RSS_MB = 600  # peak RSS at N = 100,000
 TARGET_AT_N = 100_000
 REF_MT_TREE_S = 0.92  # blockcerts-merkletools, 1M-leaf tree, reference machine
@@ -80,13 +93,12 @@ TARGET_TREE_S = 0.6  # 1M-leaf tree
 TARGET_PROOFS_S = 3.0  # all 1M proofs
 TREE_TARGET_AT = 1_000_000
 
-PROFILE_ID = "https://bench.example/issuer"
 RESULT_TAG = "BENCH-RESULT "
 PHASES = (
     ("parse", "(a) roster CSV → parse_roster"),
     ("issue", "(b) issue_credentials"),
     ("anchor", "(c) Anchorer.run"),
-    ("export", "(d) export_credentials"),
+    ("export", "(d) export_credentials, signing"),
 )
 
 
@@ -113,20 +125,7 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 def write_roster(path: Path, n: int, seed: int = 1) -> None:
     """A synthetic roster of ``n`` distinct recipients; some rows fill the optional columns."""
-    rnd = random.Random(seed)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["name", "email", "evidence_url", "valid_until", "narrative"])
-        for i in range(n):
-            w.writerow(
-                [
-                    f"Learner {i:07d} {rnd.choice(('Ng', 'Okafor', 'Müller', 'García', 'Tanaka', 'Smith'))}",
-                    f"learner.{i:07d}@bench.example",
-                    f"https://bench.example/portfolio/{i}" if i % 3 == 0 else "",
-                    "2030-12-31" if i % 4 == 0 else "",
-                    f"Capstone project #{i}: an analysis of a public data set" if i % 5 == 0 else "",
-                ]
-            )
+    path.write_text(roster_csv(n, seed), encoding="utf-8")
 
 
 @contextmanager
@@ -167,6 +166,8 @@ class EndToEnd:
     peak_rss_mb: float = 0.0
     export_bytes: int = 0
     verified_on_chain: bool = False
+    signature_checks: bool = False  # a random badge's eddsa-rdfc-2022 signature checks (anchor verify's check)
+    template_stats: dict[str, int] = field(default_factory=dict)  # export's canonicalization paths (this process's share)
 
     @property
     def total(self) -> float:
@@ -191,9 +192,10 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
             try:
                 chain = Chain(node.rpc_url)
                 registry, _ = Registry.deploy(chain, admin)
-                register_issuer(store, registry, issuer, admin, name="Bench University", profile_id=PROFILE_ID)
+                signing_key = dev_signing_key_for(issuer.address)
+                register_issuer(store, registry, issuer, admin, name=ISSUER_NAME, signing_key=signing_key)
                 issuer_row = store.issuer(issuer.address)
-                assert issuer_row is not None
+                assert issuer_row is not None and issuer_row.did is not None
                 result = EndToEnd(n=n, db=store.engine.dialect.name)
 
                 # Store.create_batch is the database + tree part of Anchorer.run; time it apart.
@@ -221,8 +223,11 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
                 anchored = phase(
                     "anchor", lambda: Anchorer(store, registry, issuer, issuer_row, confirmations=1).run(max_batch=n)
                 )
-                exported = phase("export", lambda: export_credentials(store, issuer_row.id, issuer.address, out_dir))
+                exported = phase("export", lambda: export_credentials(
+                    store, issuer_row.id, issuer.address, out_dir,
+                    sign=signer_for(issuer_row.did, signing_key, issuer_row.signing_key)))
                 result.peak_rss_mb = peak_rss_mb()
+                result.template_stats = dict(credential_canonicalizer().stats)
 
                 # Not timed: the run did what it claims, and a badge verifies on chain.
                 assert not roster.errors and len(roster.rows) == n, "synthetic roster did not parse cleanly"
@@ -235,6 +240,8 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
                 badge = json.loads(random.Random(n).choice(files).read_text())
                 proof = find_anchor_proof(badge)
                 result.verified_on_chain = registry.verify(proof.issuer_address, proof.root, leaf_of(badge), proof.index, list(proof.path))
+                claim = check_signature(badge, badge["issuer"]["id"])
+                result.signature_checks = claim is not None and claim.ok and claim.public_key == issuer_row.signing_key
                 return result
             finally:
                 store.close()
@@ -327,7 +334,8 @@ def verdict(ok: bool) -> str:
 
 
 def print_end_to_end(runs: list[EndToEnd]) -> None:
-    print(f"End to end: roster CSV → parse → issue → anchor (one batch, Anvil) → export   [{runs[0].db}]")
+    print(f"Signed issuing end to end: roster CSV → parse → issue → anchor (one batch, Anvil) → export with "
+          f"eddsa-rdfc-2022 signatures   [{runs[0].db}]")
     label_w = 38
     head = f"{'':<{label_w}}" + "".join(f"{f'N = {r.n:,}':>22}" for r in runs)
     print(head)
@@ -349,12 +357,16 @@ def print_end_to_end(runs: list[EndToEnd]) -> None:
         print(f"{f'  peak after ({key})':<{label_w}}" + "".join(f"{r.rss_after[key]:>22,.0f}" for r in runs))
     print(f"{'exported (MB, estimated)':<{label_w}}" + "".join(f"{r.export_bytes / 1e6:>22,.1f}" for r in runs))
     print(f"{'a badge verifies on chain':<{label_w}}" + "".join(f"{str(r.verified_on_chain):>22}" for r in runs))
+    print(f"{'  and its signature checks':<{label_w}}" + "".join(f"{str(r.signature_checks):>22}" for r in runs))
+    print(f"{'export: template path (parent share)':<{label_w}}"
+          + "".join(f"{r.template_stats.get('fast', 0):>14,} of {sum(r.template_stats.values()) - r.template_stats.get('templates', 0):>5,}"
+                    for r in runs))
 
     at = next((r for r in runs if r.n == TARGET_AT_N), None)
     print()
     print(f"  reference: Blockcerts cert-issuer ~{REF_CERT_ISSUER_PER_S} credentials/s end to end")
     if at is not None:
-        print(f"  target ≥ {TARGET_PER_S:,} credentials/s at N = {TARGET_AT_N:,}: {at.per_second:,.0f}/s "
+        print(f"  target ≥ {TARGET_PER_S:,} signed credentials/s end to end at N = {TARGET_AT_N:,}: {at.per_second:,.0f}/s "
               f"({at.per_second / REF_CERT_ISSUER_PER_S:,.0f}x cert-issuer) → {verdict(at.per_second >= TARGET_PER_S)}")
         print(f"  target peak RSS ≤ {TARGET_RSS_MB} MB at N = {TARGET_AT_N:,}: {at.peak_rss_mb:,.0f} MB "
               f"→ {verdict(at.peak_rss_mb <= TARGET_RSS_MB)}")
@@ -387,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="10000,100000", help="roster sizes N, comma-separated (default 10000,100000)")
     p.add_argument("--tree", type=int, default=1_000_000, help="leaves for the Merkle comparison (0 skips it)")
     p.add_argument("--repeat", type=int, default=3, help="runs of our tree + proofs; the best is kept (default 3)")
+    p.add_argument("--signing", type=int, default=2000,
+                   help="credentials for the per-credential signing section (bench/signing.py; 0 skips it)")
     p.add_argument("--db", default="sqlite:///{tmp}/anchor.db", help="database URL (see the module docstring)")
     p.add_argument("--tmpdir", help="where the per-run temporary directories go (default: the system's, e.g. /tmp);"
                    " /dev/shm takes the disk out of the figures")
@@ -409,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     if runs:
         print(f"temporary directories (roster, database, exported badges) in {args.tmpdir or tempfile.gettempdir()}")
         print_end_to_end(runs)
+        print()
+    if args.signing > 0:
+        import signing
+
+        signing.print_signing(signing.run(args.signing, note=note))
         print()
     if args.tree > 0:
         note(f"  Merkle tree over {args.tree:,} leaves, ours then merkletools ...")

@@ -6,7 +6,7 @@ One run on this machine: N credentials are issued and anchored into a fresh SQLi
 fresh Anvil (not timed), then the service runs under gunicorn and wrk drives, at a fixed
 concurrency, (1) a bare Flask endpoint returning a constant under the same gunicorn settings,
 (2) ``GET /api/v1/credentials/<id>/proof`` for random ids among 20,000 spread over the batch, (3)
-``POST /api/v1/verify`` with real badges: 2,000 verified again and again (the service caches the
+``POST /api/v1/verify`` with real (signed) badges: 2,000 verified again and again (the service caches the
 chain-independent part per distinct document), and 20,000 distinct ones (cold: almost no repeats
 within a run). It prints requests/s, p50 and p99 latency, the ratio to the bare endpoint, and the
 offline verifier's time per credential once connected. wrk comes from Debian (installed with
@@ -34,7 +34,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _world import issue_and_anchor  # noqa: E402
+from _world import badge_signer, issue_and_anchor  # noqa: E402
 from anchor.app.exporting import credential_with_proof, receipts_for  # noqa: E402
 from anchor.app.verifying import Verdict, Verifier, VerifyOptions  # noqa: E402
 from anchor.chain.anvil import DevChain, free_port  # noqa: E402
@@ -103,13 +103,15 @@ def ensure_wrk() -> str:
 
 
 def build_world(n: int, tmp: Path) -> tuple[DevChain, Registry, str, list[str], list[bytes]]:
-    """N anchored credentials; returns chain, registry, db url, sample ids and sample badge bodies."""
+    """N anchored credentials; returns chain, registry, db url, sample ids and sample badge bodies
+    (signed, eddsa-rdfc-2022, as ``anchor export`` signs them)."""
     node = DevChain.start()
     chain = Chain(node.rpc_url)
     admin, issuer = dev_signer(0), dev_signer(1)
     registry, _ = Registry.deploy(chain, admin)
     db_url = f"sqlite:///{tmp / 'anchor.db'}"
     store = issue_and_anchor(registry, issuer, admin, db_url, n)
+    sign = badge_signer(store, issuer)
     (batch,) = store.batches()
     levels = store.levels(batch.id)
     receipts = receipts_for(batch, issuer.address)
@@ -121,7 +123,7 @@ def build_world(n: int, tmp: Path) -> tuple[DevChain, Registry, str, list[str], 
             ids.append(credential_id)
             path = ",".join(f'{{"{"right" if pos & 1 else "left"}":"{node_.hex()}"}}'
                             for (_, pos), node_ in zip(merkle.path_positions(index, n), merkle.prove(levels, index), strict=True))
-            bodies.append(credential_with_proof(document, receipts.render(index, path)))
+            bodies.append(credential_with_proof(document, receipts.render(index, path), sign(document)))
     store.close()
     return node, registry, db_url, ids, bodies
 
