@@ -61,9 +61,12 @@ class Cli:
         return subprocess.run(self.command(*args), env=self.env(crash_at, **extra_env), capture_output=True, text=True,
                               timeout=timeout)
 
-    def setup_issuer(self, profile: str = "https://uni.example/issuer") -> None:
+    def setup_issuer(self, profile: str | None = None) -> None:
+        """Deploy a registry and register account 1 as "Uni": named by the did:key of its
+        development signing key unless ``profile`` (a DID) is given."""
         self.ok("deploy")
-        self.ok("issuer", "register", "--name", "Uni", "--profile-id", profile, "--url", "https://uni.example")
+        profile_args = ["--profile-id", profile] if profile is not None else []
+        self.ok("issuer", "register", "--name", "Uni", *profile_args, "--url", "https://uni.example")
 
 
 def write_roster(path: Path, n: int, *, prefix: str = "p") -> Path:

@@ -142,7 +142,7 @@ def test_no_proof_before_the_configured_confirmations(cli: Cli, tmp_path: Path, 
     assert waited.returncode == 5 and "1 of 3 confirmations" in waited.stderr
     # The wait said what it waited for, and why it would not end by itself on this chain.
     assert "waiting for confirmations 1/3" in waited.stderr and "mines a block only when a transaction arrives" in waited.stderr
-    assert "wrote 0 badge file(s)" in cli.ok("export", str(tmp_path / "early"))
+    assert "wrote 0 badge(s) (json)" in cli.ok("export", str(tmp_path / "early"))
     Chain(anvil.rpc_url).dev_rpc("anvil_mine", 2)
     resumed = cli.subprocess("anchor")
     assert resumed.returncode == 0 and "(adopted)" in resumed.stdout

@@ -23,14 +23,19 @@ def _one_line(stderr: str) -> str:
 def test_an_unfunded_issuer_key_is_told_to_fund_it(anvil: DevChain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli = Cli(tmp_path / "home", anvil.rpc_url, capsys)
     key = "0x" + secrets.token_hex(32)  # a fresh account: authorized on chain, but holds no ether
+    signing_key = secrets.token_hex(32)  # a fresh account has no development signing key: give it one
     cli.ok("deploy")
-    register = cli.subprocess("issuer", "register", "--name", "Uni", "--profile-id", "https://uni.example/issuer",
-                              ANCHOR_ISSUER_KEY=key)
-    assert register.returncode == 0, register.stderr
+    # The admin authorizes the account (admin's ether); binding the signing key is the issuer's
+    # own transaction, so registration is the first thing to ask for funds.
+    register = cli.subprocess("issuer", "register", "--name", "Uni", ANCHOR_ISSUER_KEY=key, ANCHOR_SIGNING_KEY=signing_key)
+    assert register.returncode == 5, register.stderr
+    line = _one_line(register.stderr)
+    assert "holds 0.000000 ETH" in line and "fund it and run the command again" in line
+    assert key[2:] not in register.stderr + register.stdout and signing_key not in register.stderr + register.stdout
     issued = cli.subprocess("issue", str(write_roster(tmp_path / "r.csv", 3)), "--achievement", str(EXAMPLES / "achievement.yaml"),
-                            ANCHOR_ISSUER_KEY=key)
+                            ANCHOR_ISSUER_KEY=key, ANCHOR_SIGNING_KEY=signing_key)
     assert issued.returncode == 0, issued.stderr
-    anchored = cli.subprocess("anchor", ANCHOR_ISSUER_KEY=key)
+    anchored = cli.subprocess("anchor", ANCHOR_ISSUER_KEY=key, ANCHOR_SIGNING_KEY=signing_key)
     assert anchored.returncode == 5
     line = _one_line(anchored.stderr)
     assert "holds 0.000000 ETH" in line and "fund it and run the command again" in line

@@ -41,14 +41,14 @@ def test_issue_anchor_export_verify(cli: Cli, tmp_path: Path) -> None:
 
     # No proof before the anchor: nothing to export yet.
     out = cli.ok("export", str(tmp_path / "early"))
-    assert "wrote 0 badge file(s)" in out and "12 pending" in out
+    assert "wrote 0 badge(s) (json)" in out and "12 pending" in out
     assert not list((tmp_path / "early").glob("*.json"))
 
     out = cli.ok("anchor", "--max-batch", "5")
     assert out.count("(anchored)") == 3 and "anchored 12 credential(s) in 3 batch(es)" in out
 
     badges = tmp_path / "badges"
-    assert "wrote 12 badge file(s) from 3 batch(es)" in cli.ok("export", str(badges))
+    assert "wrote 12 badge(s) (json) from 3 batch(es)" in cli.ok("export", str(badges))
     files = sorted(badges.glob("*.json"))
     assert len(files) == 12 and not list(badges.glob("*.tmp"))
 
@@ -186,7 +186,7 @@ def test_keystore_keys_work_and_are_never_printed(tmp_path: Path, anvil: DevChai
     code, _, err = c(*base, "issuer", "show")
     assert code == 3 and "wrong password or corrupt file" in err
     monkeypatch.setenv("ANCHOR_KEYSTORE_PASSWORD", "correct horse battery")
-    out = c.ok(*base, "issuer", "register", "--name", "Keystore U", "--profile-id", "https://ks.example/issuer")
+    out = c.ok(*base, "issuer", "register", "--name", "Keystore U", "--profile-id", "did:web:ks.example")
     assert dev_signer(3).address in out and "keystore" in out
     monkeypatch.setenv("ANCHOR_ISSUER_KEY", "0x" + "12" * 31 + "zz")
     code, out, err = c(*base, "issuer", "show")
