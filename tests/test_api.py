@@ -203,3 +203,20 @@ def test_verification_page(url: str) -> None:
     r = requests.get(url + "/", timeout=5)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
     assert "/api/v1/verify" in r.text and "Content-Security-Policy" in r.headers
+
+
+def test_the_same_bytes_sent_as_another_form_get_their_own_answer(world: World, url: str) -> None:
+    """The prepared-badge cache is keyed by how the body was read, not by its bytes alone."""
+    from anchor.app.signing import signer_for
+    from anchor.app.signing_keys import dev_signing_key_for
+    from anchor.core import jwt
+
+    row = world.store.issuer(world.issuer.address)
+    assert row is not None
+    signer = signer_for(row.did, dev_signing_key_for(world.issuer.address), row.signing_key)
+    token = jwt.encode(world.badge(0), signer.key.sign, signer.verification_method).encode()
+    post = lambda ct: requests.post(f"{url}/api/v1/verify", data=token, headers={"Content-Type": ct}, timeout=10)  # noqa: E731
+    for _ in range(2):
+        as_jwt = post("application/jwt")
+        assert as_jwt.status_code == 200 and as_jwt.json()["verdict"] == "valid" and as_jwt.json()["format"] == "jwt"
+        assert problem(post("application/json"), 400)["type"].endswith("malformed-json")

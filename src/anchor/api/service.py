@@ -111,7 +111,9 @@ class Service:
         same badge verified again (a badge shown on a profile page is checked by every visitor)
         skips parsing, schema, canonicalization, signature and proof math; its chain checks still
         run. ``parse`` gives the credential object (JSON bodies) or the prepared badge (other forms)."""
-        digest = hashlib.sha256(body).digest()
+        # The parser is part of the key: the same bytes sent as JSON and as a JWT or image are
+        # different requests (one may be refused, the other read).
+        digest = hashlib.sha256(parse.__qualname__.encode() + b"\0" + body).digest()
         hit = self._prepared.get(digest)
         if hit is not None:
             return hit

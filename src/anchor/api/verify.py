@@ -26,7 +26,7 @@ AT_SCHEMA = {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "date-time
 
 
 JSON_TYPES = ("application/json", "application/ld+json", "application/vc+ld+json", "")
-OTHER_FORMS = ("application/jwt", "application/vc+jwt", "application/vc-ld+jwt", "text/plain", "image/png", "image/svg+xml")
+OTHER_FORMS = ("application/jwt", "application/vc+jwt", "application/vc-ld+jwt", "image/png", "image/svg+xml")
 
 
 def parse_presented(raw: bytes) -> Prepared:
