@@ -2,7 +2,9 @@
 
 Life of a credential: inserted by ``issue`` with no batch (pending); ``anchor`` puts it in a
 batch at a leaf index (batch ``pending`` → ``submitted`` → ``confirmed``); its proof is released
-only once its batch is confirmed. Revocations go ``pending`` → ``submitted`` → ``confirmed``.
+only once its batch is confirmed. Its status index (its bit in the issuer's Bitstring Status
+Lists) is reserved before its document is built, since the document names it. Revocations go
+``pending`` → ``submitted`` → ``confirmed``; the status lists are regenerated from the chain.
 Every transaction is stored signed, with hash and nonce, before it is broadcast. The status
 columns hold the values of the enums in ``anchor.core.status``.
 
