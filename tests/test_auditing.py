@@ -18,6 +18,7 @@ from anchor.app.auditing import compare_with_views, history_audit, issuer_audit,
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
 from anchor.app.revoking import request_revocation, submit_revocations
+from anchor.app.signing_keys import dev_signing_key_for
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
@@ -31,7 +32,7 @@ from anchor.core.roster import parse_roster
 from anchor.store import Store
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, RevocationRow, TransactionRow, TreeChunkRow
 from tests.helpers import Cli
-from tests.world import World, achievement, make_world
+from tests.world import PROFILE, World, achievement, make_world, publish_lists
 
 pytestmark = pytest.mark.chain
 
@@ -50,7 +51,7 @@ def codes(w: World, store: Store | None = None, **kw: Any) -> dict[str, list[dic
 
 @pytest.fixture
 def world(anvil: DevChain, tmp_path: Path) -> World:
-    return make_world(Chain(anvil.rpc_url), tmp_path, n=12, max_batch=5)
+    return make_world(Chain(anvil.rpc_url), tmp_path, n=12, max_batch=5, status_lists=True)
 
 
 def test_clean_registry_and_database_report_nothing(world: World) -> None:
@@ -98,7 +99,7 @@ def test_deleted_credential_and_deleted_batch(world: World) -> None:
 
 def test_anchoring_from_a_second_database(world: World, tmp_path: Path) -> None:
     hidden = Store.open(f"sqlite:///{tmp_path / 'hidden.db'}")
-    register_issuer(hidden, world.registry, world.issuer, None, name="Uni", profile_id="https://uni.example/issuer")
+    register_issuer(hidden, world.registry, world.issuer, None, name="Uni", signing_key=dev_signing_key_for(world.issuer.address))
     row = hidden.issuer(world.issuer.address)
     assert row is not None
     issue_credentials(hidden, row, achievement(), parse_roster("name,email\nGhost,ghost@example.org\n"))
@@ -111,6 +112,12 @@ def test_anchoring_from_a_second_database(world: World, tmp_path: Path) -> None:
 def test_revocations_behind_the_databases_back_and_missing_on_chain(world: World) -> None:
     batch = world.store.batches(statuses=("confirmed",))[0]
     world.registry.revoke(world.issuer, batch.root, [(0, 0b100)], 1)  # not recorded in the DB
+    found = codes(world)  # and the published status list still shows it valid
+    assert list(found) == ["revocation_unknown_to_db", "status_list_unrevoked"]
+    assert found["revocation_unknown_to_db"][0]["subject"]["indices"] == [2]
+    (_, third, _), = world.store.iter_documents(batch.id, first=2, stop=3)
+    assert found["status_list_unrevoked"][0]["subject"]["credentials"] == [third]
+    publish_lists(world)  # the lists follow the chain: only the database is behind now
     found = codes(world)
     assert list(found) == ["revocation_unknown_to_db"] and found["revocation_unknown_to_db"][0]["subject"]["indices"] == [2]
 
@@ -128,6 +135,8 @@ def test_revocations_behind_the_databases_back_and_missing_on_chain(world: World
         s.execute(delete(RevocationRow))
     request_revocation(world.store, row.id, [cred.credential_id], 1, None)
     submit_revocations(world.store, world.registry, world.issuer, row.id)
+    assert list(codes(world)) == ["revocation_unknown_to_db", "status_list_unrevoked"]  # until the lists are published again,
+    publish_lists(world)  # as `anchor revoke` does
     assert list(codes(world)) == ["revocation_unknown_to_db"]  # index 2 is still unknown to the DB
 
 
@@ -148,7 +157,7 @@ def test_remove_an_issuer_and_try_to_anchor(world: World) -> None:
 
 def test_backdated_credentials(anvil: DevChain, tmp_path: Path) -> None:
     month_ago = datetime.now(UTC) - timedelta(days=30)
-    w = make_world(Chain(anvil.rpc_url), tmp_path, n=4, valid_from=month_ago)
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=4, valid_from=month_ago, status_lists=True)
     report = issuer_audit(w.store, read_history(view_of(w)), w.issuer.address, backdate_threshold=7 * 86400)
     (finding,) = report.findings
     assert finding.code == "possible_backdating" and len(finding.subject["credentials"]) == 4
@@ -169,6 +178,11 @@ def test_chain_reset_then_reanchor(tmp_path: Path, capsys: pytest.CaptureFixture
         roster.write_text("name,email\n" + "".join(f"P{i},p{i}@example.org\n" for i in range(7)))
         cli.ok("issue", str(roster), "--achievement", str(Path(__file__).parents[1] / "examples" / "achievement.yaml"))
         cli.ok("anchor", "--max-batch", "4")
+        # Anchored credentials can be released, so the audit wants their status list published;
+        # `anchor export` and `anchor revoke` publish the lists, `anchor anchor` does not.
+        code, out, _ = cli("audit", "issuer", "--json")
+        assert code == 1 and [f["code"] for f in json.loads(out)["findings"]] == ["status_list_missing"]
+        assert "1 published" in cli.ok("status-lists")
         assert json.loads(cli.ok("audit", "issuer", "--json"))["clean"]
     finally:
         node.stop()
@@ -180,7 +194,8 @@ def test_chain_reset_then_reanchor(tmp_path: Path, capsys: pytest.CaptureFixture
         # puts it back at the same address.
         assert code != 0
         cli.ok("deploy", "--force")
-        cli.ok("issuer", "add", dev_signer(1).address, "https://uni.example/issuer")
+        cli.ok("issuer", "add", dev_signer(1).address, PROFILE)
+        cli.ok("issuer", "key", "bind")  # the signing key's binding went with the old chain too
         code, out, _ = cli("audit", "issuer", "--json")
         report = json.loads(out)
         assert code == 1 and {f["code"] for f in report["findings"]} == {"missing_on_chain"} and len(report["findings"]) == 2
@@ -331,16 +346,16 @@ def test_audit_views_in_the_service(world: World) -> None:
     app = create_app(ServiceConfig(rpc_url=world.chain.rpc_url, registry=world.registry.address, database_url=world.db_url, head_ttl=0))
     c = app.test_client()
     page = c.get("/api/v1/audit/history?limit=2").json
-    assert page["total"] == 5 and page["next"] == 2 and [e["event"] for e in page["events"]] == ["AdminTransferred", "IssuerAdded"]
+    assert page["total"] == 6 and page["next"] == 2 and [e["event"] for e in page["events"]] == ["AdminTransferred", "IssuerAdded"]
     rest = c.get("/api/v1/audit/history?offset=2&limit=10").json
-    assert rest["next"] is None and [e["event"] for e in rest["events"]] == ["BatchAnchored"] * 3
+    assert rest["next"] is None and [e["event"] for e in rest["events"]] == ["SigningKeyBound"] + ["BatchAnchored"] * 3
     batch = world.store.batches(statuses=("confirmed",))[0]
     world.registry.revoke(world.issuer, batch.root, [(0, 0b11)], 4)
     one = c.get(f"/api/v1/audit/batches/0x{batch.root.hex()}").json
     assert one["revokedIndices"] == 2 and [e["event"] for e in one["events"]] == ["BatchAnchored", "CredentialsRevoked"]
     assert one["events"][1]["args"]["indices"] == [0, 1] and one["events"][1]["args"]["reasonName"] == "misconduct"
     timeline = c.get(f"/api/v1/audit/issuers/{world.issuer.address}").json
-    assert [e["event"] for e in timeline["timeline"]] == ["IssuerAdded"] + ["BatchAnchored"] * 3 + ["CredentialsRevoked"]
+    assert [e["event"] for e in timeline["timeline"]] == ["IssuerAdded", "SigningKeyBound"] + ["BatchAnchored"] * 3 + ["CredentialsRevoked"]
     assert c.get(f"/api/v1/audit/issuers/{dev_signer(5).address}").status_code == 404
     assert c.get("/api/v1/audit/issuers/0x12").status_code == 422
     assert c.get("/api/v1/audit/batches/0x" + "00" * 32).status_code == 404

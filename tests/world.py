@@ -19,6 +19,7 @@ from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
 from anchor.app.signing import signer_for
 from anchor.app.signing_keys import dev_signing_key_for
+from anchor.app.status_lists import PublishReport, publish_status_lists, read_chain_revocations
 from anchor.chain.anvil import free_port
 from anchor.chain.node import Chain
 from anchor.chain.signer import Signer, dev_signer
@@ -60,7 +61,10 @@ def achievement() -> dict[str, Any]:
 
 
 def make_world(chain: Chain, tmp_path: Path, *, n: int = 8, max_batch: int = 1000, db_url: str | None = None,
-               valid_from: datetime | None = None, valid_until: datetime | None = None) -> World:
+               valid_from: datetime | None = None, valid_until: datetime | None = None, status_lists: bool = False) -> World:
+    """``n`` credentials issued, anchored in batches of ``max_batch`` and exported signed. With
+    ``status_lists`` the issuer's status lists are then published from the chain, as ``anchor
+    export`` does (tests of the publishing itself start from a world without them)."""
     admin, issuer = dev_signer(0), dev_signer(1)
     registry, _ = Registry.deploy(chain, admin)
     db_url = db_url or f"sqlite:///{tmp_path / 'world.db'}"
@@ -77,7 +81,20 @@ def make_world(chain: Chain, tmp_path: Path, *, n: int = 8, max_batch: int = 100
     badges = [json.loads(p.read_text()) for p in out.glob("*.json")]
     receipts = {b["id"]: receipt_of(b) for b in badges}
     badges.sort(key=lambda b: (receipts[b["id"]]["blockNumber"], receipts[b["id"]]["leafIndex"]))
-    return World(chain, registry, store, db_url, admin, issuer, badges, out)
+    world = World(chain, registry, store, db_url, admin, issuer, badges, out)
+    if status_lists:
+        publish_lists(world)
+    return world
+
+
+def publish_lists(world: World) -> PublishReport:
+    """Publish the world issuer's status lists from the chain's revocations, signed with its
+    development key (what ``anchor export``, ``anchor revoke`` and ``anchor status-lists`` do)."""
+    row = world.store.issuer(world.issuer.address)
+    assert row is not None
+    key = dev_signing_key_for(world.issuer.address)
+    revoked = read_chain_revocations(world.registry, world.issuer.address)
+    return publish_status_lists(world.store, row, revoked, signer_for(row.did, key, row.signing_key).sign_document)
 
 
 # ---------------------------------------------------------------------------- registry storage
