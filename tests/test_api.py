@@ -22,7 +22,7 @@ from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.core.roster import parse_roster
 from tests.receipts import anchor_entry, receipt, receipt_of, to_legacy
-from tests.world import World, achievement, live_server, make_world
+from tests.world import PROFILE, World, achievement, live_server, make_world
 
 pytestmark = pytest.mark.chain
 
@@ -124,7 +124,7 @@ def test_batches_and_issuers(world: World, url: str) -> None:
     problem(requests.get(f"{url}/api/v1/batches/0x1234", timeout=5), 422)
     problem(requests.get(f"{url}/api/v1/batches/{'zz' * 32}", timeout=5), 422)
     issuers = requests.get(f"{url}/api/v1/issuers", timeout=5).json()["issuers"]
-    assert [(i["address"], i["active"], i["profileURI"]) for i in issuers] == [(world.issuer.address, True, "https://uni.example/issuer")]
+    assert [(i["address"], i["active"], i["profileURI"]) for i in issuers] == [(world.issuer.address, True, PROFILE)]
 
 
 def test_health(world: World, url: str, anvil: DevChain) -> None:
