@@ -47,7 +47,7 @@ def _respond(document: dict[str, object]) -> Response:
     summary="The DID document of an issuer (its keys, from the registry)",
     tag="registry",
     parameters=[path_param("address", "The issuer's account address", r"^0x[0-9a-fA-F]{40}$")],
-    responses={200: ("The DID document", {"type": "object"}), 404: ("Not an issuer named by a DID", PROBLEM),
+    responses={200: ("The DID document", {"type": "object"}, (_DID_JSON,)), 404: ("Not an issuer named by a DID", PROBLEM),
                422: ("Not an address", PROBLEM), 503: ("Chain unavailable", PROBLEM)},
 )
 def issuer_did(address: str) -> Response:
@@ -60,7 +60,7 @@ def issuer_did(address: str) -> Response:
 @operation(
     summary="The DID document of the issuer named did:web:<this host>",
     tag="registry",
-    responses={200: ("The DID document", {"type": "object"}), 404: ("No issuer is named by this host", PROBLEM),
+    responses={200: ("The DID document", {"type": "object"}, (_DID_JSON,)), 404: ("No issuer is named by this host", PROBLEM),
                503: ("Chain unavailable", PROBLEM)},
 )
 def host_did() -> Response:

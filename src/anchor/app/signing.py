@@ -9,13 +9,14 @@ all credentials issued together share one proof configuration (hashed once).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from anchor.core import multibase
 from anchor.core.credential import credential_canonicalizer
-from anchor.core.dataintegrity import create_proof, hash_data, proof_options
-from anchor.core.ed25519 import SigningKey, verification_method
-from anchor.core.errors import ConfigError, StoreError
+from anchor.core.dataintegrity import create_proof, hash_data, proof_options, verify_proof
+from anchor.core.ed25519 import SigningKey, key_of_verification_method, verification_method
+from anchor.core.errors import AnchorError, ConfigError, StoreError
 from anchor.core.timefmt import format_ts, utcnow
 
 
@@ -59,3 +60,21 @@ def signer_for(did: str | None, key: SigningKey, bound_key: bytes | None) -> Bad
         raise ConfigError(f"the issuer is {did}, a did:key of another key than {key.public_multibase}: a did:key issuer "
                           "signs with its own key only")
     return BadgeSigner(key, did)
+
+
+def signed_by_any(keys: Iterable[bytes]) -> Callable[[dict[str, Any]], bool]:
+    """A check that a document (a status list) carries a valid ``eddsa-rdfc-2022`` proof by one of
+    ``keys`` (the keys its issuer bound in the registry): for the audit."""
+    bound = frozenset(keys)
+
+    def check(document: dict[str, Any]) -> bool:
+        proof = document.get("proof")
+        if not isinstance(proof, dict) or not isinstance(proof.get("verificationMethod"), str):
+            return False
+        try:
+            key = key_of_verification_method(proof["verificationMethod"])
+            return key in bound and verify_proof(document, proof, key)
+        except AnchorError:
+            return False
+
+    return check

@@ -81,7 +81,11 @@ def audit_issuer(app: App, address: str | None, fail_on: str, backdate_threshold
         raise InputError(f"not an address: {who!r}")
     view = _view(app)
     state = read_history(view)
-    report = issuer_audit(app.store, state, to_checksum_address(who), backdate_threshold=threshold)
+    from anchor.app.signing import signed_by_any
+
+    who = to_checksum_address(who)
+    keys = [k.public_key for k in state.signing_keys.get(who, [])]
+    report = issuer_audit(app.store, state, who, backdate_threshold=threshold, verify_status_list=signed_by_any(keys))
     if as_json:
         click.echo(json.dumps(audit_output.issuer_json(report), indent=2))
     else:

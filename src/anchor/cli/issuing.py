@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from anchor.cli.app import App, format_time, pass_app, progress, read_text, say
-from anchor.core.errors import InputError
+from anchor.core.errors import ConfigError, InputError
 
 
 @click.command()
@@ -77,6 +77,7 @@ def anchor_cmd(app: App, max_batch: int) -> None:
     if report.outcomes:
         say(f"anchored {report.credentials} credential(s) in {len(report.outcomes)} batch(es) with "
             f"{app.settings.confirmations} confirmation(s); next: `anchor export DIR`")
+        publish_lists(app, after="anchoring")  # the lists the new credentials name exist from now on
     for f in report.failures:
         say(f"batch {f.batch_id}: NOT anchored ({f.reason}): {f.message}", fg="red", err=True)
     if report.failures:
@@ -101,16 +102,24 @@ def waiting_note(app: App) -> Callable[[int, int], None]:
     return note
 
 
-def publish_lists(app: App) -> None:
+def publish_lists(app: App, *, after: str | None = None) -> None:
     """Re-generate the issuer's signed status lists from the chain's revocations and store them
-    for the service (the lists the credentials name)."""
+    for the service (the lists the credentials name). ``after``: what just succeeded; then a
+    missing signing key is a warning (what succeeded stays done), not an error."""
     from anchor.app.status_lists import publish_status_lists, read_chain_revocations
 
     row = app.issuer_row()
     if not row.public_url:
         return
+    try:
+        sign = app.badge_signer().sign_document
+    except ConfigError as e:
+        if after is None:
+            raise
+        say(f"status lists not published after {after}: {e.message}; then run `anchor status-lists`", fg="yellow", err=True)
+        return
     revoked = read_chain_revocations(app.registry, row.address)
-    report = publish_status_lists(app.store, row, revoked, app.badge_signer().sign_document)
+    report = publish_status_lists(app.store, row, revoked, sign)
     changed = f", {len(report.changed)} changed" if report.changed else ""
     say(f"status lists: {len(report.lists)} published from block {report.at_block} ({report.revoked} revoked bit(s){changed}), "
         f"served at {row.public_url}/status/{row.address}/<n>")
@@ -189,7 +198,7 @@ def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batc
                                 on_wait=waiting_note(app))
     say(f"on chain: {report.indices} index(es) and {report.batches_revoked} whole batch(es) revoked in "
         f"{report.transactions} transaction(s)")
-    publish_lists(app)
+    publish_lists(app, after="the revocation")
 
 
 @click.command()
