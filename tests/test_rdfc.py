@@ -500,6 +500,8 @@ def test_template_path_takes_the_safe_road(changes: dict[str, Any], path: str) -
     ({"credentialSubject/narrative": "bell\x07"}, "rdf_not_portable"),
     ({"credentialSubject/identifier/1/identityHash": "a😀"}, None),
     ({"credentialSubject/identifier/1/identityHash": "\ud800"}, "not_utf8"),
+    ({"credentialSubject/identifier/1/identityHash": "\ud800\ue001"}, "not_utf8"),
+    ({"credentialSubject/identifier/0/salt": "\udfff😀"}, "not_utf8"),
 ])
 def test_template_path_raises_what_the_general_path_raises(changes: dict[str, Any], reason: str | None) -> None:
     canonicalizer = Canonicalizer(ANCHOR_SLOTS)

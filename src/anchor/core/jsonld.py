@@ -47,7 +47,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from operator import itemgetter
 from typing import Any, Literal
 
 from anchor.core import rdfc
@@ -331,8 +330,11 @@ _IRI_SENTINEL_NS = "urn:anchor-slot:"
 _LITERAL_SENTINEL_MARK = "\U000f0000"  # supplementary private use: no real text has it
 _IRI_SENTINEL = _IRI_SENTINEL_NS + "{:04d}"
 _LITERAL_SENTINEL = _LITERAL_SENTINEL_MARK + "{:04d}\U000f0001"
-_FAST_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x20<>\"{}|^`\\]*")
+# An IRI pyld keeps as it is: a scheme, then no whitespace and nothing RFC 3987 excludes (group 2:
+# "//" after the scheme, which makes pyld skip compact-IRI expansion).
+_FAST_IRI = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(//)?[^\s\x00-\x20<>\"{}|^`\\]*")
 _UNUSABLE = object()  # a template the fast path cannot serve: always the general path
+_C14N_LABELS = [f"{rdfc.C14N_PREFIX}{i}" for i in range(4096)]
 
 
 def _utf8_ok(text: str) -> bool:
@@ -347,21 +349,22 @@ def _utf8_ok(text: str) -> bool:
 class _Template:
     """A template's quads with the slots marked, compiled for the per-document steps."""
 
-    slot_suffix: dict[int, str]  # literal slot -> what follows the lexical form ("", ^^<dt>, @lang)
     iri_slots: tuple[int, ...]
-    literal_slots: tuple[int, ...]
+    literal_suffixes: tuple[tuple[int, str], ...]  # literal slots, and what follows the lexical form ("", ^^<dt>, @lang)
     quads: list[tuple[Any, Any, Any, Any]]  # terms: str constant, or int slot index
-    fixed_iris: frozenset[str]  # IRIs in node positions: a slot value equal to one merges nodes
+    reserved_iris: frozenset[str]  # IRIs in node positions (a slot value equal to one merges nodes), and terms
     const_astral: bool
     const_high: bool
     # compiled RDFC-1.0 (None when constant blank nodes collide: then the full algorithm runs)
     n_bnodes: int
     const_hashes: list[str] | None
-    dyn_hashes: list[tuple[int, list[str], list[tuple[str, Callable[[list[str]], Any]]]]]
+    dyn_fixed: list[tuple[int, list[str]]]  # blank nodes whose first-degree hash varies: their constant lines
+    dyn_lines: Callable[[list[str]], list[list[str]]]  # ... and their varying lines (slot terms -> lines)
     const_lines: list[str]
-    var_lines: list[tuple[str, Callable[[list[str]], Any]]]
+    out_lines: Callable[[list[str], list[str]], list[str]]  # (slot terms, canonical labels) -> varying lines
     # literal objects (slot, slot or constant term) whose equality would make two statements one
     may_coincide: list[tuple[int, int | str]]
+    label_pad: list[str]  # room for the canonical labels after the slot terms
 
 
 class Canonicalizer:
@@ -473,13 +476,13 @@ class Canonicalizer:
         high = tpl.const_high
         exact = True  # False: something needs the full algorithm on the substituted quads
         terms_set = self.loader.terms
+        reserved = tpl.reserved_iris
         for i in tpl.iri_slots:
             v = values[i]
             assert v is not None
-            if not _FAST_IRI.fullmatch(v) or v.startswith(PYLD_DEFAULT_BASE) or v in terms_set or v in tpl.fixed_iris:
-                raise _NotFast
-            scheme, _, rest = v.partition(":")
-            if scheme in terms_set and not rest.startswith("//"):
+            m = _FAST_IRI.fullmatch(v)
+            # not a compact IRI or a term pyld would expand, not relative, not another node's name
+            if m is None or v in reserved or (m[1] in terms_set and m[2] is None) or v.startswith(PYLD_DEFAULT_BASE):
                 raise _NotFast
             if not v.isascii():
                 if not _utf8_ok(v):
@@ -490,17 +493,21 @@ class Canonicalizer:
             terms[i] = "<" + v + ">"
         if len(tpl.iri_slots) > 1 and len({values[i] for i in tpl.iri_slots}) != len(tpl.iri_slots):
             raise _NotFast  # two slots naming one node: pyld merges them
-        for i in tpl.literal_slots:
+        escape = rdfc.escape
+        for i, suffix in tpl.literal_suffixes:
             v = values[i]
             assert v is not None
             if not v.isprintable() and rdfc._LITERAL_NOT_PORTABLE.search(v):
                 exact = False  # control characters: the portable checks of the full algorithm decide
             if not v.isascii():
                 top = max(v)
-                if top >= "\ue000":
-                    astral = astral or top >= "\U00010000"
-                    high = high or rdfc._HIGH_BMP.search(v) is not None
-            terms[i] = '"' + rdfc.escape(v) + '"' + tpl.slot_suffix[i]
+                if top >= "\ud800":
+                    if not _utf8_ok(v):
+                        exact = False  # a lone surrogate: the full algorithm refuses it
+                    if top >= "\ue000":
+                        astral = astral or top >= "\U00010000"
+                        high = high or rdfc._HIGH_BMP.search(v) is not None
+            terms[i] = '"' + escape(v) + '"' + suffix
         if astral and high:
             exact = False
         if exact and tpl.const_hashes is not None:
@@ -518,30 +525,23 @@ class Canonicalizer:
         (then the full algorithm decides)."""
         hashes = list(tpl.const_hashes or ())
         sha256 = hashlib.sha256
-        for j, fixed_lines, lines_fmt in tpl.dyn_hashes:
-            lines = fixed_lines + [fmt % get(terms) for fmt, get in lines_fmt]
+        for (j, fixed_lines), lines in zip(tpl.dyn_fixed, tpl.dyn_lines(terms), strict=True):
+            lines += fixed_lines
             lines.sort()
-            try:
-                hashes[j] = sha256("".join(lines).encode("utf-8")).hexdigest()
-            except UnicodeEncodeError:
-                return None
+            hashes[j] = sha256("".join(lines).encode("utf-8")).hexdigest()
         n = tpl.n_bnodes
         if len(set(hashes)) != n:
             return None
-        env = list(terms)
-        env.extend([""] * n)
-        base = len(terms)
-        for rank, j in enumerate(sorted(range(n), key=hashes.__getitem__)):
-            env[base + j] = f"_:c14n{rank}"
+        labels = tpl.label_pad.copy()
+        for label, j in zip(_C14N_LABELS, sorted(range(n), key=hashes.__getitem__), strict=False):  # n <= len(labels)
+            labels[j] = label
         for a, b in tpl.may_coincide:
             if terms[a] == (terms[b] if type(b) is int else b):
                 return None  # two statements became one: the dataset is smaller than the template's
-        out = tpl.const_lines + [fmt % get(env) for fmt, get in tpl.var_lines]
+        out = tpl.out_lines(terms, labels)
+        out += tpl.const_lines
         out.sort()
-        text = "".join(out)
-        if not text.isascii() and not _utf8_ok(text):
-            return None
-        return text
+        return "".join(out)  # UTF-8 encodable: the constants were checked once, the values above
 
     # -- compiling a template
 
@@ -575,8 +575,8 @@ class Canonicalizer:
         # the sentinels must be exactly the terms marked, never inside another term (a predicate,
         # a datatype, a longer IRI or literal)
         const_text = "".join("".join(t for t in q if type(t) is str) for q in marked)
-        if _IRI_SENTINEL_NS in const_text or _LITERAL_SENTINEL_MARK in const_text:
-            return _UNUSABLE
+        if _IRI_SENTINEL_NS in const_text or _LITERAL_SENTINEL_MARK in const_text or not _utf8_ok(const_text):
+            return _UNUSABLE  # (a lone surrogate: the general path refuses it)
         neutral = [tuple(("<urn:x>" if self.slots[t].kind == "iri" else '"x"') if type(t) is int else t for t in q) for q in marked]
         try:
             rdfc.check_portable(neutral)  # type: ignore[arg-type]
@@ -584,11 +584,12 @@ class Canonicalizer:
             return _UNUSABLE  # the general path raises it
         fixed = frozenset(t[1:-1] for q in marked for t in (q[0], q[2], q[3]) if type(t) is str and t[:1] == "<")
         iri_slots = tuple(i for i in present if self.slots[i].kind == "iri")
-        literal_slots = tuple(i for i in present if self.slots[i].kind == "literal")
+        literal_suffixes = tuple((i, suffix[i]) for i in present if self.slots[i].kind == "literal")
         tpl = _Template(
-            slot_suffix=suffix, iri_slots=iri_slots, literal_slots=literal_slots, quads=marked, fixed_iris=fixed,
+            iri_slots=iri_slots, literal_suffixes=literal_suffixes, quads=marked, reserved_iris=fixed | self.loader.terms,
             const_astral=rdfc._ASTRAL.search(const_text) is not None, const_high=rdfc._HIGH_BMP.search(const_text) is not None,
-            n_bnodes=0, const_hashes=None, dyn_hashes=[], const_lines=[], var_lines=[], may_coincide=_may_coincide(marked),
+            n_bnodes=0, const_hashes=None, dyn_fixed=[], dyn_lines=_no_lines, const_lines=[], out_lines=_no_lines,
+            may_coincide=_may_coincide(marked), label_pad=[],
         )
         self._compile_rdfc(tpl, len(self.slots))
         return tpl
@@ -618,51 +619,111 @@ class Canonicalizer:
                     bnodes[t] = len(bnodes)
         n = len(bnodes)
         tpl.n_bnodes = n
+        tpl.label_pad = [""] * n
+        if n > len(_C14N_LABELS):
+            return  # the full algorithm
 
-        def compile_line(q: tuple[Any, Any, Any, Any], this: str | None) -> tuple[str, Any]:
-            """A %-format of the quad's line: slots (and, for the output, blank nodes) are
-            references into the per-document terms; for a first-degree hash of ``this``, blank
-            nodes are _:a (this one) and _:z (the others)."""
-            parts: list[str] = []
-            refs: list[int] = []
-            for t in q:
+        def parts_of(q: tuple[Any, Any, Any, Any], this: str | None) -> list[tuple[str, Any]]:
+            """The quad's line as parts: ("c", text), ("t", slot) or ("L", blank node index). For
+            a first-degree hash of ``this``, blank nodes are _:a (this one) and _:z (others)."""
+            parts: list[tuple[str, Any]] = []
+            for k, t in enumerate(q):
+                if k == 3 and t == "":
+                    break
+                if k:
+                    parts.append(("c", " "))
                 if type(t) is int:
-                    parts.append("%s")
-                    refs.append(t)
+                    parts.append(("t", t))
                 elif t[:2] != "_:":
-                    parts.append(t.replace("%", "%%"))
+                    parts.append(("c", t))
                 elif this is not None:
-                    parts.append("_:a" if t == this else "_:z")
+                    parts.append(("c", "_:a" if t == this else "_:z"))
                 else:
-                    parts.append("%s")
-                    refs.append(n_slots + bnodes[t])
-            s, p, o, g = parts
-            fmt = f"{s} {p} {o} {g} .\n" if q[3] != "" else f"{s} {p} {o} .\n"
-            # one ref: itemgetter returns the bare string, which % takes as the single argument
-            return fmt, (itemgetter(*refs) if refs else None)
+                    parts.append(("L", bnodes[t]))
+            parts.append(("c", " .\n"))
+            return parts
+
+        def constant(parts: list[tuple[str, Any]]) -> str | None:
+            return "".join(p[1] for p in parts) if all(p[0] == "c" for p in parts) else None
 
         # first-degree hashes: constant unless a slot occurs in one of the node's quads
         const_hashes: list[str] = [""] * n
-        dyn: list[tuple[int, list[str], list[tuple[str, Any]]]] = []
+        dyn_fixed: list[tuple[int, list[str]]] = []
+        dyn_parts: list[list[list[tuple[str, Any]]]] = []
         for node, j in bnodes.items():
-            own = [q for q in tpl.quads for t in (q[0], q[2], q[3]) if t == node]
-            lines_fmt = [compile_line(q, node) for q in own]
-            fixed_lines = [fmt.replace("%%", "%") for fmt, get in lines_fmt if get is None]
-            if len(fixed_lines) < len(lines_fmt):
-                dyn.append((j, fixed_lines, [(fmt, get) for fmt, get in lines_fmt if get is not None]))
+            own = [parts_of(q, node) for q in tpl.quads for t in (q[0], q[2], q[3]) if t == node]
+            fixed_lines = [line for line in map(constant, own) if line is not None]
+            if len(fixed_lines) < len(own):
+                dyn_fixed.append((j, fixed_lines))
+                dyn_parts.append([parts for parts in own if constant(parts) is None])
             else:
                 const_hashes[j] = hashlib.sha256("".join(sorted(fixed_lines)).encode("utf-8")).hexdigest()
         fixed = [h for h in const_hashes if h]
         if len(set(fixed)) != len(fixed):
             return  # constant blank nodes the first-degree hash cannot tell apart: full algorithm
-        tpl.const_hashes = const_hashes
-        tpl.dyn_hashes = dyn
+        out_parts: list[list[tuple[str, Any]]] = []
         for q in tpl.quads:
-            fmt, get = compile_line(q, None)
-            if get is None:
-                tpl.const_lines.append(fmt.replace("%%", "%"))
+            parts = parts_of(q, None)
+            line = constant(parts)
+            if line is None:
+                out_parts.append(parts)
             else:
-                tpl.var_lines.append((fmt, get))
+                tpl.const_lines.append(line)
+        tpl.const_hashes = const_hashes
+        tpl.dyn_fixed = dyn_fixed
+        tpl.dyn_lines = _line_builder([line for lines in dyn_parts for line in lines], [len(lines) for lines in dyn_parts])
+        tpl.out_lines = _line_builder(out_parts, None)
+
+
+def _no_lines(*args: Any) -> list[Any]:
+    return []
+
+
+def _line_builder(lines: list[list[tuple[str, Any]]], groups: list[int] | None) -> Any:
+    """A function building ``lines`` from the per-document terms ``t`` (and canonical labels
+    ``L``): generated Python whose f-strings join names bound to the parts, ~4x faster than
+    %-formatting. No template text is ever part of the generated source, only names
+    (``c_<n>`` for constants, ``t_<slot>``, ``L_<node>``), so no text can inject code."""
+    namespace: dict[str, Any] = {}
+    constants: dict[str, str] = {}
+    used_t: set[int] = set()
+    used_l: set[int] = set()
+    rendered: list[str] = []
+    for parts in lines:
+        merged: list[tuple[str, Any]] = []
+        for kind, value in parts:
+            if kind == "c" and merged and merged[-1][0] == "c":
+                merged[-1] = ("c", merged[-1][1] + value)
+            else:
+                merged.append((kind, value))
+        fields = []
+        for kind, value in merged:
+            if kind == "c":
+                name = constants.get(value)
+                if name is None:
+                    name = constants[value] = f"c_{len(constants)}"
+                    namespace[name] = value
+                fields.append("{" + name + "}")
+            elif kind == "t":
+                used_t.add(value)
+                fields.append(f"{{t_{int(value)}}}")
+            else:
+                used_l.add(value)
+                fields.append(f"{{L_{int(value)}}}")
+        rendered.append('f"' + "".join(fields) + '"')
+    body = [f"    t_{i} = t[{i}]" for i in sorted(used_t)] + [f"    L_{j} = L[{j}]" for j in sorted(used_l)]
+    if groups is None:
+        body.append("    return [" + ", ".join(rendered) + "]")
+        source = "def build(t, L):\n" + "\n".join(body) + "\n"
+    else:
+        split, at = [], 0
+        for size in groups:
+            split.append("[" + ", ".join(rendered[at:at + size]) + "]")
+            at += size
+        body.append("    return [" + ", ".join(split) + "]")
+        source = "def build(t):\n" + "\n".join(body) + "\n"
+    exec(compile(source, "<anchor.core.jsonld template>", "exec"), namespace)
+    return namespace["build"]
 
 
 def _may_coincide(quads: list[tuple[Any, Any, Any, Any]]) -> list[tuple[int, int | str]]:

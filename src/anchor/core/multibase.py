@@ -16,35 +16,44 @@ from anchor.core.errors import InputError
 
 BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(BASE58_ALPHABET)}
-_B58_CHUNK = 58**10  # ten digits at a time: fits a machine word, so the big-int divisions are few
-_B58_DIGITS = [BASE58_ALPHABET[i] for i in range(58)]
+_B58_PAIRS = [a + b for a in BASE58_ALPHABET for b in BASE58_ALPHABET]  # two digits at a time
+_B58_PAIR_VALUE = {pair: i for i, pair in enumerate(_B58_PAIRS)}
+_B58_CHUNK = 58**10  # ten digits: one big-int division per ten digits, then small ones
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
 
 
 def b58encode(data: bytes) -> str:
     """Bitcoin base58 of ``data`` (leading zero bytes become leading ``1``)."""
     n = int.from_bytes(data, "big")
+    pairs = _B58_PAIRS
     chunks: list[str] = []
-    digits = _B58_DIGITS
     while n:
         n, chunk = divmod(n, _B58_CHUNK)
-        part = []
-        for _ in range(10):
-            chunk, d = divmod(chunk, 58)
-            part.append(digits[d])
-        chunks.append("".join(reversed(part)))
-    text = "".join(reversed(chunks)).lstrip("1")
+        chunk, d0 = divmod(chunk, 3364)
+        chunk, d1 = divmod(chunk, 3364)
+        chunk, d2 = divmod(chunk, 3364)
+        d4, d3 = divmod(chunk, 3364)
+        chunks.append(pairs[d4] + pairs[d3] + pairs[d2] + pairs[d1] + pairs[d0])
+    chunks.reverse()
+    text = "".join(chunks).lstrip("1")
     zeros = len(data) - len(data.lstrip(b"\0"))
     return "1" * zeros + text
 
 
 def b58decode(text: str) -> bytes:
-    """Inverse of :func:`b58encode`; InputError ``bad_multibase`` on a character outside the alphabet."""
+    """Inverse of :func:`b58encode`; InputError ``bad_multibase`` on a character outside the alphabet.
+
+    Every byte string has exactly one spelling (leading ``1`` = leading zero byte, the rest a
+    number without leading zeros), so the decoding is strict without re-encoding."""
     n = 0
-    index = _B58_INDEX
+    head = len(text) % 10
     try:
-        for c in text:
-            n = n * 58 + index[c]
+        for c in text[:head]:
+            n = n * 58 + _B58_INDEX[c]
+        v = _B58_PAIR_VALUE
+        for i in range(head, len(text), 10):  # ten digits: small-int arithmetic, then one big-int step
+            t = text[i:i + 10]
+            n = n * _B58_CHUNK + ((((v[t[0:2]] * 3364 + v[t[2:4]]) * 3364 + v[t[4:6]]) * 3364 + v[t[6:8]]) * 3364 + v[t[8:10]])
     except KeyError:
         raise InputError("base58btc text holds a character outside the alphabet", reason="bad_multibase") from None
     body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
