@@ -154,8 +154,10 @@ SCHEMAS: dict[str, Any] = {
             "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
             "anchor": {"type": ["object", "null"]}, "revocation": {"type": ["object", "null"]},
             "notes": {"type": "array", "items": {"type": "string"}},
+            "format": {"enum": ["json", "jwt", "png", "svg", None],
+                       "description": "The form the badge was read from: JSON, VC-JWT, baked PNG or baked SVG"},
         },
-        "required": ["verdict", "summary", "checks", "checkedAt"],
+        "required": ["verdict", "summary", "checks", "checkedAt", "format"],
     },
     "CredentialStatus": {
         "type": "object",
