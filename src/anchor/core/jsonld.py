@@ -650,8 +650,13 @@ class Canonicalizer:
         const_hashes: list[str] = [""] * n
         dyn_fixed: list[tuple[int, list[str]]] = []
         dyn_parts: list[list[list[tuple[str, Any]]]] = []
+        occurrences: dict[str, list[tuple[Any, Any, Any, Any]]] = {node: [] for node in bnodes}
+        for q in tpl.quads:
+            for t in (q[0], q[2], q[3]):  # once per position, as RDFC-1.0 (and pyld) count them
+                if type(t) is str and t[:2] == "_:":
+                    occurrences[t].append(q)
         for node, j in bnodes.items():
-            own = [parts_of(q, node) for q in tpl.quads for t in (q[0], q[2], q[3]) if t == node]
+            own = [parts_of(q, node) for q in occurrences[node]]
             fixed_lines = [line for line in map(constant, own) if line is not None]
             if len(fixed_lines) < len(own):
                 dyn_fixed.append((j, fixed_lines))
@@ -732,21 +737,18 @@ def _may_coincide(quads: list[tuple[Any, Any, Any, Any]]) -> list[tuple[int, int
     Subjects and graphs are node names: constant, or IRI slots whose values are distinct from
     each other and from every constant IRI (checked per document), so they match only when they
     are the same constant or the same slot. Objects may also be literals: a literal slot matches
-    another literal slot or a constant literal when the values are equal.
+    another literal slot or a constant literal when the values are equal. Linear in the
+    statements times the slots (a hostile template may have thousands of statements).
     """
-    by_predicate: dict[str, list[tuple[Any, Any, Any, Any]]] = {}
-    for q in quads:
-        by_predicate.setdefault(q[1], []).append(q)
-    pairs: list[tuple[int, int | str]] = []
-    for group in by_predicate.values():
-        for a in range(len(group)):
-            for b in range(a + 1, len(group)):
-                qa, qb = group[a], group[b]
-                if qa[0] != qb[0] or qa[3] != qb[3]:
-                    continue
-                oa, ob = qa[2], qb[2]
-                if type(oa) is not int:
-                    oa, ob = ob, oa
-                if type(oa) is int and (type(ob) is int or ob[:1] == '"'):
-                    pairs.append((oa, ob))
-    return pairs
+    groups: dict[tuple[Any, Any, Any], list[Any]] = {}
+    for s, p, o, g in quads:
+        groups.setdefault((s, p, g), []).append(o)
+    pairs: set[tuple[int, int | str]] = set()
+    for objects in groups.values():
+        for a in objects:
+            if type(a) is not int:
+                continue
+            for b in objects:
+                if b != a and (type(b) is int or b[:1] == '"'):
+                    pairs.add((a, b))
+    return sorted(pairs, key=repr)
