@@ -252,13 +252,26 @@ def test_symmetric_blank_nodes_need_n_degree_and_match_pyld(quads: list[rdfc.Qua
     assert rdfc.canonicalize(quads) == reference_quads(quads)
 
 
-def test_hostile_blank_node_cliques_are_refused_quickly() -> None:
+def _chain(n: int) -> list[rdfc.Quad]:
+    return [(f"_:c{i}", "<http://ex/v>", '"a"', "") for i in range(n)] + [(f"_:c{i}", "<http://ex/next>", f"_:c{i + 1}", "") for i in range(n - 1)]
+
+
+@pytest.mark.parametrize("quads", [_clique(10), _ring(150), _chain(300)], ids=["clique10", "ring150", "chain300"])
+def test_hostile_blank_node_shapes_are_refused_quickly(quads: list[rdfc.Quad]) -> None:
     started = time.process_time()
     with pytest.raises(InputError) as e:
-        rdfc.canonicalize(_clique(10))
+        rdfc.canonicalize(quads)
     assert e.value.reason == "canonicalization_too_complex"
     assert time.process_time() - started < 2.0
-    # and a small budget stops what the default allows
+
+
+def test_hostile_shapes_within_the_budget_still_match_pyld() -> None:
+    for quads in (_ring(40), _chain(60)):
+        assert rdfc.canonicalize(quads) == reference_quads(quads)
+
+
+def test_a_smaller_budget_stops_what_the_default_allows() -> None:
+    rdfc.canonicalize(_clique(4))
     with pytest.raises(InputError):
         rdfc.canonicalize(_clique(4), max_work=50)
 

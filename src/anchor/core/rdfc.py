@@ -424,7 +424,10 @@ def canonical_lines(quads: Iterable[Quad], *, max_work: int = MAX_WORK, portable
     """The sorted canonical N-Quads lines of the dataset ``quads`` (duplicates count once)."""
     unique = list(dict.fromkeys(quads))
     check_order = check_portable(unique) if portable else False
-    return _Canonicalizer(unique, max_work, check_order).run()
+    try:
+        return _Canonicalizer(unique, max_work, check_order).run()
+    except RecursionError:  # MAX_DEPTH keeps clear of the limit, unless the caller is deep already
+        raise _too_complex("the Hash N-Degree Quads recursion is too deep") from None
 
 
 def canonicalize(quads: Iterable[Quad], *, max_work: int = MAX_WORK, portable: bool = False) -> str:
