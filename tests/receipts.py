@@ -55,3 +55,9 @@ def to_legacy(badge: dict[str, Any]) -> dict[str, Any]:
     """``badge`` with its anchor receipt in the legacy form, as a badge exported before signing."""
     entry = anchor_entry(badge)
     return {**badge, "proof": [legacy_entry(entry) if p is entry else p for p in badge["proof"]]}
+
+
+def unsigned(badge: dict[str, Any]) -> dict[str, Any]:
+    """``badge`` without its ``eddsa-rdfc-2022`` signature: only the anchor receipt, as badges were
+    delivered before anchor signed them (the verifier's legacy path: signature skipped, unsigned)."""
+    return {**badge, "proof": [p for p in badge["proof"] if is_anchor_proof(p)]}

@@ -27,7 +27,7 @@ from anchor.chain.signer import dev_signer
 from anchor.core import merkle
 from anchor.core.credential import CredentialFactory, IssuerProfile, leaf_of
 from anchor.core.proof import render_proof, sides_for
-from tests.receipts import anchor_entry, receipt, receipt_of, to_legacy
+from tests.receipts import anchor_entry, receipt, receipt_of, to_legacy, unsigned
 from tests.world import (
     PROFILE,
     SLOT_ADMIN,
@@ -97,8 +97,19 @@ def test_valid_badge_every_check_passes(world: World, anvil: DevChain, service_u
     assert report.verdict is Verdict.VALID and status == 200
     assert [(c.name, c.status, c.reason) for c in report.checks] == [
         ("schema", "passed", None), ("proof", "passed", None), ("anchor", "passed", None), ("issuer", "passed", None),
-        ("signature", "skipped", "unsigned"), ("revocation", "passed", None), ("validity", "passed", None)]
+        ("signature", "passed", None), ("revocation", "passed", None), ("validity", "passed", None)]
     assert body["anchor"]["issuer"] == world.issuer.address and body["anchor"]["leafCount"] == 5
+    assert body["checks"][4]["status"] == "passed" and PROFILE in body["checks"][4]["message"]
+
+
+def test_a_badge_without_its_signature_is_vouched_for_by_the_anchor_alone(world: World, anvil: DevChain, service_url: str) -> None:
+    """A badge delivered before anchor signed badges: the anchor receipt only. Valid, the
+    signature check skipped as unsigned, offline and in the service."""
+    report, body, status = both(world, anvil, service_url, unsigned(world.badge(0)))
+    assert report.verdict is Verdict.VALID and status == 200, body
+    assert [(c.name, c.status, c.reason) for c in report.checks] == [
+        ("schema", "passed", None), ("proof", "passed", None), ("anchor", "passed", None), ("issuer", "passed", None),
+        ("signature", "skipped", "unsigned"), ("revocation", "passed", None), ("validity", "passed", None)]
 
 
 def test_recipient_check(world: World, anvil: DevChain, service_url: str) -> None:
@@ -173,7 +184,7 @@ def test_a_legacy_badge_still_verifies(world: World, anvil: DevChain, service_ur
                            "chainId": r["chainId"], "registry": r["registry"], "issuerAddress": r["issuerAddress"],
                            "merkleRoot": r["merkleRoot"], "leafIndex": r["leafIndex"], "leafCount": r["leafCount"], "path": r["path"],
                            "transactionHash": r["transactionHash"], "blockNumber": r["blockNumber"]}]
-        assert badge == to_legacy(world.badge(n))
+        assert badge == unsigned(to_legacy(world.badge(n)))
         report, body, status = both(world, anvil, service_url, badge)
         assert report.verdict is Verdict.VALID and status == 200, body
         assert {c.name: (c.status, c.reason) for c in report.checks}["signature"] == ("skipped", "unsigned")
