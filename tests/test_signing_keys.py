@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from anchor.app import signing_keys
 from anchor.app.signing_keys import (
     KEYSTORE_PASSWORD_ENV,
     SIGNING_KEY_ENV,
@@ -73,7 +72,9 @@ def test_keystore_round_trip_is_private_and_atomic(tmp_path: Path, monkeypatch: 
 def test_keystore_never_follows_a_planted_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "elsewhere"
     target.write_text("untouched")
-    monkeypatch.setattr(signing_keys.secrets, "token_hex", lambda n: "fixed")
+    import anchor.chain.signer as chain_signer  # the one private-file writer both keystores use
+
+    monkeypatch.setattr(chain_signer.secrets, "token_hex", lambda n: "fixed")
     (tmp_path / ".signing.pem.fixed.tmp").symlink_to(target)
     with pytest.raises(FileExistsError):
         write_keystore(key_from_hex(SEED), tmp_path / "signing.pem", "pw")

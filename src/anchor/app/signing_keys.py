@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from pathlib import Path
 
-from anchor.chain.signer import ANVIL_DEV_KEYS, dev_signer
+from anchor.chain.signer import ANVIL_DEV_KEYS, dev_signer, write_private_file
 from anchor.core.ed25519 import SigningKey
 from anchor.core.errors import ConfigError, InputError
 
@@ -92,39 +91,8 @@ def write_keystore(key: SigningKey, path: Path, password: str) -> str:
     """
     if not password:
         raise ConfigError("a signing keystore needs a non-empty password")
-    data = key.to_encrypted_pem(password.encode("utf-8"))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_private_file(path, key.to_encrypted_pem(password.encode("utf-8")))
     return key.public_multibase
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def resolve_signing_key(*, keystore: Path | None, issuer_address: str | None, local_dev_chain: bool,

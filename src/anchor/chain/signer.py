@@ -89,15 +89,18 @@ def dev_signer(n: int = 0) -> Signer:
 
 
 def write_keystore(signer_key: str, path: Path, password: str) -> str:
-    """Encrypt ``signer_key`` into a keystore file at ``path``; returns the address.
-
-    The file is written atomically with mode 0600 whatever was at ``path`` before: the JSON goes
-    into a new file created 0600 (``O_CREAT | O_EXCL``, so never an existing, possibly
-    world-readable, file or a symlink planted there) in the same directory, is flushed to disk,
-    and is renamed over ``path``. A crash leaves the old file or the new one, never a torn one.
-    """
+    """Encrypt ``signer_key`` into a keystore file at ``path`` (see :func:`write_private_file`);
+    returns the address."""
     account = Account.from_key(signer_key)
-    encrypted = json.dumps(Account.encrypt(account.key, password)).encode()
+    write_private_file(path, json.dumps(Account.encrypt(account.key, password)).encode())
+    return str(account.address)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` (a key file) to ``path`` atomically, mode 0600, whatever was there before:
+    into a new file created 0600 (``O_CREAT | O_EXCL | O_NOFOLLOW``: never an existing file or a
+    symlink planted there) in the same directory, flushed to disk, renamed over ``path``. A crash
+    leaves the old file or the new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
@@ -105,7 +108,7 @@ def write_keystore(signer_key: str, path: Path, password: str) -> str:
     try:
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
-            view = memoryview(encrypted)
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
@@ -116,7 +119,6 @@ def write_keystore(signer_key: str, path: Path, password: str) -> str:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
-    return str(account.address)
 
 
 def _fsync_dir(directory: Path) -> None:
