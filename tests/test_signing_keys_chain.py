@@ -19,6 +19,7 @@ from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
 from anchor.chain.signer import Signer, dev_signer
 from anchor.chain.writer import Registry
+from anchor.core.ed25519 import public_multibase
 from anchor.core.errors import ContractRevert, InputError
 from anchor.core.history import replay
 from anchor.core.registry import SigningKeyRecord
@@ -64,7 +65,7 @@ def test_bind_records_the_key_with_its_block_and_time(registry: Registry, issuer
     assert registry.signing_key_at(issuer.address, 0) == SigningKeyRecord(key, block_time(chain, report.block), report.block)
     assert registry.signing_key_block(issuer.address, key) == report.block
     assert RegistryReader(chain, registry.address).signing_key_bound(issuer.address, key) == report.block
-    assert "bound signing key 0x" + key.hex() in report.summary
+    assert "bound signing key " + public_multibase(key) in report.summary
 
 
 def test_three_rotated_keys_stay_listed_in_order_with_their_blocks(registry: Registry, issuer: Signer, chain: Chain) -> None:

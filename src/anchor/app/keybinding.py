@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from anchor.chain.node import Receipt
 from anchor.chain.signer import Signer
 from anchor.chain.writer import Registry
+from anchor.core.ed25519 import public_multibase
 from anchor.core.errors import ChainError, ContractRevert, InputError
 
 __all__ = ["BindReport", "bind_signing_key", "check_public_key"]
@@ -42,7 +43,7 @@ class BindReport:
 
     @property
     def summary(self) -> str:
-        key = "0x" + self.public_key.hex()
+        key = public_multibase(self.public_key)  # as verification methods and DID documents spell it
         where = f"in block {self.block} (key index {self.index}; {self.keys} bound in all)"
         if self.sent:
             return f"bound signing key {key} to issuer {self.issuer} {where}"
