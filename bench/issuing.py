@@ -4,6 +4,7 @@ and Merkle tree speed next to blockcerts-merkletools.
     python bench/issuing.py
     python bench/issuing.py --sizes 10000,100000 --tree 0
     python bench/issuing.py --db postgresql://localhost/postgres    # PostgreSQL instead of SQLite
+    python bench/issuing.py --unsigned --signing 0 --tree 0        # baseline: export without signatures
 
 Three parts, one run:
 
@@ -166,6 +167,7 @@ class EndToEnd:
     peak_rss_mb: float = 0.0
     export_bytes: int = 0
     verified_on_chain: bool = False
+    signed: bool = True
     signature_checks: bool = False  # a random badge's eddsa-rdfc-2022 signature checks (anchor verify's check)
     template_stats: dict[str, int] = field(default_factory=dict)  # export's canonicalization paths (this process's share)
 
@@ -178,8 +180,9 @@ class EndToEnd:
         return self.n / self.total
 
 
-def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
-    """One end-to-end run of ``n`` credentials in a fresh directory, database and Anvil."""
+def run_one(n: int, db_url: str, tmp_base: str | None = None, *, signed: bool = True) -> EndToEnd:
+    """One end-to-end run of ``n`` credentials in a fresh directory, database and Anvil
+    (``signed`` false: export without signatures, the baseline of before issue 10)."""
     admin, issuer = dev_signer(0), dev_signer(1)
     ach_file = project_root() / "examples" / "achievement.yaml"
     achievement = build_achievement(parse_achievement_text(ach_file.read_text(), source=str(ach_file)))
@@ -196,7 +199,7 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
                 register_issuer(store, registry, issuer, admin, name=ISSUER_NAME, signing_key=signing_key)
                 issuer_row = store.issuer(issuer.address)
                 assert issuer_row is not None and issuer_row.did is not None
-                result = EndToEnd(n=n, db=store.engine.dialect.name)
+                result = EndToEnd(n=n, db=store.engine.dialect.name, signed=signed)
 
                 # Store.create_batch is the database + tree part of Anchorer.run; time it apart.
                 create_batch = store.create_batch
@@ -225,7 +228,7 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
                 )
                 exported = phase("export", lambda: export_credentials(
                     store, issuer_row.id, issuer.address, out_dir,
-                    sign=signer_for(issuer_row.did, signing_key, issuer_row.signing_key)))
+                    sign=signer_for(issuer_row.did, signing_key, issuer_row.signing_key) if signed else None))
                 result.peak_rss_mb = peak_rss_mb()
                 result.template_stats = dict(credential_canonicalizer().stats)
 
@@ -242,14 +245,15 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None) -> EndToEnd:
                 result.verified_on_chain = registry.verify(proof.issuer_address, proof.root, leaf_of(badge), proof.index, list(proof.path))
                 claim = check_signature(badge, badge["issuer"]["id"])
                 result.signature_checks = claim is not None and claim.ok and claim.public_key == issuer_row.signing_key
+                assert signed == (claim is not None), "signed badges carry a signature, unsigned ones none"
                 return result
             finally:
                 store.close()
 
 
-def run_in_subprocess(n: int, db_url: str, tmp_base: str | None) -> EndToEnd:
+def run_in_subprocess(n: int, db_url: str, tmp_base: str | None, *, signed: bool = True) -> EndToEnd:
     """Run :func:`run_one` in a new interpreter, so the peak RSS is that run's alone."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(n), "--db", db_url]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(n), "--db", db_url] + ([] if signed else ["--unsigned"])
     if tmp_base:
         cmd += ["--tmpdir", tmp_base]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
@@ -334,13 +338,19 @@ def verdict(ok: bool) -> str:
 
 
 def print_end_to_end(runs: list[EndToEnd]) -> None:
-    print(f"Signed issuing end to end: roster CSV → parse → issue → anchor (one batch, Anvil) → export with "
-          f"eddsa-rdfc-2022 signatures   [{runs[0].db}]")
+    if runs[0].signed:
+        print(f"Signed issuing end to end: roster CSV → parse → issue → anchor (one batch, Anvil) → export with "
+              f"eddsa-rdfc-2022 signatures   [{runs[0].db}]")
+    else:
+        print(f"UNSIGNED issuing end to end (--unsigned: the baseline before signatures; the target is for signed "
+              f"issuing): roster CSV → parse → issue → anchor → export   [{runs[0].db}]")
     label_w = 38
     head = f"{'':<{label_w}}" + "".join(f"{f'N = {r.n:,}':>22}" for r in runs)
     print(head)
     print("-" * len(head))
     for key, label in PHASES:
+        if key == "export" and not runs[0].signed:
+            label = "(d) export_credentials, NOT signing"
         cells = "".join(f"{r.seconds[key]:>10.3f} s {r.n / r.seconds[key]:>8,.0f}/s" for r in runs)
         print(f"{label:<{label_w}}{cells}")
         if key == "anchor":
@@ -357,15 +367,18 @@ def print_end_to_end(runs: list[EndToEnd]) -> None:
         print(f"{f'  peak after ({key})':<{label_w}}" + "".join(f"{r.rss_after[key]:>22,.0f}" for r in runs))
     print(f"{'exported (MB, estimated)':<{label_w}}" + "".join(f"{r.export_bytes / 1e6:>22,.1f}" for r in runs))
     print(f"{'a badge verifies on chain':<{label_w}}" + "".join(f"{str(r.verified_on_chain):>22}" for r in runs))
-    print(f"{'  and its signature checks':<{label_w}}" + "".join(f"{str(r.signature_checks):>22}" for r in runs))
-    print(f"{'export: template path (parent share)':<{label_w}}"
-          + "".join(f"{r.template_stats.get('fast', 0):>14,} of {sum(r.template_stats.values()) - r.template_stats.get('templates', 0):>5,}"
-                    for r in runs))
+    if runs[0].signed:
+        print(f"{'  and its signature checks':<{label_w}}" + "".join(f"{str(r.signature_checks):>22}" for r in runs))
+        print(f"{'export: template path (parent share)':<{label_w}}"
+              + "".join(f"{r.template_stats.get('fast', 0):>14,} of {sum(r.template_stats.values()) - r.template_stats.get('templates', 0):>5,}"
+                        for r in runs))
 
     at = next((r for r in runs if r.n == TARGET_AT_N), None)
     print()
     print(f"  reference: Blockcerts cert-issuer ~{REF_CERT_ISSUER_PER_S} credentials/s end to end")
-    if at is not None:
+    if at is not None and not at.signed:
+        print(f"  unsigned baseline at N = {TARGET_AT_N:,}: {at.per_second:,.0f}/s (the target ≥ {TARGET_PER_S:,}/s is for signed issuing)")
+    elif at is not None:
         print(f"  target ≥ {TARGET_PER_S:,} signed credentials/s end to end at N = {TARGET_AT_N:,}: {at.per_second:,.0f}/s "
               f"({at.per_second / REF_CERT_ISSUER_PER_S:,.0f}x cert-issuer) → {verdict(at.per_second >= TARGET_PER_S)}")
         print(f"  target peak RSS ≤ {TARGET_RSS_MB} MB at N = {TARGET_AT_N:,}: {at.peak_rss_mb:,.0f} MB "
@@ -404,11 +417,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", default="sqlite:///{tmp}/anchor.db", help="database URL (see the module docstring)")
     p.add_argument("--tmpdir", help="where the per-run temporary directories go (default: the system's, e.g. /tmp);"
                    " /dev/shm takes the disk out of the figures")
+    p.add_argument("--unsigned", action="store_true",
+                   help="export without signatures (the baseline before issue 10, for comparison; the target is for signed)")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one end-to-end run, JSON on stdout
     args = p.parse_args(argv)
 
     if args.one is not None:
-        result = run_one(args.one, args.db, args.tmpdir)
+        result = run_one(args.one, args.db, args.tmpdir, signed=not args.unsigned)
         print(RESULT_TAG + json.dumps(asdict(result)), flush=True)
         return 0
 
@@ -419,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for n in sizes:
         note(f"  running N = {n:,} in a subprocess ...")
-        runs.append(run_in_subprocess(n, args.db, args.tmpdir))
+        runs.append(run_in_subprocess(n, args.db, args.tmpdir, signed=not args.unsigned))
     if runs:
         print(f"temporary directories (roster, database, exported badges) in {args.tmpdir or tempfile.gettempdir()}")
         print_end_to_end(runs)
