@@ -228,3 +228,25 @@ def keystore(path: Path, import_env: str | None, password_env: str | None, force
         raise InputError("use a password of at least 8 characters")
     address = write_keystore(key, path, password)
     say(f"wrote {path} (mode 600) for {address}")
+
+
+@issuer.command("did-document")
+@click.argument("address", required=False)
+@pass_app
+def issuer_did_document(app: App, address: str | None) -> None:
+    """Print the DID document of ADDRESS (default: this issuer) built from the registry: its DID
+    and every signing key it bound. Host it at the did:web's URL when you name the issuer by your
+    own domain (`anchor serve` publishes it for did:web names under its public URL)."""
+    from anchor.core.did import did_document, did_web_document_url
+    from anchor.core.ed25519 import public_multibase
+
+    address = address or app.signer("issuer")[0].address
+    info = app.registry.issuer_info(address)
+    if not info.id:
+        raise NotFound(f"{address} is not an issuer of registry {app.registry.address}")
+    if not info.profile_uri.startswith("did:"):
+        raise NotFound(f"issuer {address} is named by {info.profile_uri!r}, not by a DID")
+    keys = [public_multibase(k.public_key) for k in app.registry.signing_keys(address)]
+    click.echo(json.dumps(did_document(info.profile_uri, keys), indent=2))
+    if info.profile_uri.startswith("did:web:"):
+        click.echo(f"(serve this at {did_web_document_url(info.profile_uri)})", err=True)
