@@ -74,7 +74,8 @@ def make_world(chain: Chain, tmp_path: Path, *, n: int = 8, max_batch: int = 100
     row = store.issuer(issuer.address)
     assert row is not None
     roster = "name,email\n" + "".join(f"Person {i},p{i}@example.org\n" for i in range(n))
-    issue_credentials(store, row, achievement(), parse_roster(roster), valid_from=valid_from, valid_until=valid_until)
+    issue_credentials(store, row, achievement(), parse_roster(roster), valid_from=valid_from, valid_until=valid_until,
+                      sign=signer_for(row.did, key, row.signing_key))
     Anchorer(store, registry, issuer, row).run(max_batch=max_batch)
     out = tmp_path / "badges"
     export_credentials(store, row.id, issuer.address, out, sign=signer_for(row.did, key, row.signing_key))

@@ -1,6 +1,7 @@
 """``anchor export``: one ``<uuid>.json`` per holder: the credential with its proof set (its
-``eddsa-rdfc-2022`` signature and its anchor receipt), and the other forms asked for
-(:mod:`anchor.app.badge_forms`: VC-JWT, baked PNG and SVG).
+``eddsa-rdfc-2022`` signature, made at issuance and stored with the document, and its anchor
+receipt), and the other forms asked for (:mod:`anchor.app.badge_forms`: VC-JWT, baked PNG and
+SVG). A credential stored without a signature is signed here when a signer is given.
 
 Only batches whose anchoring is confirmed are exported (no proof before the anchor is final).
 Streams batch by batch: one tree and one page of documents in memory at a time. A crash never
@@ -147,11 +148,11 @@ def _export_range(store: Store, batch: Batch, levels: list[bytes], receipts: Rec
     pending: list[tuple[str, bytes]] = []
     done = count = 0
     paths = merkle.iter_path_json(levels, chunk_bits=_LEAF_CHUNK.bit_length() - 1, first=first, stop=stop)
-    documents = store.iter_documents(batch.id, first=first, stop=stop)
-    for expected, ((index, credential_id, document), path) in enumerate(zip(documents, paths, strict=True), first):
+    documents = store.iter_signed_documents(batch.id, first=first, stop=stop)
+    for expected, ((index, credential_id, document, stored), path) in enumerate(zip(documents, paths, strict=True), first):
         if index != expected:
             raise StoreError(f"batch {batch.id} has no credential at leaf {expected}; the database was altered")
-        signature = sign(document) if sign is not None else None
+        signature = stored if stored is not None else sign(document) if sign is not None else None
         badge = credential_with_proof(document, receipts.render(index, path), signature)
         if forms is None:
             pending.append((file_name(credential_id), badge))

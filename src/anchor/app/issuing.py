@@ -75,6 +75,7 @@ def issue_credentials(
     skip_invalid: bool = False,
     valid_from: datetime | None = None,
     valid_until: datetime | None = None,
+    sign: Sign | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IssueReport:
     """Create one pending credential per good roster row. Raises :class:`InputError` listing
@@ -123,11 +124,12 @@ def issue_credentials(
     first_status = store.reserve_status_indexes(issuer.id, len(todo)) if todo and issuer.public_url else None
     chunks = [todo[i : i + INSERT_CHUNK] for i in range(0, len(todo), INSERT_CHUNK)]
     status_base = (issuer.public_url, issuer.address) if first_status is not None and issuer.public_url else None
-    built = _built_chunks(factory, chunks, status_base, first_status or 0, parallel=len(todo) >= PARALLEL_MIN)
+    built = _built_chunks(factory, chunks, status_base, first_status or 0, sign, parallel=len(todo) >= PARALLEL_MIN)
     rows = (
         [
-            NewCredential(credential_id, ref, canonical, leaf, unix(start), unix(until) if until else None, status_index)
-            for (_, ref, start, until), (credential_id, canonical, leaf, status_index) in zip(chunk, issued_chunk, strict=True)
+            NewCredential(credential_id, ref, canonical, leaf, unix(start), unix(until) if until else None, status_index, signature)
+            for (_, ref, start, until), (credential_id, canonical, leaf, status_index, signature)
+            in zip(chunk, issued_chunk, strict=True)
         ]
         for chunk, issued_chunk in zip(chunks, built, strict=True)
     )
@@ -140,11 +142,12 @@ def issue_credentials(
 
 
 Todo = list[tuple[RosterRow, str, datetime, datetime | None]]
-Built = list[tuple[str, bytes, bytes, int | None]]
+Built = list[tuple[str, bytes, bytes, int | None, bytes | None]]
 StatusBase = tuple[str, str] | None  # (public URL, issuer address) of the status lists; None: no credentialStatus
+Sign = Callable[[bytes], bytes]  # canonical document → the issuer's signature entry (anchor.app.signing.BadgeSigner)
 
 
-def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, first_status: int) -> Built:
+def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, first_status: int, sign: Sign | None) -> Built:
     out = []
     urls: dict[int, str] = {}
     for n, (row, _ref, start, until) in enumerate(chunk):
@@ -156,12 +159,12 @@ def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, fir
             status = (url, bit)
         issued = factory.build(name=row.name, email=row.email, valid_from=start, valid_until=until, awarded=row.awarded,
                                evidence_url=row.evidence_url, narrative=row.narrative, status=status)
-        out.append((issued.credential_id, issued.canonical, issued.leaf, index))
+        out.append((issued.credential_id, issued.canonical, issued.leaf, index, sign(issued.canonical) if sign else None))
     return out
 
 
-def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, first_status: int, *,
-                  parallel: bool) -> Iterator[Built]:
+def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, first_status: int,
+                  sign: Sign | None, *, parallel: bool) -> Iterator[Built]:
     """The credentials of each chunk, in order.
 
     For large rosters a forked worker process builds them while this process inserts the
@@ -172,11 +175,11 @@ def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: S
     starts = [first_status + INSERT_CHUNK * i for i in range(len(chunks))]
     if not parallel or "fork" not in multiprocessing.get_all_start_methods():
         for chunk, start in zip(chunks, starts, strict=True):
-            yield _build(factory, chunk, status_base, start)
+            yield _build(factory, chunk, status_base, start, sign)
         return
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    worker = ctx.Process(target=_worker, args=(factory, chunks, status_base, starts, sender), daemon=True)
+    worker = ctx.Process(target=_worker, args=(factory, chunks, status_base, starts, sign, sender), daemon=True)
     worker.start()
     sender.close()
     try:
@@ -193,11 +196,11 @@ def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: S
 
 
 def _worker(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, starts: list[int],
-            sender: Connection) -> None:
+            sign: Sign | None, sender: Connection) -> None:
     code = 0
     try:
         for chunk, start in zip(chunks, starts, strict=True):
-            sender.send(_build(factory, chunk, status_base, start))
+            sender.send(_build(factory, chunk, status_base, start, sign))
     except BaseException:  # the parent sees EOF and reports it
         code = 1
     finally:

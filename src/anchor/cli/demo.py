@@ -94,7 +94,8 @@ def run_demo(settings: Settings, say: Say, *, bind: str = SERVICE_BIND) -> dict[
     achievement = build_achievement(parse_achievement_text(ach_file.read_text(), source=str(ach_file)))
     issuer_row = store.issuer(issuer.address)
     assert issuer_row is not None
-    report = issue_credentials(store, issuer_row, achievement, parse_roster(roster_file.read_text()))
+    report = issue_credentials(store, issuer_row, achievement, parse_roster(roster_file.read_text()),
+                               sign=signer_for(issuer_row.did, signing_key, issuer_row.signing_key))
     say(f"   {roster_file.name}: {report.created} new credential(s) of '{achievement['name']}'"
         + (f", {len(report.already_issued)} recipient(s) already held it" if report.already_issued else ""))
 

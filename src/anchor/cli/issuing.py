@@ -38,9 +38,10 @@ def issue(app: App, roster: Path, achievement_file: Path, skip_invalid: bool, va
         until = start + days(valid_for_days)
     parsed = parse_roster(read_text(roster))
     issuer_row = app.issuer_row()
+    signer = app.badge_signer()  # each credential is signed as it is built (eddsa-rdfc-2022)
     with progress(len(parsed.rows), "issuing") as bar:
         report = issue_credentials(app.store, issuer_row, achievement, parsed, skip_invalid=skip_invalid,
-                                   valid_from=start, valid_until=until, progress=bar.update)
+                                   valid_from=start, valid_until=until, sign=signer, progress=bar.update)
     say(f"issued {report.created} pending credential(s) of '{achievement['name']}' ({achievement['id']})")
     if report.already_issued:
         lines = ", ".join(str(n) for n in report.already_issued[:20]) + (" ..." if len(report.already_issued) > 20 else "")
@@ -149,14 +150,20 @@ def export(app: App, directory: Path, formats: str) -> None:
 
     forms = parse_formats(formats)
     issuer_row = app.issuer_row()
-    signer = app.badge_signer()
+    try:
+        signer = app.badge_signer()  # for the JWT form, and for credentials stored unsigned
+    except ConfigError as e:
+        if "jwt" in forms:
+            raise
+        signer = None
+        say(f"note: {e.message}; badges keep the signature made at issuance", fg="yellow", err=True)
     total = app.store.counts(issuer_row.id).anchored
     renderer = FormRenderer(forms, signer) if forms != ("json",) else None
     with progress(total, "exporting", unit="badge") as bar:
         report = export_credentials(app.store, issuer_row.id, issuer_row.address, directory, sign=signer, forms=renderer,
                                     progress=bar.update)
-    say(f"wrote {report.files} badge(s) ({', '.join(forms)}) from {report.batches} batch(es) to {directory}, "
-        f"signed by {signer.verification_method}")
+    say(f"wrote {report.files} badge(s) ({', '.join(forms)}) from {report.batches} batch(es) to {directory}"
+        + (f", signed by {signer.verification_method}" if signer else ""))
     publish_lists(app)
     if report.unconfirmed_batches or report.pending_credentials:
         say(f"not exported yet: {report.pending_credentials} pending credential(s), {report.unconfirmed_batches} "

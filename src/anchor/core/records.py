@@ -46,6 +46,8 @@ class NewCredential(NamedTuple):
     # The credential's bit in the issuer's status lists, as its credentialStatus names it (from
     # Store.reserve_status_indexes). None: the store assigns the next free one at insert.
     status_index: int | None = None
+    # The issuer's eddsa-rdfc-2022 proof-set entry over ``document`` (JSON text), or None (unsigned).
+    signature: bytes | None = None
 
 
 @dataclass(frozen=True)

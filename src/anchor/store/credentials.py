@@ -48,7 +48,7 @@ class CredentialQueries(Database):
             f"INSERT INTO {CredentialRow.__tablename__} ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
             "ON CONFLICT (issuer_id, recipient_ref, generation) DO NOTHING"
         )
-        document_sql = f"INSERT INTO {DocumentRow.__tablename__} (credential_pk, document) VALUES ({mark}, {mark})"
+        document_sql = f"INSERT INTO {DocumentRow.__tablename__} (credential_pk, document, signature) VALUES ({mark}, {mark}, {mark})"
         range_sql = f"SELECT {{}} FROM {CredentialRow.__tablename__} WHERE id BETWEEN {mark} AND {mark}"
         created, skipped, position = 0, [], 0
         next_id: int | None = None
@@ -66,15 +66,15 @@ class CredentialQueries(Database):
                 status_indexes = _status_indexes(s, issuer_id, chunk)
                 conn.exec_driver_sql(insert_sql, [
                     (first + i, cid, issuer_id, achievement_id, ref, leaf, valid_from, valid_until, created_at, status_index)
-                    for i, ((cid, ref, _doc, leaf, valid_from, valid_until, _), status_index)
+                    for i, ((cid, ref, _doc, leaf, valid_from, valid_until, _, _sig), status_index)
                     in enumerate(zip(chunk, status_indexes, strict=True))
                 ])
                 inserted = int(conn.exec_driver_sql(range_sql.format("count(*)"), (first, last)).scalar() or 0)
                 if inserted == len(chunk):
-                    documents = [(first + i, c.document) for i, c in enumerate(chunk)]
+                    documents = [(first + i, c.document, c.signature) for i, c in enumerate(chunk)]
                 else:  # some recipients already hold it: their rows were skipped
                     kept = {int(r[0]) for r in conn.exec_driver_sql(range_sql.format("id"), (first, last))}
-                    documents = [(first + i, c.document) for i, c in enumerate(chunk) if first + i in kept]
+                    documents = [(first + i, c.document, c.signature) for i, c in enumerate(chunk) if first + i in kept]
                     skipped += [position + i for i in range(len(chunk)) if first + i not in kept]
                 if documents:
                     conn.exec_driver_sql(document_sql, documents)
@@ -102,10 +102,16 @@ class CredentialQueries(Database):
                        stop: int | None = None) -> Iterator[tuple[int, str, bytes]]:
         """(leaf index, credential id, canonical document) of a batch's leaves ``[first, stop)``,
         in leaf order, streamed a page at a time."""
+        for idx, cid, doc, _signature in self.iter_signed_documents(batch_id, page=page, first=first, stop=stop):
+            yield idx, cid, doc
+
+    def iter_signed_documents(self, batch_id: int, *, page: int = 5000, first: int = 0,
+                              stop: int | None = None) -> Iterator[tuple[int, str, bytes, bytes | None]]:
+        """:meth:`iter_documents` with each document's stored signature entry (None: unsigned)."""
         start = first
         while stop is None or start < stop:
             q = (
-                select(CredentialRow.leaf_index, CredentialRow.credential_id, DocumentRow.document)
+                select(CredentialRow.leaf_index, CredentialRow.credential_id, DocumentRow.document, DocumentRow.signature)
                 .join(DocumentRow, DocumentRow.credential_pk == CredentialRow.id)
                 .where(CredentialRow.batch_id == batch_id, CredentialRow.leaf_index >= start)
                 .order_by(CredentialRow.leaf_index)
@@ -117,8 +123,8 @@ class CredentialQueries(Database):
                 rows = s.execute(q).all()
             if not rows:
                 return
-            for idx, cid, doc in rows:
-                yield int(idx), str(cid), bytes(doc)  # type: ignore[arg-type]  # never NULL: filtered on
+            for idx, cid, doc, sig in rows:
+                yield int(idx), str(cid), bytes(doc), bytes(sig) if sig is not None else None  # type: ignore[arg-type]  # never NULL: filtered on
             start = int(rows[-1][0]) + 1  # type: ignore[arg-type]
 
     def iter_leaves(self, batch_id: int, *, page: int = 20_000) -> Iterator[Leaf]:

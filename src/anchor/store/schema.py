@@ -109,6 +109,9 @@ class DocumentRow(Base):
     __tablename__ = "credential_documents"
     credential_pk: Mapped[int] = mapped_column(ForeignKey("credentials.id"), primary_key=True, autoincrement=False)
     document: Mapped[bytes] = mapped_column(LargeBinary)
+    # The issuer's eddsa-rdfc-2022 proof-set entry (JSON text), made at issuance over ``document``;
+    # NULL for a credential issued unsigned (export then signs it).
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class BatchRow(Base):
