@@ -23,6 +23,7 @@ class Issuer:
     did: str | None = None  # the DID credentials name as their issuer (did:key, did:web)
     signing_key: bytes | None = None  # its Ed25519 public key, 32 bytes
     public_url: str | None = None  # base URL credentials name for status lists and pages
+    public_pages: bool = True  # whether its credentials have public pages (/credentials/<id>)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class NewCredential(NamedTuple):
     status_index: int | None = None
     # The issuer's eddsa-rdfc-2022 proof-set entry over ``document`` (JSON text), or None (unsigned).
     signature: bytes | None = None
+    # The holder as the roster names them, kept by the issuer (never in the credential) to deliver it.
+    holder_name: str | None = None
+    holder_email: str | None = None  # normalized (anchor.core.roster.normalize_email)
+    # 0 for a first award; a renewal or replacement (``anchor issue --reissue``) takes the next one.
+    generation: int = 0
+    supersedes: str | None = None  # the credential id this one renews or replaces
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,12 @@ class Credential:
     leaf_index: int | None
     created_at: int
     status_index: int  # its bit in the issuer's status lists
+    holder_name: str | None = None
+    holder_email: str | None = None
+    generation: int = 0
+    supersedes: str | None = None  # the credential id it renews or replaces
+    exported_at: int | None = None  # last `anchor export` that wrote it; None: never exported
+    hidden: bool = False  # its public page is hidden
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,19 @@ class Leaf(NamedTuple):
     document: bytes
     leaf_hash: bytes
     valid_from: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The email delivery of one credential to its holder (``anchor notify``)."""
+
+    credential_pk: int
+    email: str
+    status: str  # sending | sent | failed
+    attempts: int
+    last_error: str | None
+    sent_at: int | None
+    message_id: str | None
 
 
 @dataclass(frozen=True)

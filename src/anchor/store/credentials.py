@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text, update
 
 from anchor.core.errors import StoreError
 from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, NewCredential
@@ -17,12 +17,14 @@ from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow
 from anchor.store.status_lists import reserve_in
 
 _COLUMNS = ("id", "credential_id", "issuer_id", "achievement_id", "recipient_ref", "leaf_hash", "valid_from",
-            "valid_until", "created_at", "status_index")
+            "valid_until", "created_at", "status_index", "holder_name", "holder_email", "generation", "supersedes")
 
 
 def credential_record(row: CredentialRow) -> Credential:
     return Credential(row.id, row.credential_id, row.issuer_id, row.achievement_id, row.recipient_ref, row.leaf_hash,
-                      row.valid_from, row.valid_until, row.batch_id, row.leaf_index, row.created_at, row.status_index)
+                      row.valid_from, row.valid_until, row.batch_id, row.leaf_index, row.created_at, row.status_index,
+                      row.holder_name, row.holder_email, int(row.generation or 0), row.supersedes, row.exported_at,
+                      bool(row.hidden))
 
 
 class CredentialQueries(Database):
@@ -65,9 +67,9 @@ class CredentialQueries(Database):
                 first, last = next_id, next_id + len(chunk) - 1
                 status_indexes = _status_indexes(s, issuer_id, chunk)
                 conn.exec_driver_sql(insert_sql, [
-                    (first + i, cid, issuer_id, achievement_id, ref, leaf, valid_from, valid_until, created_at, status_index)
-                    for i, ((cid, ref, _doc, leaf, valid_from, valid_until, _, _sig), status_index)
-                    in enumerate(zip(chunk, status_indexes, strict=True))
+                    (first + i, c[0], issuer_id, achievement_id, c[1], c[3], c[4], c[5], created_at, status_index,
+                     c[8], c[9], c[10], c[11])
+                    for i, (c, status_index) in enumerate(zip(chunk, status_indexes, strict=True))
                 ])
                 inserted = int(conn.exec_driver_sql(range_sql.format("count(*)"), (first, last)).scalar() or 0)
                 if inserted == len(chunk):
@@ -91,6 +93,38 @@ class CredentialQueries(Database):
         with self.session() as s:
             row = s.scalar(select(CredentialRow).where(CredentialRow.credential_id == credential_id))
             return credential_record(row) if row is not None else None
+
+    def document_of(self, credential_id: str) -> tuple[bytes, bytes | None] | None:
+        """The credential's stored RFC 8785 document (without proof) and its stored signature
+        entry (None: issued unsigned); None if the credential is not in the database."""
+        with self.session() as s:
+            row = s.execute(
+                select(DocumentRow.document, DocumentRow.signature)
+                .join(CredentialRow, DocumentRow.credential_pk == CredentialRow.id)
+                .where(CredentialRow.credential_id == credential_id)
+            ).first()
+        if row is None:
+            return None
+        return bytes(row[0]), bytes(row[1]) if row[1] is not None else None
+
+    def visibility(self, credential_id: str) -> tuple[bool, bool] | None:
+        """(the credential's page is hidden, its issuer serves public pages); None if unknown."""
+        with self.session() as s:
+            row = s.execute(
+                select(CredentialRow.hidden, IssuerRow.public_pages)
+                .join(IssuerRow, CredentialRow.issuer_id == IssuerRow.id)
+                .where(CredentialRow.credential_id == credential_id)
+            ).first()
+        if row is None:
+            return None
+        return bool(row[0]), True if row[1] is None else bool(row[1])
+
+    def set_hidden(self, credential_id: str, hidden: bool) -> bool:
+        """Hide (or show again) the credential's public page; False if there is no such credential."""
+        with self.session() as s:
+            done = s.execute(update(CredentialRow).where(CredentialRow.credential_id == credential_id)
+                             .values(hidden=bool(hidden)))
+            return bool(done.rowcount)  # type: ignore[attr-defined]
 
     def has_pending(self, issuer_id: int) -> bool:
         """Whether any credential of the issuer is in no batch yet."""

@@ -17,7 +17,8 @@ from anchor.store.schema import AchievementRow, CredentialRow, IssuerRow
 
 def issuer_record(row: IssuerRow) -> Issuer:
     return Issuer(row.id, row.address, row.profile_uri, row.profile_json, row.created_at, row.did,
-                  bytes(row.signing_key) if row.signing_key is not None else None, row.public_url)
+                  bytes(row.signing_key) if row.signing_key is not None else None, row.public_url,
+                  bool(row.public_pages) if row.public_pages is not None else True)
 
 
 class _Keep:
@@ -74,6 +75,19 @@ class IssuerQueries(Database):
         with self.session() as s:
             row = s.scalar(select(IssuerRow).where(IssuerRow.address == address))
             return issuer_record(row) if row is not None else None
+
+    def issuer_by_id(self, issuer_id: int) -> Issuer | None:
+        with self.session() as s:
+            row = s.get(IssuerRow, issuer_id)
+            return issuer_record(row) if row is not None else None
+
+    def set_public_pages(self, issuer_id: int, on: bool) -> None:
+        """Serve (or stop serving) public pages for the issuer's credentials."""
+        with self.session() as s:
+            row = s.get(IssuerRow, issuer_id)
+            if row is None:
+                raise NotFound(f"no issuer {issuer_id} in this database")
+            row.public_pages = bool(on)
 
     def issuers(self) -> list[Issuer]:
         with self.session() as s:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -23,11 +24,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # 3: unique award key on credentials, batch roots unique per issuer
-# 4: status indexes on credentials (unique per issuer), issuer DID / signing key / public URL, status lists
+# 4: status indexes on credentials (unique per issuer), issuer DID / signing key / public URL, status lists;
+#    holders' names and emails (for delivery), export and page visibility, supersedes, deliveries
 SCHEMA_VERSION = 4
 
 
@@ -54,6 +58,8 @@ class IssuerRow(Base):
     # The next unreserved status index: reserving n indexes adds n in one UPDATE (the row lock
     # serializes concurrent issuing runs), so ranges never overlap.
     next_status_index: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Whether /credentials/<id> pages are served for this issuer's credentials (the issuer may turn them off).
+    public_pages: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class AchievementRow(Base):
@@ -100,6 +106,13 @@ class CredentialRow(Base):
     leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     status_index: Mapped[int] = mapped_column(BigInteger)
+    # The holder as the roster named them: issuer-private, kept only to deliver the badge (the
+    # credential itself carries a salted hash of the email). NULL for credentials issued before.
+    holder_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    holder_email: Mapped[str | None] = mapped_column(Text, nullable=True)  # normalized (anchor.core.roster)
+    exported_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # NULL: never exported
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # the holder's page is hidden
+    supersedes: Mapped[str | None] = mapped_column(String(64), nullable=True)  # credential id it renews or replaces
 
 
 class DocumentRow(Base):
@@ -173,6 +186,23 @@ class RevocationRow(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeliveryRow(Base):
+    """The one delivery of a credential to its holder by email (``anchor notify``): a row per
+    credential, so a rerun sends nothing that was sent. ``sending`` is written before the SMTP
+    transaction starts: a run that dies before recording the outcome leaves it there, and the
+    next run does not send it again unless told to (at most once)."""
+
+    __tablename__ = "deliveries"
+    credential_pk: Mapped[int] = mapped_column(ForeignKey("credentials.id"), primary_key=True, autoincrement=False)
+    email: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class StatusListRow(Base):
