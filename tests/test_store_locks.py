@@ -124,3 +124,44 @@ def test_issuer_run_lock_nests_in_one_thread_but_not_across_threads(store: Store
         thread.join()
     other()  # released at last
     assert outcome == ["issuer_busy", "issuer_busy", "granted"]
+
+
+def test_stores_in_two_schemas_of_one_database_never_block_each_other(tmp_path: object) -> None:
+    """Advisory locks belong to the whole PostgreSQL database: anchor scopes its keys to the
+    schema, so two stores (two deployments, or two test runs) sharing one database each hold
+    their issuer 1's run lock at once, while a second holder in the same schema is refused."""
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import POSTGRES_URL
+
+    schemas = [f"anchor_locks_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    stores = [Store.open(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}") for schema in schemas]
+    try:
+        with stores[0].issuer_lock(1), stores[1].issuer_lock(1):
+            refused: list[str] = []
+
+            def second_holder() -> None:  # another thread: a thread's own lock nests instead
+                same = Store.open(f"{POSTGRES_URL}?options=-csearch_path%3D{schemas[0]}")
+                try:
+                    with same.issuer_lock(1):
+                        refused.append("held")
+                except StoreError as e:
+                    refused.append(e.reason)
+                finally:
+                    same.close()
+
+            thread = threading.Thread(target=second_holder)
+            thread.start()
+            thread.join(30)
+            assert refused == ["issuer_busy"]
+    finally:
+        for store in stores:
+            store.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

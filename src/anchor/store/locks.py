@@ -3,7 +3,10 @@
 PostgreSQL advisory locks are keyed by two 32-bit integers here, ``(namespace, id)``: a
 namespace per purpose and the issuer's id (or 0 for a global lock). The old single keys
 ``7_000_000 + issuer_id`` and ``7_100_000`` collided at issuer 100,000; two-int keys cannot
-(PostgreSQL also keeps them apart from every single-``bigint`` key).
+(PostgreSQL also keeps them apart from every single-``bigint`` key). Advisory locks belong to
+the whole database, not to a schema, so the namespace is hashed with the schema anchor's tables
+live in (``hashtext(current_schema() || ':anchor:' || namespace)``): two anchor stores in two
+schemas of one database never block each other.
 
 SQLite has one writer at a time already, so transaction-scoped locks are its write lock. A lock
 held for a whole run (one anchoring or revoking process per issuer) is an ``flock`` on a file
@@ -57,7 +60,7 @@ def xact_lock(s: Session, space: LockSpace, key: int = 0) -> None:
     the database's write lock now, which serializes every writer anyway."""
     if s.get_bind().dialect.name == "postgresql":
         a, b = lock_key(space, key)
-        s.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": a, "b": b})
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':anchor:' || CAST(:a AS text)), :b)"), {"a": a, "b": b})
     else:  # a no-op write starts the (deferred) transaction and waits for the write lock
         s.execute(text("UPDATE anchor_meta SET value = value WHERE key = 'schema_version'"))
 
@@ -92,12 +95,12 @@ def _os_lock(db: Database, space: LockSpace, key: int, *, what: str) -> Iterator
         a, b = lock_key(space, key)
         with db.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # not idle in a transaction
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": a, "b": b}).scalar():
+            if not conn.execute(text("SELECT pg_try_advisory_lock(hashtext(current_schema() || ':anchor:' || CAST(:a AS text)), :b)"), {"a": a, "b": b}).scalar():
                 raise busy
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": a, "b": b})
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(current_schema() || ':anchor:' || CAST(:a AS text)), :b)"), {"a": a, "b": b})
         return
     path = db.sqlite_path()
     if path is None or fcntl is None:  # an in-memory database has a single process anyway
