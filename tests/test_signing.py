@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anchor.app.badge_forms import FormRenderer, parse_formats
 from anchor.app.registration import issuer_did
@@ -134,3 +136,32 @@ def test_a_jwt_must_be_signed_by_the_credentials_own_key() -> None:
     rotated = jwt.decode(jwt.encode(web_body, other.sign, f"{web}#{other.public_multibase}"))
     mixed = combine(check_signature(web_body, web), check_jwt(rotated, web))
     assert mixed is not None and mixed.reason == "signature_key_mismatch"
+
+
+NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(lambda s: s.strip())
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=NAMES, narrative=st.none() | NAMES, until=st.booleans(), evidence=st.booleans(), status=st.booleans(),
+       index=st.integers(0, 131_071))
+def test_signing_from_the_factorys_template_is_the_general_path(name: str, narrative: str | None, until: bool, evidence: bool,
+                                                                status: bool, index: int) -> None:
+    """The issuance shortcut (the factory's compiled template filled with the values it used)
+    makes exactly the proof the whole-document path makes, and its canonical N-Quads are the
+    general JSON-LD → RDFC-1.0 path's (pyld's toRdf underneath)."""
+    from anchor.core.credential import credential_canonicalizer
+    from anchor.core.jsonld import to_nquads
+
+    achievement = build_achievement(parse_achievement_text((EXAMPLES / "achievement.yaml").read_text()))
+    factory = CredentialFactory(IssuerProfile(id=DID, name="Uni"), achievement)
+    issued = factory.build(name=name, email="ada@example.org", valid_from=datetime(2026, 11, 28, tzinfo=UTC),
+                           valid_until=datetime(2030, 1, 1, tzinfo=UTC) if until else None,
+                           evidence_url="https://uni.example/evidence/1" if evidence else None, narrative=narrative,
+                           status=("https://uni.example/status/0x1/0", index) if status else None)
+    signer = BadgeSigner(KEY, DID)
+    assert signer.sign_issued(factory, issued) == signer(issued.canonical)
+    bound = factory.bound_template(issued.template)
+    assert bound is not None
+    general = to_nquads(json.loads(issued.canonical))
+    assert bound.canonical_nquads(list(issued.slot_values), lambda: json.loads(issued.canonical)) == general
+    assert credential_canonicalizer().canonical_nquads(json.loads(issued.canonical)) == general

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from anchor.core import multibase
-from anchor.core.credential import credential_canonicalizer
-from anchor.core.dataintegrity import create_proof, hash_data, proof_options, verify_proof
+from anchor.core.credential import CREDENTIAL_CONTEXT, CredentialFactory, Issued, credential_canonicalizer
+from anchor.core.dataintegrity import config_hash, create_proof, hash_data, proof_options, verify_proof
 from anchor.core.ed25519 import SigningKey, key_of_verification_method, verification_method
 from anchor.core.errors import AnchorError, ConfigError, StoreError
 from anchor.core.timefmt import format_ts, utcnow
@@ -37,6 +37,22 @@ class BadgeSigner:
                              "it cannot be signed by this key")
         proof = proof_options(self.verification_method, credential["validFrom"])  # what create_proof signs
         signature = self.key.sign(hash_data(credential, proof, canonicalizer=credential_canonicalizer()))
+        proof["proofValue"] = multibase.encode_base58btc(signature)
+        return json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def sign_issued(self, factory: CredentialFactory, issued: Issued) -> bytes:
+        """:meth:`__call__` for a credential the factory just built, without parsing it again:
+        the factory's compiled template takes the values it filled in (the same canonical form,
+        held to the general path by the tests)."""
+        bound = factory.bound_template(issued.template)
+        if bound is None or factory.issuer.get("id") != self.did:
+            return self(issued.canonical)
+        created = issued.slot_values[1]  # validFrom
+        assert created is not None
+        proof = proof_options(self.verification_method, created)
+        values = list(issued.slot_values)
+        document_hash = bound.canonical_hash(values, lambda: json.loads(issued.canonical))
+        signature = self.key.sign(config_hash(proof, CREDENTIAL_CONTEXT) + document_hash)
         proof["proofValue"] = multibase.encode_base58btc(signature)
         return json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -33,6 +33,7 @@ from anchor.core.timefmt import format_ts
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+CREDENTIAL_CONTEXT = [VC_CONTEXT, OB_CONTEXT]
 CREDENTIAL_TYPE = ["VerifiableCredential", "AchievementCredential"]
 PROOF_KEY = "proof"
 SCHEMA_FILE = "ob_v3p0_achievementcredential_schema.json"
@@ -109,11 +110,15 @@ def _urn_uuid(random16: bytes) -> str:
 
 @dataclass(frozen=True)
 class Issued:
-    """One freshly built credential: its id, canonical bytes (no proof yet) and Merkle leaf."""
+    """One freshly built credential: its id, canonical bytes (no proof yet) and Merkle leaf; and,
+    for signing it without parsing it again, its template and the values of its
+    :data:`CREDENTIAL_SLOTS` (None where the template has no such member)."""
 
     credential_id: str
     canonical: bytes
     leaf: bytes
+    template: tuple[bool, bool, bool, bool] = (False, False, False, False)
+    slot_values: tuple[str | None, ...] = ()
 
     @property
     def document(self) -> dict[str, Any]:
@@ -162,6 +167,8 @@ class CredentialFactory:
         if _MARK in json.dumps([self.issuer, self.achievement], ensure_ascii=False):
             raise InputError("issuer profile or achievement contains the reserved character U+E000")
         self._templates: dict[tuple[bool, bool, bool, bool], tuple[str, tuple[str, ...]]] = {}
+        self._fields: dict[tuple[bool, bool, bool, bool], frozenset[str]] = {}
+        self._bound: dict[tuple[bool, bool, bool, bool], Any] = {}
         self._ts: dict[datetime, str] = {}
 
     def skeleton(self, *, valid_until: bool, evidence: bool, narrative: bool, status: bool = False) -> dict[str, Any]:
@@ -187,7 +194,7 @@ class CredentialFactory:
         if narrative:
             subject["narrative"] = m("narrative")
         doc: dict[str, Any] = {
-            "@context": [VC_CONTEXT, OB_CONTEXT],
+            "@context": list(CREDENTIAL_CONTEXT),
             "id": m("id"),
             "type": CREDENTIAL_TYPE,
             "name": self.achievement["name"],
@@ -258,11 +265,33 @@ class CredentialFactory:
             "statusListIndex": str(status[1]) if status else "",
             "statusList": status[0] if status else "",
         }
-        fmt, fields = self._template((valid_until is not None, bool(evidence_url), bool(narrative), status is not None))
+        key = (valid_until is not None, bool(evidence_url), bool(narrative), status is not None)
+        fmt, fields = self._template(key)
         canonical = (fmt % tuple([_quote(values[f]) for f in fields])).encode("utf-8")
         leaf = _LEAF_HASHER.copy()
         leaf.update(canonical)
-        return Issued(credential_id, canonical, leaf.digest())
+        present = self._present(key)
+        slot_values = tuple(values[f] if f in present else None for f in _SLOT_FIELDS)
+        return Issued(credential_id, canonical, leaf.digest(), key, slot_values)
+
+    def _present(self, key: tuple[bool, bool, bool, bool]) -> frozenset[str]:
+        present = self._fields.get(key)
+        if present is None:
+            present = self._fields[key] = frozenset(self._template(key)[1])
+        return present
+
+    def bound_template(self, key: tuple[bool, bool, bool, bool]) -> Any:
+        """The :class:`~anchor.core.jsonld.BoundTemplate` of the documents of template ``key``
+        (compiled once per factory), or None when that template cannot take the fast path."""
+        if key not in self._bound:
+            from anchor.core.errors import InputError as _Unusable
+
+            skeleton = self.skeleton(valid_until=key[0], evidence=key[1], narrative=key[2], status=key[3])
+            try:
+                self._bound[key] = credential_canonicalizer().bind(skeleton)
+            except _Unusable:
+                self._bound[key] = None
+        return self._bound[key]
 
 
 _LEAF_HASHER = hashlib.sha256(merkle.LEAF_PREFIX)
@@ -284,6 +313,11 @@ CREDENTIAL_SLOTS: tuple[tuple[tuple[str | int, ...], Literal["iri", "literal"]],
     (("credentialStatus", "statusListIndex"), "literal"),
     (("credentialStatus", "statusListCredential"), "iri"),
 )
+
+
+# The factory's field behind each slot, in CREDENTIAL_SLOTS order.
+_SLOT_FIELDS = ("id", "validFrom", "awardedDate", "validUntil", "emailHash", "salt", "name", "narrative", "evidence",
+                "statusId", "statusListIndex", "statusList")
 
 
 @cache

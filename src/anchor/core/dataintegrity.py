@@ -105,6 +105,14 @@ def _document_hash(document: Mapping[str, Any], canonicalizer: Canonicalizer | N
     return _sha256(jsonld.to_nquads(document, loader=loader))
 
 
+def config_hash(proof: Mapping[str, Any], context: Any) -> bytes:
+    """SHA-256 of the canonical proof configuration of ``proof`` (without ``proofValue``) in the
+    document's ``context``: the first half of what an ``eddsa-rdfc-2022`` proof signs (cached)."""
+    config = {k: v for k, v in proof.items() if k != PROOF_VALUE}
+    config["@context"] = context
+    return _config_hash(config, None)
+
+
 def hash_data(document: Mapping[str, Any], proof: Mapping[str, Any], *, canonicalizer: Canonicalizer | None = None,
               loader: ContextLoader | None = None) -> bytes:
     """The 64 bytes an ``eddsa-rdfc-2022`` proof signs: SHA-256 of the canonical proof config

@@ -367,6 +367,32 @@ class _Template:
     label_pad: list[str]  # room for the canonical labels after the slot terms
 
 
+class BoundTemplate:
+    """One template of a :class:`Canonicalizer`, compiled: ``canonical_nquads(values, document)``
+    gives what ``canonicalizer.canonical_nquads(document)`` gives for the document that is this
+    template filled with ``values`` (one per slot of the canonicalizer; None where the template
+    has no such slot). ``document`` builds that document, and is called only when the fast path
+    cannot be sure (then the general path decides, on the whole document)."""
+
+    __slots__ = ("_canonicalizer", "_compiled", "present")
+
+    def __init__(self, canonicalizer: Canonicalizer, compiled: Any, present: tuple[int, ...]) -> None:
+        self._canonicalizer, self._compiled, self.present = canonicalizer, compiled, present
+
+    def canonical_nquads(self, values: list[str | None], document: Callable[[], Any]) -> str:
+        c = self._canonicalizer
+        if [i for i, v in enumerate(values) if v is not None] != list(self.present) or len(values) != len(c.slots):
+            raise ValueError("the values do not fill this template's slots")
+        try:
+            return c._fast_with(self._compiled, values)
+        except _NotFast:
+            c.stats["general"] += 1
+            return to_nquads(document(), loader=c.loader)
+
+    def canonical_hash(self, values: list[str | None], document: Callable[[], Any]) -> bytes:
+        return hashlib.sha256(self.canonical_nquads(values, document).encode("utf-8")).digest()
+
+
 class Canonicalizer:
     """Canonical N-Quads of documents that differ only in the values at ``slots``, fast.
 
@@ -466,10 +492,29 @@ class Canonicalizer:
             raise _NotFast
         return compiled, values
 
+    # -- a template bound ahead of time
+
+    def bind(self, document: Any) -> BoundTemplate:
+        """The template of ``document`` (and of every document that differs from it only in the
+        values at the slots it has), for callers that build documents from a template themselves
+        and know the values: :meth:`BoundTemplate.canonical_nquads` then skips parsing and
+        template extraction. InputError (``template_unusable``) if the template cannot take the
+        fast path (the caller then uses :meth:`canonical_nquads` on whole documents)."""
+        try:
+            compiled, values = self._template_for(document)
+        except _NotFast:
+            raise InputError("this document's template cannot take the fast path", reason="template_unusable") from None
+        return BoundTemplate(self, compiled, tuple(i for i, v in enumerate(values) if v is not None))
+
     # -- per document
 
     def _fast(self, document: Any) -> str:
         t, values = self._template_for(document)
+        return self._fast_with(t, values)
+
+    def _fast_with(self, t: Any, values: list[str | None]) -> str:
+        """The canonical N-Quads of the compiled template ``t`` filled with ``values``;
+        :class:`_NotFast` when only the general path can be sure."""
         tpl: _Template = t
         terms: list[str] = [""] * len(self.slots)
         astral = tpl.const_astral
