@@ -40,6 +40,17 @@ class Settings:
     # Registries a verifier trusts besides `registry` (addresses; TOML list or comma-separated env).
     # A badge anchored anywhere else is never called valid: the best it gets is untrusted_registry.
     trusted_registries: tuple[str, ...] = ()
+    # `anchor notify`: the SMTP server that emails holders their badges. The password comes only
+    # from $ANCHOR_SMTP_PASSWORD (never from the TOML file, never shown in a repr or a message).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str | None = None  # the sender, e.g. "Demo University <badges@uni.example>"
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS before logging in (port 587)
+    smtp_timeout: float = 30.0  # seconds per SMTP command
+    smtp_attempts: int = 3  # tries per message on a temporary failure (4xx reply, lost connection)
+    smtp_backoff: float = 2.0  # seconds before the second try, doubled before each next one
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -74,6 +85,9 @@ class Settings:
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
+# Secrets are read from the environment only: a settings file is copied, committed and shown.
+_ENV_ONLY = {"smtp_password"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -83,6 +97,13 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
             raise ConfigError(f"setting {name!r} must be a list of strings, got {value!r}")
         return tuple(i.strip() for i in items if i.strip())
+    if kind.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise ConfigError(f"setting {name!r} must be true or false, got {value!r}")
     try:
         if "Path" in kind:
             return Path(value)
@@ -109,6 +130,8 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
             name = key.replace("-", "_")
             if name not in _TYPES or name == "extra":
                 raise ConfigError(f"{path}: unknown setting {key!r}")
+            if name in _ENV_ONLY:
+                raise ConfigError(f"{path}: {key} is a secret and is read only from ${ENV_PREFIX}{name.upper()}")
             values[name] = _coerce(name, value)
     elif config_file is not None:
         raise ConfigError(f"config file not found: {config_file}")
@@ -119,6 +142,8 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
     settings = Settings(**values)
     if settings.confirmations < 1:
         raise ConfigError("confirmations must be at least 1 (the anchoring block itself)")
+    if settings.smtp_attempts < 1 or settings.smtp_backoff < 0 or settings.smtp_timeout <= 0:
+        raise ConfigError("smtp_attempts must be at least 1, smtp_backoff at least 0 and smtp_timeout positive")
     return settings
 
 

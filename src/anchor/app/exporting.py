@@ -3,7 +3,10 @@
 receipt), and the other forms asked for (:mod:`anchor.app.badge_forms`: VC-JWT, baked PNG and
 SVG). A credential stored without a signature is signed here when a signer is given.
 
-Only batches whose anchoring is confirmed are exported (no proof before the anchor is final).
+Only batches whose anchoring is confirmed are exported (no proof before the anchor is final):
+all of them, one (``batch_root``), or only the credentials no export has written yet
+(``only_new``; each credential records when it was first exported). ``manifest.csv`` lists the
+badges written, with their holders and links (:mod:`anchor.app.manifest`).
 Streams batch by batch: one tree and one page of documents in memory at a time. A crash never
 leaves a half-written badge: a fresh export is built in a hidden staging directory renamed into
 place when complete; an export into a directory that already holds files writes each file under
@@ -18,26 +21,32 @@ import queue
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anchor.app.manifest import Links, write_manifest
 from anchor.core import merkle
 from anchor.core.credential import uuid_of
-from anchor.core.errors import StoreError
+from anchor.core.errors import InputError, NotFound, StoreError
 from anchor.core.proof import ReceiptRenderer
 from anchor.core.status import BatchStatus
-from anchor.store import Batch, Store
+from anchor.store import Batch, Issuer, Store
+
+MANIFEST = "manifest.csv"
 
 
 @dataclass
 class ExportReport:
     directory: Path
-    files: int = 0
+    files: int = 0  # badges written (each in every form asked for)
     batches: int = 0
     unconfirmed_batches: int = 0
     pending_credentials: int = 0
+    manifest_rows: int = 0
+    newly_exported: int = 0  # credentials written for the first time
 
 
 def file_stem(credential_id: str) -> str:
@@ -143,15 +152,26 @@ _LEAF_CHUNK = 4096  # leaves per top-down proof chunk (merkle.iter_path_json)
 
 
 def _export_range(store: Store, batch: Batch, levels: list[bytes], receipts: ReceiptRenderer, sign: Sign | None,
-                  forms: Forms | None, first: int, stop: int, writer: _Writer, progress: Callable[[int], None] | None) -> int:
-    """Render and hand to ``writer`` the badges of leaves ``[first, stop)`` of ``batch``."""
+                  forms: Forms | None, first: int, stop: int, writer: _Writer, progress: Callable[[int], None] | None,
+                  sparse: bool = False) -> int:
+    """Render and hand to ``writer`` the badges of leaves ``[first, stop)`` of ``batch``
+    (``sparse``: only those no export has written yet; the others' proofs are skipped)."""
     pending: list[tuple[str, bytes]] = []
     done = count = 0
     paths = merkle.iter_path_json(levels, chunk_bits=_LEAF_CHUNK.bit_length() - 1, first=first, stop=stop)
-    documents = store.iter_signed_documents(batch.id, first=first, stop=stop)
-    for expected, ((index, credential_id, document, stored), path) in enumerate(zip(documents, paths, strict=True), first):
+    documents = store.iter_signed_documents(batch.id, first=first, stop=stop, only_unexported=sparse)
+    expected = first
+    for index, credential_id, document, stored in documents:
         if index != expected:
-            raise StoreError(f"batch {batch.id} has no credential at leaf {expected}; the database was altered")
+            if not sparse or index < expected:
+                raise StoreError(f"batch {batch.id} has no credential at leaf {expected}; the database was altered")
+            for _ in range(index - expected):
+                next(paths)
+            expected = index
+        path = next(paths, None)
+        if path is None:
+            raise StoreError(f"batch {batch.id} has a credential at leaf {index}, beyond its {batch.leaf_count} leaves")
+        expected += 1
         signature = stored if stored is not None else sign(document) if sign is not None else None
         badge = credential_with_proof(document, receipts.render(index, path), signature)
         if forms is None:
@@ -169,7 +189,7 @@ def _export_range(store: Store, batch: Batch, levels: list[bytes], receipts: Rec
     done += count
     if progress and count:
         progress(count)
-    if done != stop - first:
+    if not sparse and done != stop - first:
         raise StoreError(f"batch {batch.id} has {done} credentials in leaves {first}..{stop - 1}, expected {stop - first}")
     return done
 
@@ -200,38 +220,83 @@ def _fork_range(store: Store, batch: Batch, levels: list[bytes], receipts: Recei
     return proc
 
 
+def _selected_batches(store: Store, issuer_id: int, batch_root: bytes | None, only_new: bool,
+                      report: ExportReport) -> list[tuple[Batch, bool]]:
+    """The confirmed batches to export, each with whether only some of its credentials are
+    (``only_new`` and the batch was partly exported before)."""
+    if batch_root is not None:
+        batch = store.batch_by_root(issuer_id, batch_root)
+        if batch is None:
+            raise NotFound(f"no batch with root 0x{batch_root.hex()} of this issuer in the database")
+        if batch.status is not BatchStatus.CONFIRMED:
+            raise InputError(f"batch {batch.id} (root 0x{batch_root.hex()}) is not anchored yet ({batch.status}); "
+                             "run `anchor anchor` first")
+        batches = [batch]
+    else:
+        batches = store.batches(issuer_id)
+    unexported = store.unexported_batches(issuer_id) if only_new else {}
+    out = []
+    for batch in batches:
+        if batch.status is not BatchStatus.CONFIRMED:
+            report.unconfirmed_batches += 1
+            continue
+        if only_new:
+            left = unexported.get(batch.id, 0)
+            if not left:
+                continue
+            out.append((batch, left < batch.leaf_count))
+        else:
+            out.append((batch, False))
+    return out
+
+
+def _write_manifest(store: Store, issuer: Issuer, batches: list[tuple[Batch, bool]], target: Path, *, atomic: bool,
+                    only_new: bool, file_suffix: str) -> int:
+    """``manifest.csv`` in ``target``, listing the badges of ``batches`` (before they are marked exported)."""
+    links = Links(issuer)
+    rows = (row for batch, _ in batches for row in store.holder_rows(batch.id, only_unexported=only_new))
+    path = target / (MANIFEST + ".tmp" if atomic else MANIFEST)
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        count = write_manifest(out, rows, links, file_suffix)
+    if atomic:
+        os.replace(path, target / MANIFEST)
+    return count
+
+
 def export_credentials(
     store: Store, issuer_id: int, issuer_address: str, directory: Path, *, sign: Sign | None = None,
-    forms: Forms | None = None, progress: Callable[[int], None] | None = None
+    forms: Forms | None = None, progress: Callable[[int], None] | None = None, batch_root: bytes | None = None,
+    only_new: bool = False, issuer: Issuer | None = None, file_suffix: str = ".json",
 ) -> ExportReport:
-    """Write every badge of the issuer's confirmed batches to ``directory``; see the module doc.
+    """Write the badges of the issuer's confirmed batches to ``directory``; see the module doc.
 
+    ``issuer`` (its record): also write ``manifest.csv``, whose rows name ``<uuid><file_suffix>``.
     A large batch is shared with a forked second process (the upper half of its leaves): rendering
-    is CPU-bound Python, so on two cores this nearly halves the time.
+    is CPU-bound Python, so on two cores this nearly halves the time. Credentials are marked
+    exported once the files are in place (a crash before that exports them again next time).
     """
+    report = ExportReport(directory)
+    selected = _selected_batches(store, issuer_id, batch_root, only_new, report)
     staging = _staging_for(directory)
     if staging is None:
         directory.mkdir(parents=True, exist_ok=True)
     target = staging or directory
-    report = ExportReport(directory)
     writer = _Writer(target, atomic=staging is None)
     helpers: list[tuple[Any, int]] = []
     try:
-        for batch in store.batches(issuer_id):
-            if batch.status is not BatchStatus.CONFIRMED:
-                report.unconfirmed_batches += 1
-                continue
+        for batch, sparse in selected:
             report.batches += 1
             receipts = receipts_for(batch, issuer_address)
             levels = store.levels(batch.id)
             n = batch.leaf_count
             chunk = min(_LEAF_CHUNK, 1 << (len(levels) - 1))  # the split must fall on a proof chunk
-            mid = (n // 2 // chunk + 1) * chunk if n >= SPLIT_MIN and "fork" in multiprocessing.get_all_start_methods() else n
+            can_fork = n >= SPLIT_MIN and not sparse and "fork" in multiprocessing.get_all_start_methods()
+            mid = (n // 2 // chunk + 1) * chunk if can_fork else n
             if mid < n:
                 helpers.append((_fork_range(store, batch, levels, receipts, sign, forms, mid, n, target, staging is None), n - mid))
             else:
                 mid = n
-            report.files += _export_range(store, batch, levels, receipts, sign, forms, 0, mid, writer, progress)
+            report.files += _export_range(store, batch, levels, receipts, sign, forms, 0, mid, writer, progress, sparse)
         writer.close()
         for proc, count in helpers:
             proc.join()
@@ -240,6 +305,9 @@ def export_credentials(
             report.files += count
             if progress:
                 progress(count)
+        if issuer is not None and selected:
+            report.manifest_rows = _write_manifest(store, issuer, selected, target, atomic=staging is None, only_new=only_new,
+                                                   file_suffix=file_suffix)
     except BaseException:
         writer.close()
         for proc, _ in helpers:
@@ -253,5 +321,7 @@ def export_credentials(
         if directory.exists():
             directory.rmdir()  # empty, checked above
         os.replace(staging, directory)
+    at = int(time.time())
+    report.newly_exported = sum(store.mark_exported(batch.id, at) for batch, _ in selected)
     report.pending_credentials = store.counts(issuer_id).pending
     return report

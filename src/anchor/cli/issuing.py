@@ -20,10 +20,16 @@ from anchor.core.errors import ConfigError, InputError
 @click.option("--valid-from", help="Default validFrom (ISO 8601; default now).")
 @click.option("--valid-until", help="Default validUntil (ISO 8601 date or date-time).")
 @click.option("--valid-for-days", type=click.IntRange(min=1), help="Default validUntil as days after validFrom.")
+@click.option("--reissue", is_flag=True,
+              help="Renew or replace the credential of recipients whose credential of this achievement is revoked or "
+                   "expired: they get a new one that names the one it supersedes (default: skip them).")
 @pass_app
 def issue(app: App, roster: Path, achievement_file: Path, skip_invalid: bool, valid_from: str | None,
-          valid_until: str | None, valid_for_days: int | None) -> None:
-    """Turn ROSTER (CSV: name,email[,evidence_url,valid_from,valid_until,awarded_date,narrative]) into pending credentials."""
+          valid_until: str | None, valid_for_days: int | None, reissue: bool) -> None:
+    """Turn ROSTER (CSV: name,email[,evidence_url,valid_from,valid_until,awarded_date,narrative]) into pending credentials.
+
+    The database keeps each holder's name and email (for `anchor export`'s manifest and
+    `anchor notify`); the credential itself carries only a salted hash of the email."""
     from anchor.app.issuing import issue_credentials
     from anchor.core.achievement import build_achievement, parse_achievement_text
     from anchor.core.roster import parse_roster
@@ -41,11 +47,21 @@ def issue(app: App, roster: Path, achievement_file: Path, skip_invalid: bool, va
     signer = app.badge_signer()  # each credential is signed as it is built (eddsa-rdfc-2022)
     with progress(len(parsed.rows), "issuing") as bar:
         report = issue_credentials(app.store, issuer_row, achievement, parsed, skip_invalid=skip_invalid,
-                                   valid_from=start, valid_until=until, sign=signer, progress=bar.update)
+                                   valid_from=start, valid_until=until, sign=signer, progress=bar.update, reissue=reissue)
     say(f"issued {report.created} pending credential(s) of '{achievement['name']}' ({achievement['id']})")
+    if report.reissued:
+        kinds = {why: sum(1 for _, _, w in report.reissued if w == why) for why in ("revoked", "expired")}
+        say(f"of which {len(report.reissued)} renew or replace a credential ({kinds['revoked']} revoked, "
+            f"{kinds['expired']} expired); each names the one it supersedes")
+        for line, old, why in report.reissued[:10]:
+            say(f"  row {line}: supersedes {old} ({why})")
     if report.already_issued:
         lines = ", ".join(str(n) for n in report.already_issued[:20]) + (" ..." if len(report.already_issued) > 20 else "")
         say(f"skipped {len(report.already_issued)} recipient(s) who already hold it (rows {lines})")
+    if report.renewable:
+        lines = ", ".join(str(n) for n in report.renewable[:20]) + (" ..." if len(report.renewable) > 20 else "")
+        say(f"skipped {len(report.renewable)} recipient(s) whose credential is revoked or expired (rows {lines}); "
+            "run again with --reissue to renew or replace it", fg="yellow")
     if report.skipped_rows:
         say(f"skipped {len(report.skipped_rows)} bad row(s):", fg="yellow")
         for err in report.skipped_rows[:50]:
@@ -138,17 +154,26 @@ def status_lists(app: App) -> None:
 @click.option("--format", "formats", default="json", show_default=True, metavar="FORMS",
               help="Comma-separated forms to write per badge: json (<uuid>.json), jwt (VC-JWT, <uuid>.jwt), "
                    "png and svg (baked images, <uuid>.png / <uuid>.svg).")
+@click.option("--batch", "batch_root", metavar="ROOT", help="Export only the batch with this Merkle root (0x...).")
+@click.option("--new", "only_new", is_flag=True, help="Export only credentials no earlier export has written.")
 @pass_app
-def export(app: App, directory: Path, formats: str) -> None:
+def export(app: App, directory: Path, formats: str, batch_root: str | None, only_new: bool) -> None:
     """Write every anchored credential, signed and with its anchor receipt, to DIRECTORY.
 
     Each badge carries a proof set: an eddsa-rdfc-2022 signature (checked by any Open Badges 3.0
-    verifier) and the anchor receipt (checked by anchor against the chain).
+    verifier) and the anchor receipt (checked by anchor against the chain). DIRECTORY/manifest.csv
+    lists the badges this run wrote: id, holder name and email, file, page URL and LinkedIn
+    add-to-profile link.
     """
     from anchor.app.badge_forms import FormRenderer, parse_formats
     from anchor.app.exporting import export_credentials
 
     forms = parse_formats(formats)
+    root = None
+    if batch_root:
+        from anchor.core.proof import parse_root
+
+        root = parse_root(batch_root)
     issuer_row = app.issuer_row()
     try:
         signer = app.badge_signer()  # for the JWT form, and for credentials stored unsigned
@@ -161,9 +186,15 @@ def export(app: App, directory: Path, formats: str) -> None:
     renderer = FormRenderer(forms, signer) if forms != ("json",) else None
     with progress(total, "exporting", unit="badge") as bar:
         report = export_credentials(app.store, issuer_row.id, issuer_row.address, directory, sign=signer, forms=renderer,
-                                    progress=bar.update)
+                                    progress=bar.update, batch_root=root, only_new=only_new, issuer=issuer_row,
+                                    file_suffix="." + ("json" if "json" in forms else forms[0]))
     say(f"wrote {report.files} badge(s) ({', '.join(forms)}) from {report.batches} batch(es) to {directory}"
         + (f", signed by {signer.verification_method}" if signer else ""))
+    if report.batches:
+        say(f"manifest: {directory / 'manifest.csv'} ({report.manifest_rows} row(s): id, name, email, file, page URL, "
+            "LinkedIn link)")
+    elif only_new:
+        say("nothing new to export: every anchored credential was exported before")
     publish_lists(app)
     if report.unconfirmed_batches or report.pending_credentials:
         say(f"not exported yet: {report.pending_credentials} pending credential(s), {report.unconfirmed_batches} "
@@ -171,20 +202,26 @@ def export(app: App, directory: Path, formats: str) -> None:
 
 
 @click.command()
-@click.argument("credential_ids", nargs=-1)
-@click.option("--file", "id_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="File of credential ids, one per line.")
+@click.argument("credential_ids", nargs=-1, metavar="[CREDENTIAL]...")
+@click.option("--file", "id_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File of credentials, one per line (ids or badge files).")
 @click.option("--batch", "batch_root", help="Revoke a whole batch by its Merkle root (e.g. after a key compromise).")
 @click.option("--reason", default="unspecified", show_default=True, help="unspecified, issued_in_error, key_compromise, superseded, misconduct, withdrawn, expired_requirement")
 @click.option("--note", help="Free-text note kept in the database (not on chain).")
 @pass_app
 def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batch_root: str | None, reason: str, note: str | None) -> None:
-    """Revoke credentials (by id, or a file of ids) or a whole batch; permanent."""
+    """Revoke credentials or a whole batch; permanent.
+
+    A CREDENTIAL is its id (urn:uuid:<uuid> or the bare <uuid>), a badge file in any form (JSON,
+    VC-JWT, baked PNG or SVG), or an exported badge's file name (<uuid>.json)."""
+    from anchor.app.finding import credential_id_of
     from anchor.app.revoking import reason_code, request_batch_revocation, request_revocation, submit_revocations
 
     code = reason_code(reason)
-    ids = list(credential_ids)
+    named = list(credential_ids)
     if id_file:
-        ids += [line.strip() for line in read_text(id_file).splitlines() if line.strip() and not line.startswith("#")]
+        named += [line.strip() for line in read_text(id_file).splitlines() if line.strip() and not line.startswith("#")]
+    ids = [credential_id_of(text) for text in named]
     if not ids and not batch_root:
         raise InputError("nothing to revoke: give credential ids, --file or --batch")
     signer, _ = app.signer("issuer")
@@ -212,15 +249,31 @@ def revoke(app: App, credential_ids: tuple[str, ...], id_file: Path | None, batc
 @click.option("--batches", "n_batches", type=click.IntRange(min=0), default=5, show_default=True, help="How many recent batches to list.")
 @pass_app
 def status(app: App, n_batches: int) -> None:
-    """Pending / anchored / revoked counts and the latest batches."""
+    """Pending / anchored / revoked counts, badges expiring within 30 and 90 days, and the latest batches."""
     issuer_row = app.issuer_row()
     c = app.store.counts(issuer_row.id)
     say(f"issuer {issuer_row.address} ({issuer_row.profile_uri})")
     say(f"pending {c.pending}   being anchored {c.batched}   anchored {c.anchored}   revoked {c.revoked}"
         + (f"   revocations in flight {c.revoking}" if c.revoking else ""))
+    show_expiring(app, issuer_row.id)
     batches = app.store.batches(issuer_row.id, newest_first=True, limit=n_batches)
     if batches:
         say(f"{'batch':>6}  {'status':<10} {'size':>9}  {'block':>8}  {'anchored at':<20}  root")
         for b in batches:
             when = format_time(b.block_time) if b.block_time else "-"
             say(f"{b.id:>6}  {b.status:<10} {b.leaf_count:>9}  {b.block_number if b.block_number is not None else '-':>8}  {when:<20}  0x{b.root.hex()}")
+
+
+def show_expiring(app: App, issuer_id: int) -> None:
+    """Badges whose validity ends within 30 and 90 days (not revoked, not renewed yet): a nudge
+    to renew them (`anchor issue --reissue` once they have expired)."""
+    import time
+
+    now = int(time.time())
+    for window in (30, 90):
+        soon = app.store.expiring(issuer_id, now, window)
+        line = f"expiring within {window} days: {soon.count}"
+        if soon.first:
+            shown = ", ".join(f"{cid} ({format_time(until)[:10]})" for cid, until in soon.first[:3])
+            line += f" (first: {shown}{', ...' if soon.count > 3 else ''})"
+        say(line)

@@ -180,6 +180,71 @@ class Leaf(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Renewal:
+    """A recipient's latest credential of an achievement that may be renewed or replaced
+    (``anchor issue --reissue``): revoked on chain, or expired."""
+
+    pk: int
+    credential_id: str
+    generation: int
+    why: str  # "revoked" | "expired"
+
+
+@dataclass(frozen=True)
+class HolderCredential:
+    """A credential as an issuer looks it up by its holder (``anchor find``)."""
+
+    credential_id: str
+    holder_name: str | None
+    holder_email: str | None
+    achievement_name: str
+    status: str  # pending | anchored | revoking | revoked | expired
+    valid_from: int
+    valid_until: int | None
+    generation: int
+    supersedes: str | None
+
+
+class HolderRow(NamedTuple):
+    """One credential of a batch with its holder, in leaf order (the export manifest, delivery)."""
+
+    leaf_index: int
+    pk: int
+    credential_id: str
+    holder_name: str | None
+    holder_email: str | None
+    achievement_name: str
+    valid_from: int
+    valid_until: int | None
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """Credentials whose validity ends within ``days`` from now (not revoked, not renewed)."""
+
+    days: int
+    count: int
+    first: list[tuple[str, int]]  # (credential id, validUntil), soonest first
+
+
+class Outgoing(NamedTuple):
+    """A credential to email to its holder (``anchor notify``), with what its badge is made of."""
+
+    pk: int
+    credential_id: str
+    holder_name: str | None
+    holder_email: str
+    achievement_name: str
+    batch_id: int
+    leaf_index: int
+    valid_from: int
+    valid_until: int | None
+    document: bytes
+    signature: bytes | None
+    delivery: str | None  # its delivery's status so far: None (never tried), failed, sending (interrupted)
+
+
+@dataclass(frozen=True)
 class Delivery:
     """The email delivery of one credential to its holder (``anchor notify``)."""
 

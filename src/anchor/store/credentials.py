@@ -139,9 +139,10 @@ class CredentialQueries(Database):
         for idx, cid, doc, _signature in self.iter_signed_documents(batch_id, page=page, first=first, stop=stop):
             yield idx, cid, doc
 
-    def iter_signed_documents(self, batch_id: int, *, page: int = 5000, first: int = 0,
-                              stop: int | None = None) -> Iterator[tuple[int, str, bytes, bytes | None]]:
-        """:meth:`iter_documents` with each document's stored signature entry (None: unsigned)."""
+    def iter_signed_documents(self, batch_id: int, *, page: int = 5000, first: int = 0, stop: int | None = None,
+                              only_unexported: bool = False) -> Iterator[tuple[int, str, bytes, bytes | None]]:
+        """:meth:`iter_documents` with each document's stored signature entry (None: unsigned);
+        ``only_unexported``: only the credentials no export has written yet."""
         start = first
         while stop is None or start < stop:
             q = (
@@ -153,6 +154,8 @@ class CredentialQueries(Database):
             )
             if stop is not None:
                 q = q.where(CredentialRow.leaf_index < stop)
+            if only_unexported:
+                q = q.where(CredentialRow.exported_at.is_(None))
             with self.session() as s:
                 rows = s.execute(q).all()
             if not rows:

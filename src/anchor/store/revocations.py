@@ -10,7 +10,7 @@ from anchor.core.errors import InputError, NotFound
 from anchor.core.records import Revocation, RevocationRequest
 from anchor.core.status import BatchStatus, RevocationStatus
 from anchor.store.engine import Database, now
-from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, RevocationRow
+from anchor.store.schema import BatchRow, CredentialRow, DeliveryRow, DocumentRow, RevocationRow
 
 
 def revocation_record(row: RevocationRow, root: bytes) -> Revocation:
@@ -34,6 +34,7 @@ class RevocationQueries(Database):
                 if row is None or row.issuer_id != issuer_id:
                     raise NotFound(f"no credential {cid} of this issuer in the database")
                 if row.batch_id is None:
+                    s.execute(delete(DeliveryRow).where(DeliveryRow.credential_pk == row.id))
                     s.execute(delete(DocumentRow).where(DocumentRow.credential_pk == row.id))
                     # Only if still unbatched: an `anchor` running now may have just batched it.
                     gone = s.execute(delete(CredentialRow).where(CredentialRow.id == row.id, CredentialRow.batch_id.is_(None)))

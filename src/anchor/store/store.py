@@ -11,6 +11,7 @@ queries and ORM rows stay inside ``anchor.store``. The methods live in one modul
 * ``transactions`` signed transactions, stored before they are broadcast
 * ``revocations``  revocation requests and their progress
 * ``status_lists`` status indexes (reserved per issuer) and the published status lists
+* ``holders``      holders' names and emails: finding, export manifests, renewals, expiry, deliveries
 
 Writes that must be atomic (a batch with its indices and tree; a signed transaction with its
 batch's new status) happen in one database transaction each.
@@ -25,6 +26,7 @@ from anchor.core.records import Counts, CredentialLocation
 from anchor.store.batches import CHUNK, BatchQueries
 from anchor.store.credentials import CredentialQueries
 from anchor.store.engine import normalize_url, now
+from anchor.store.holders import HolderQueries
 from anchor.store.issuers import IssuerQueries
 from anchor.store.locks import LockSpace, run_lock
 from anchor.store.revocations import RevocationQueries
@@ -34,7 +36,8 @@ from anchor.store.transactions import TransactionQueries
 __all__ = ["CHUNK", "Counts", "CredentialLocation", "Store", "normalize_url", "now"]
 
 
-class Store(IssuerQueries, CredentialQueries, BatchQueries, TransactionQueries, RevocationQueries, StatusListQueries):
+class Store(IssuerQueries, CredentialQueries, BatchQueries, TransactionQueries, RevocationQueries, StatusListQueries,
+            HolderQueries):
     """The issuer database."""
 
     @contextmanager
