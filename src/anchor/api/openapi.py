@@ -150,14 +150,18 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "verdict": {"enum": ["valid", "invalid", "revoked", "expired", "not_yet_valid", "pending", "untrusted_registry", "unknown"]},
-            "summary": {"type": "string"}, "credentialId": {"type": ["string", "null"]}, "checkedAt": {"type": "string"},
+            "summary": {"type": "string"},
+            "headline": {"type": "string", "description": "The verdict in one plain sentence, dates in words: \"Verified: issued by "
+                         "Demo University on 28 November 2026, recorded on chain 31337, not revoked\", \"Revoked on 2 December 2026 "
+                         "(reason: issued in error)\", \"Not valid: this badge was altered after it was issued\""},
+            "credentialId": {"type": ["string", "null"]}, "checkedAt": {"type": "string"},
             "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
             "anchor": {"type": ["object", "null"]}, "revocation": {"type": ["object", "null"]},
             "notes": {"type": "array", "items": {"type": "string"}},
             "format": {"enum": ["json", "jwt", "png", "svg", None],
                        "description": "The form the badge was read from: JSON, VC-JWT, baked PNG or baked SVG"},
         },
-        "required": ["verdict", "summary", "checks", "checkedAt", "format"],
+        "required": ["verdict", "summary", "headline", "checks", "checkedAt", "format"],
     },
     "CredentialStatus": {
         "type": "object",

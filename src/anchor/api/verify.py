@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -15,6 +18,7 @@ from anchor.core.errors import InputError, VerificationError
 from anchor.core.forms import read_badge
 from anchor.core.proof import MAX_PATH, decode_receipt, is_anchor_proof
 from anchor.core.safe_input import load_json
+from anchor.core.summary import headline
 from anchor.core.timefmt import parse_ts
 from anchor.core.verdict import prepare_presented
 
@@ -27,6 +31,34 @@ AT_SCHEMA = {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "date-time
 
 JSON_TYPES = ("application/json", "application/ld+json", "application/vc+ld+json", "")
 OTHER_FORMS = ("application/jwt", "application/vc+jwt", "application/vc-ld+jwt", "image/png", "image/svg+xml")
+
+
+HEADLINE_FACTS = 20_000  # the few members a headline names, kept per distinct body (~200 bytes each)
+_facts: OrderedDict[bytes, dict[str, Any] | None] = OrderedDict()
+_facts_lock = threading.Lock()
+
+
+def headline_facts(raw: bytes, json_body: bool) -> dict[str, Any] | None:
+    """What the human headline names from the badge itself (issuer, dates), read once per
+    distinct body like the prepared badge: a badge checked again is not parsed again."""
+    key = hashlib.sha256(b"%d" % json_body + raw).digest()
+    hit = _facts.get(key, _facts)  # (the dict itself: not cached; None is a cached answer)
+    if hit is not _facts:
+        return hit  # type: ignore[return-value]
+    try:
+        credential = load_json(raw, what="the body") if json_body else read_badge(raw, what="the body").credential
+    except InputError:
+        credential = None
+    facts = None
+    if isinstance(credential, dict):
+        issuer = credential.get("issuer")
+        facts = {k: credential[k] for k in ("awardedDate", "validFrom", "validUntil") if k in credential}
+        facts["issuer"] = {k: issuer[k] for k in ("id", "name") if k in issuer} if isinstance(issuer, dict) else issuer
+    with _facts_lock:
+        _facts[key] = facts
+        if len(_facts) > HEADLINE_FACTS:
+            _facts.popitem(last=False)
+    return facts
 
 
 def parse_presented(raw: bytes) -> Prepared:
@@ -100,7 +132,9 @@ def verify() -> Response:
                             at=parse_ts(at, what="at") if at else None, email=email)
     report = Verifier(lambda _address: svc.view, options).check(prepared)
     status = 503 if report.verdict is Verdict.UNKNOWN else 200
-    response = json_response(report.to_json(), status, cache="no-store")
+    body = report.to_json()
+    body["headline"] = headline(report, headline_facts(raw, mimetype in JSON_TYPES))
+    response = json_response(body, status, cache="no-store")
     if status == 503:
         response.headers["Retry-After"] = "5"
     return response
