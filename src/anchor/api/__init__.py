@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from flask import Flask, Response, json, request
 
-from anchor.api import audit, credentials, dids, health, problems, registry, status_lists, verify
+from anchor.api import audit, credentials, dids, health, pages, problems, registry, status_lists, verify
 from anchor.api.limits import MAX_URL_BYTES
 from anchor.api.openapi import build as build_openapi
 from anchor.api.openapi import operation
@@ -54,7 +54,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     app.extensions["anchor"] = Service(config)
     problems.install(app)
     app.before_request(_refuse_long_urls)
-    for bp in (credentials.bp, verify.bp, registry.bp, audit.bp, health.bp, page_bp, status_lists.bp, dids.bp):
+    for bp in (credentials.bp, verify.bp, registry.bp, audit.bp, health.bp, page_bp, pages.bp, status_lists.bp, dids.bp):
         app.register_blueprint(bp)
 
     openapi_cache: dict[str, str] = {}
