@@ -207,14 +207,13 @@ class HolderQueries(Database):
         server, if its status is still ``was`` (None: no delivery yet): compare-and-set, so two
         `anchor notify` runs at once never both send it. False: someone else claimed it."""
         with self.session() as s:
-            if was is None:
-                done = s.execute(self.insert_ignore(DeliveryRow.__table__).values(
+            if was is None:  # RETURNING says whether the row was inserted (rowcount is not reliable for a skipped insert)
+                inserted = s.execute(self.insert_ignore(DeliveryRow.__table__).values(
                     credential_pk=credential_pk, email=email, status="sending", attempts=0, message_id=message_id,
-                    updated_at=now()))
-            else:
-                done = s.execute(update(DeliveryRow).where(DeliveryRow.credential_pk == credential_pk, DeliveryRow.status == was)
-                                 .values(email=email, status="sending", message_id=message_id, last_error=None,
-                                         updated_at=now()))
+                    updated_at=now()).returning(DeliveryRow.credential_pk)).first()
+                return inserted is not None
+            done = s.execute(update(DeliveryRow).where(DeliveryRow.credential_pk == credential_pk, DeliveryRow.status == was)
+                             .values(email=email, status="sending", message_id=message_id, last_error=None, updated_at=now()))
             return bool(done.rowcount)  # type: ignore[attr-defined]
 
     def finish_delivery(self, credential_pk: int, *, sent: bool, attempts: int, error: str | None = None) -> None:
