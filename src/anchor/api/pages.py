@@ -47,8 +47,8 @@ templates = Environment(loader=PackageLoader("anchor", "templates"), autoescape=
                         trim_blocks=True, lstrip_blocks=True)
 
 ID = path_param("credential_id", "The credential id: a uuid, or urn:uuid:<uuid>")
-_NOT_FOUND = {404: ("No public page: unknown id, hidden by the holder, or the issuer serves no public pages (one answer "
-                    "for all three)", PROBLEM, ("application/problem+json", "text/html"))}
+# One answer for all three, so hiding reveals nothing; an HTML page instead when the client prefers text/html.
+_NOT_FOUND = {404: ("No public page: unknown id, hidden by the holder, or the issuer serves no public pages", PROBLEM)}
 
 # What the verdict banner says first, in one or two words, per state.
 STATE_WORDS = {"valid": "Verified", "revoked": "Revoked", "expired": "Expired", "not_yet_valid": "Not valid yet",
@@ -265,7 +265,8 @@ def _page_or_404(credential_id: str) -> Page | Response:
     description="HTML by default; the same data as JSON when the client prefers application/json (Vary: Accept). "
                 "The verdict is checked live against the chain.",
     parameters=[ID],
-    responses={200: ("The page (text/html) or its data (application/json)", {"type": "object"}, ("text/html", "application/json")),
+    responses={200: ("The page (text/html), or its data (application/json: credentialId, pageUrl, status, headline, anchored, "
+                     "holder, achievement, issuer, issued, expires, verification (the report), links, credential)", None),
                **_NOT_FOUND, 503: ("Database unavailable", PROBLEM)},
 )
 def credential_page(credential_id: str) -> Response:
@@ -307,7 +308,7 @@ def _checks(page: Page) -> list[dict[str, str]]:
                 "with that credential baked in (Open Badges 3.0 baking). The VC-JWT form needs the issuer's key and comes "
                 "with the issuer's export only.",
     parameters=[ID, path_param("form", "json, png or svg", "^(json|png|svg)$")],
-    responses={200: ("The badge file", {"type": "string"}, ("application/ld+json", "image/png", "image/svg+xml")),
+    responses={200: ("The badge file: application/ld+json, image/png or image/svg+xml", None),
                **_NOT_FOUND, 503: ("Database unavailable", PROBLEM)},
 )
 def badge_file(credential_id: str, form: str) -> Response:
@@ -335,7 +336,7 @@ def badge_file(credential_id: str, form: str) -> Response:
     summary="The generated picture of a credential's badge (not baked): for link previews",
     tag="page",
     parameters=[ID, path_param("kind", "svg or png", "^(svg|png)$")],
-    responses={200: ("The image", {"type": "string"}, ("image/svg+xml", "image/png")), **_NOT_FOUND,
+    responses={200: ("The image: image/svg+xml or image/png", None), **_NOT_FOUND,
                503: ("Database unavailable", PROBLEM)},
 )
 def badge_picture(credential_id: str, kind: str) -> Response:
