@@ -92,24 +92,36 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+_MEDIA_BOX = re.compile(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]")
+A4_POINTS = (595.28, 841.89)
 
 
 def print_pages(page: Page) -> int:
-    """How many A4 pages the page prints on (print media, backgrounds on): the page objects of the
-    PDF Chromium prints, which Skia writes uncompressed."""
-    page.emulate_media(media="print")
+    """How many pages the page prints on: print media, backgrounds on, the page size its
+    stylesheet asks for (A4 if none); the page objects of the PDF Chromium prints, which Skia
+    writes uncompressed. Each page must be A4, upright or landscape (AssertionError if not)."""
+    page.emulate_media(media="print")  # what page.pdf uses anyway, unless screen media was emulated
     try:
-        pdf = page.pdf(format="A4", print_background=True)
+        pdf = page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
     finally:
-        page.emulate_media(media="screen")
+        page.emulate_media(media="null")  # back to no emulation: the page's own media
+    for box in _MEDIA_BOX.findall(pdf):
+        x0, y0, x1, y1 = (float(v) for v in box)
+        size = sorted((abs(x1 - x0), abs(y1 - y0)))
+        assert all(abs(a - b) < 3 for a, b in zip(size, A4_POINTS, strict=True)), f"a printed page is {size} pt, not A4"
     return len(_PAGE_OBJECT.findall(pdf))
 
 
 def save_pdf(page: Page, name: str) -> Path:
-    """The printed page as test-artifacts/<name>.pdf."""
+    """The page as printed (print media, A4 unless its stylesheet asks another page size), in
+    test-artifacts/<name>.pdf."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.pdf"
-    page.pdf(path=str(path), format="A4", print_background=True)
+    page.emulate_media(media="print")
+    try:
+        page.pdf(path=str(path), format="A4", print_background=True, prefer_css_page_size=True)
+    finally:
+        page.emulate_media(media="null")
     return path
 
 
