@@ -83,6 +83,24 @@ def no_horizontal_overflow(page: Page) -> None:
     assert width <= viewport, f"the page is {width} px wide in a {viewport} px viewport; sticking out: {wide}"
 
 
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def publish(shot: Path, name: str) -> Path:
+    """A small copy of a screenshot for the README, docs/screenshots/<name>.png (128 colours,
+    optimized: about a third of the size), written only when ANCHOR_DOCS_SCREENSHOTS=1 is set:
+    ``ANCHOR_DOCS_SCREENSHOTS=1 scripts/test tests/browser -p no:xdist`` refreshes them."""
+    from PIL import Image
+
+    path = DOCS_SCREENSHOTS / f"{name}.png"
+    if os.environ.get("ANCHOR_DOCS_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        with Image.open(shot) as image:
+            small = image.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+            small.save(path, "PNG", optimize=True)
+    return path
+
+
 def screenshot(page: Page, name: str) -> Path:
     """A full-page PNG of the page as it is now, in test-artifacts/<name>.png (kept for people)."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -5,7 +5,8 @@ it prints as one A4 page. Sharing: the LinkedIn link carries LinkedIn's document
 QR code read off a screenshot is the page's URL, the copy button copies it.
 
 Screenshots land in test-artifacts/credential-<state>-{desktop,phone}.png (and the printed valid
-page in credential-valid-print.pdf).
+page in credential-valid-print.pdf); with ANCHOR_DOCS_SCREENSHOTS=1 the valid page's two are also
+copied, small, to docs/screenshots/credential-{desktop,phone}.png for the README.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import EXPIRES_LATER, Site, uuid_of
-from tests.browser.support import axe, no_horizontal_overflow, print_pages, save_pdf, screenshot
+from tests.browser.support import axe, no_horizontal_overflow, print_pages, publish, save_pdf, screenshot
 
 pytestmark = pytest.mark.chain
 
@@ -92,7 +93,9 @@ def test_each_state_says_so_first(open_page: Callable[..., Page], site: Site, st
             no_horizontal_overflow(page)
         violations = axe(page)
         assert not violations, f"axe-core, credential page ({state}, {kind}): " + json.dumps(violations, indent=1)
-        screenshot(page, f"credential-{state}-{kind}")
+        shot = screenshot(page, f"credential-{state}-{kind}")
+        if state == "valid":
+            publish(shot, f"credential-{kind}")  # the README's pictures (ANCHOR_DOCS_SCREENSHOTS=1)
         if kind == "desktop":
             pages = print_pages(page)
             assert pages == 1, f"the {state} credential prints on {pages} A4 pages"
