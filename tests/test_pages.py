@@ -196,7 +196,7 @@ def test_valid_page_says_who_what_from_whom_and_until_when(world: World, ids: di
     assert image["data-fallback"] == f"/credentials/{uuid(ids['valid'])}/image.svg"
     assert requests.get(url + image["data-fallback"], timeout=5).headers["Content-Type"].startswith("image/svg+xml")
     # The technical checks, folded under the verdict.
-    assert page.by_id["checks-details"]["tag"] == "details"
+    assert page.by_id["checks-details"]["tag"] == "details" and "verdict-advice" not in page.by_id
     assert all(f"passed {name}" in page.text("checks") for name in ("schema", "proof", "anchor", "issuer", "signature", "revocation"))
     # Content-Security-Policy: nonces, nothing inline without one, nothing from elsewhere but images.
     policy = r.headers["Content-Security-Policy"]
@@ -211,6 +211,7 @@ def test_revoked_page_says_so_first(ids: dict[str, str], url: str) -> None:
     assert page.by_id["verdict"]["data-verdict"] == "revoked"
     when = date_in_words(datetime.now(UTC))
     assert page.text("verdict-headline").startswith(f"\u2717 Revoked on {when} (reason: issued in error); issued by Uni on ")
+    assert "no longer certifies" in page.text("verdict-advice")
     # First: the banner comes before the credential itself, and the title says it too.
     order = [a.get("id") for _, a in page.tags if a.get("id") in ("verdict", "credential", "achievement-name")]
     assert order == ["verdict", "credential", "achievement-name"]
@@ -229,12 +230,24 @@ def test_tampered_page_is_not_valid_and_cannot_break_out_of_its_json(ids: dict[s
     r, page = get_page(url, ids["tampered"])
     assert page.by_id["verdict"]["data-verdict"] == "invalid"
     assert page.text("verdict-headline") == "\u2717 Not valid: this badge was altered after it was issued"
+    assert page.text("verdict-advice").startswith("Do not rely on the details below")
     assert page.text("holder") == EVIL  # shown as text, escaped
     assert "<script>alert(1)" not in r.text and r.text.count("</script>") == len(page.scripts)
     credential = jsonld(page)
     assert credential["credentialSubject"]["identifier"][1]["identityHash"] == EVIL  # the JSON-LD is unchanged by the escaping
     checks = {c["name"]: c for c in page_json(url, ids["tampered"])["verification"]["checks"]}
     assert checks["proof"]["reason"] == "root_mismatch"
+
+
+def test_unreachable_chain_says_it_cannot_check_now(world: World, ids: dict[str, str]) -> None:
+    """The chain's RPC is down (the database is not): the page still shows the credential, and
+    says the check could not be made rather than guessing."""
+    dead = create_app(ServiceConfig(rpc_url="http://127.0.0.1:1", registry=world.registry.address, database_url=world.db_url))
+    with live_server(dead) as base:
+        _, page = get_page(base, ids["valid"])
+    assert page.by_id["verdict"]["data-verdict"] == "unknown"
+    assert page.text("verdict-headline") == "! Cannot check right now: the blockchain is unreachable; try again later"
+    assert "could not be checked just now" in page.text("verdict-advice") and page.text("holder") == "Person 0"
 
 
 def test_pending_page_says_it_is_not_anchored_yet(ids: dict[str, str], url: str) -> None:

@@ -53,6 +53,14 @@ _NOT_FOUND = {404: ("No public page: unknown id, hidden by the holder, or the is
 # What the verdict banner says first, in one or two words, per state.
 STATE_WORDS = {"valid": "Verified", "revoked": "Revoked", "expired": "Expired", "not_yet_valid": "Not valid yet",
                "invalid": "Not valid", "pending": "Pending", "untrusted_registry": "Not confirmed", "unknown": "Cannot check now"}
+# What the verdict means for someone deciding whether to rely on the credential, when it is not plainly valid.
+ADVICE = {"revoked": "The issuer has withdrawn this credential: it no longer certifies what it says below.",
+          "expired": "This credential has expired: what it says below held only until its expiry date.",
+          "not_yet_valid": "This credential does not hold yet: it starts on the date above.",
+          "invalid": "Do not rely on the details below: they are what the badge claims, and the claim does not hold.",
+          "pending": "The issuer has issued this credential but not yet recorded it on the blockchain, so it cannot be checked yet.",
+          "untrusted_registry": "The check ran against a registry this service does not trust: treat it as unchecked.",
+          "unknown": "The details below are what the badge says; whether it still holds could not be checked just now."}
 DOWNLOADS = (("json", "application/ld+json", "Credential (JSON)"), ("png", "image/png", "Baked image (PNG)"),
              ("svg", "image/svg+xml", "Baked image (SVG)"))
 
@@ -280,6 +288,7 @@ def credential_page(credential_id: str) -> Response:
         n = nonce()
         html = templates.get_template("credential.html").render(
             nonce=n, page=data, uuid=page.uuid, state_word=STATE_WORDS.get(page.state, page.state), checks=_checks(page),
+            advice=ADVICE.get(page.state),
             badge_svg=Markup(badge_svg(data["achievement"]["name"], data["issuer"]["name"] or "",
                                        seed=data["achievement"]["id"] or data["achievement"]["name"])),
             qr=Markup(qr_svg(page.url, label="QR code of the link to this page")), jsonld=json_script(page.credential),
