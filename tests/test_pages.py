@@ -288,6 +288,12 @@ def test_hidden_pages_and_pages_off_answer_as_unknown_ids(world: World, ids: dic
         world.store.set_public_pages(row.id, True)
     assert requests.get(f"{url}/credentials/{uuid(ids['valid'])}", timeout=5).status_code == 200
     assert requests.get(f"{url}/credentials/not-a-uuid", timeout=5).status_code == 404
+    # A verification-only service (no issuer database) has no pages, and still its verify page.
+    bare = create_app(ServiceConfig(rpc_url=world.chain.rpc_url, registry=world.registry.address, database_url=None))
+    with live_server(bare) as base:
+        r = requests.get(f"{base}/credentials/{uuid(ids['valid'])}", headers={"Accept": "application/json"}, timeout=5)
+        assert (r.status_code, r.json()["reason"]) == (404, "not_found")
+        assert requests.get(base + "/", timeout=5).status_code == 200
 
 
 # ------------------------------------------------------------------------------ JSON, sharing, downloads
