@@ -26,7 +26,7 @@ PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 sized viewport: the iss
 # Headless flags: without the background-networking ones Chromium keeps dialling Google's hosts,
 # which this closed network refuses; --no-sandbox only where it must (as root, e.g. in CI).
 FLAGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--disable-default-apps", "--disable-extensions",
          "--font-render-hinting=none"]
 if hasattr(os, "geteuid") and os.geteuid() == 0:
     FLAGS.append("--no-sandbox")
