@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import IO
+from urllib.parse import quote
 
 from anchor.core.sharing import linkedin_url, page_url
 from anchor.core.timefmt import from_unix
@@ -41,12 +43,21 @@ def issuer_name(issuer: Issuer) -> str:
 
 
 class Links:
-    """The page URL and LinkedIn link of an issuer's credentials (dates converted once per value)."""
+    """The page URL and LinkedIn link of an issuer's credentials, fast enough for a million rows:
+    the LinkedIn URL differs between credentials only by their page and id, so it is built once
+    per (achievement, issue date, expiry) by :func:`anchor.core.sharing.linkedin_url` with
+    markers, and the two values are percent-encoded into it per credential (as that function
+    encodes them: ``quote(value, safe="")``)."""
+
+    _URL, _ID = "\ue000url\ue000", "\ue000id\ue000"
 
     def __init__(self, issuer: Issuer) -> None:
         self.public_url = issuer.public_url
         self.organization = issuer_name(issuer)
         self._times: dict[int, datetime] = {}
+        self._templates: dict[tuple[str, int, int | None], tuple[str, str, str]] = {}
+        self._page_prefix = page_url(self.public_url, _SAMPLE_ID).removesuffix(_SAMPLE_UUID) if self.public_url else None
+        self._quoted_prefix: str | None = None
 
     def _time(self, ts: int) -> datetime:
         moment = self._times.get(ts)
@@ -55,13 +66,36 @@ class Links:
         return moment
 
     def page(self, credential_id: str) -> str | None:
-        return page_url(self.public_url, credential_id) if self.public_url else None
+        if self._page_prefix is None:
+            return None
+        uuid = credential_id.removeprefix("urn:uuid:")
+        return self._page_prefix + uuid if _UUID.match(uuid) else page_url(self.public_url or "", credential_id)
 
     def linkedin(self, credential_id: str, achievement_name: str, valid_from: int, valid_until: int | None,
                  page: str | None) -> str:
-        return linkedin_url(achievement_name, self.organization, self._time(valid_from),
-                            self._time(valid_until) if valid_until is not None else None, page or "",
-                            credential_id.removeprefix("urn:uuid:"))
+        key = (achievement_name, valid_from, valid_until)
+        parts = self._templates.get(key)
+        if parts is None:
+            url = linkedin_url(achievement_name, self.organization, self._time(valid_from),
+                               self._time(valid_until) if valid_until is not None else None, self._URL, self._ID)
+            head, rest = url.split(quote(self._URL, safe=""), 1)
+            middle, tail = rest.split(quote(self._ID, safe=""), 1)
+            parts = self._templates[key] = (head, middle, tail)
+            if len(self._templates) > 10_000:
+                self._templates.clear()
+        head, middle, tail = parts
+        uuid = credential_id.removeprefix("urn:uuid:")
+        if self._page_prefix is not None and page == self._page_prefix + uuid and _UUID.match(uuid):
+            # A UUID is all unreserved characters: quoting leaves it as it is.
+            if self._quoted_prefix is None:
+                self._quoted_prefix = quote(self._page_prefix, safe="")
+            return f"{head}{self._quoted_prefix}{uuid}{middle}{uuid}{tail}"
+        return f"{head}{quote(page or '', safe='')}{middle}{quote(uuid, safe='')}{tail}"
+
+
+_SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
+_SAMPLE_ID = "urn:uuid:" + _SAMPLE_UUID
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def write_manifest(out: IO[str], rows: Iterable[HolderRow], links: Links, file_suffix: str) -> int:
