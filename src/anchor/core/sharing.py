@@ -86,5 +86,5 @@ def qr_svg(url: str, *, label: str | None = None) -> str:
     qr = _qr(url)
     out = io.BytesIO()
     qr.save(out, kind="svg", xmldecl=False, svgns=True, nl=False, border=QR_BORDER, omitsize=True,
-            dark="#000", light="#fff", title=label or f"QR code of {url}", svgclass="qr", lineclass="qr-dark")
+            dark="#000", light="#fff", title=label or f"QR code of {url}", svgclass="qr-code", lineclass="qr-dark")
     return out.getvalue().decode("utf-8").replace("<svg ", '<svg role="img" ', 1)
