@@ -281,3 +281,18 @@ def _root(cli: Cli) -> str:
 def _ids(store: Store) -> list[str]:
     issuer = store.issuers()[0]
     return [f.credential_id for f in store.find_credentials(issuer.id, name="", at=0)]
+
+
+def test_no_page_link_for_a_hidden_page_or_when_pages_are_off(cli: Cli, mailbox: Mailbox) -> None:
+    ada = cli.ok("find", "--email", "ada@example.org").split()[0]
+    cli.ok("hide", ada)
+    cli.ok("notify", "--batch", _root(cli))
+    links = {str(m["To"].addresses[0].addr_spec): "/credentials/" in parts(m)[0] for m in mailbox.messages}
+    assert links == {"ada@example.org": False, "eve@example.org": True, "grace@example.org": True}
+    cli.ok("pages", "off")
+    roster = Path(cli.home).parent / "later.csv"
+    roster.write_text("name,email\nKatherine Johnson,katherine@example.org\n")
+    cli.ok("issue", str(roster), "--achievement", ACHIEVEMENT)
+    cli.ok("anchor")
+    out = cli.ok("notify", "--dry-run")
+    assert "dry run: 1 message(s)" in out and "would send to katherine@example.org" in out and out.rstrip().count(" page -") == 1

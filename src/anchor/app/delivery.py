@@ -168,7 +168,7 @@ def compose(item: Outgoing, badge: bytes, png: bytes | None, issuer_name: str, l
     name = _one_line(item.holder_name) or item.holder_email
     achievement = _one_line(item.achievement_name)
     organization = _one_line(issuer_name)
-    page = links.page(item.credential_id)
+    page = links.page(item.credential_id) if links.public_pages and not item.hidden else None
     linkedin = links.linkedin(item.credential_id, item.achievement_name, item.valid_from, item.valid_until, page)
     files = [(uuid + ".json", "application/json", badge)]
     if png is not None:

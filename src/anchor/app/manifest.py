@@ -53,6 +53,7 @@ class Links:
 
     def __init__(self, issuer: Issuer) -> None:
         self.public_url = issuer.public_url
+        self.public_pages = issuer.public_pages
         self.organization = issuer_name(issuer)
         self._times: dict[int, datetime] = {}
         self._templates: dict[tuple[str, int, int | None], tuple[str, str, str]] = {}

@@ -242,6 +242,7 @@ class Outgoing(NamedTuple):
     document: bytes
     signature: bytes | None
     delivery: str | None  # its delivery's status so far: None (never tried), failed, sending (interrupted)
+    hidden: bool = False  # its public page is hidden (the email then gives no page link)
 
 
 @dataclass(frozen=True)

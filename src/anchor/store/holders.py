@@ -184,7 +184,7 @@ class HolderQueries(Database):
             states.append(DeliveryRow.status == "sending")
         q = (
             select(C.id, C.credential_id, C.holder_name, C.holder_email, AchievementRow.name, C.batch_id, C.leaf_index,
-                   C.valid_from, C.valid_until, DocumentRow.document, DocumentRow.signature, DeliveryRow.status)
+                   C.valid_from, C.valid_until, DocumentRow.document, DocumentRow.signature, DeliveryRow.status, C.hidden)
             .join(AchievementRow, C.achievement_id == AchievementRow.id)
             .join(BatchRow, C.batch_id == BatchRow.id)
             .join(DocumentRow, DocumentRow.credential_pk == C.id)
@@ -200,7 +200,7 @@ class HolderQueries(Database):
         with self.connect() as conn:
             return [Outgoing(int(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]),
                              int(r[8]) if r[8] is not None else None, bytes(r[9]), bytes(r[10]) if r[10] is not None else None,
-                             r[11]) for r in conn.execute(q)]
+                             r[11], bool(r[12])) for r in conn.execute(q)]
 
     def claim_delivery(self, credential_pk: int, email: str, message_id: str, *, was: str | None) -> bool:
         """Mark the credential's delivery ``sending`` before its message is handed to the SMTP
