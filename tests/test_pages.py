@@ -318,7 +318,13 @@ def test_json_by_content_negotiation(world: World, ids: dict[str, str], url: str
 
 
 def test_linkedin_link_parameters(world: World, ids: dict[str, str], url: str) -> None:
-    for state, expiry in (("valid", []), ("expired", [("expirationYear", "2021"), ("expirationMonth", "6")])):
+    for state in ("expired", "revoked", "tampered"):  # only a badge that verifies is offered for a profile
+        _, page = get_page(url, ids[state])
+        assert "linkedin" not in page.by_id and page_json(url, ids[state])["links"]["linkedin"] is None
+    expires = datetime(2031, 6, 30, tzinfo=UTC)
+    with_expiry = urlsplit(linkedin_url("A", "Uni", datetime(2026, 11, 28, tzinfo=UTC), expires, f"{PUBLIC}/credentials/x", "x"))
+    assert parse_qsl(with_expiry.query)[5:7] == [("expirationYear", "2031"), ("expirationMonth", "6")]
+    for state, expiry in (("valid", []),):
         _, page = get_page(url, ids[state])
         link = page.by_id["linkedin"]
         parts = urlsplit(str(link["href"]))

@@ -250,7 +250,9 @@ def facts(page: Page) -> dict[str, Any]:
         "expires": format_ts(expires) if expires else None,
         "verification": page_report_json(page),
         "links": {
-            "linkedin": linkedin_url(name, organization, issued, expires, page.url, page.uuid) if issued else None,
+            # Only a badge that verifies is offered for a profile: a revoked, expired or altered one is not.
+            "linkedin": linkedin_url(name, organization, issued, expires, page.url, page.uuid)
+            if issued and page.state == "valid" else None,
             "image": f"{base}/credentials/{page.uuid}/image.png",
             "downloads": {form: f"{base}/credentials/{page.uuid}/badge.{form}" for form, _, _ in DOWNLOADS}
             if page.badge is not None else {},
