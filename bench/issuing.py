@@ -353,6 +353,8 @@ def print_end_to_end(runs: list[EndToEnd]) -> None:
     for key, label in PHASES:
         if key == "export" and not runs[0].signed:
             label = "(d) export_credentials (unsigned)"
+        if key == "issue" and not runs[0].signed:
+            label = "(b) issue_credentials (unsigned)"
         cells = "".join(f"{r.seconds[key]:>10.3f} s {r.n / r.seconds[key]:>8,.0f}/s" for r in runs)
         print(f"{label:<{label_w}}{cells}")
         if key == "anchor":
