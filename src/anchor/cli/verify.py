@@ -64,6 +64,9 @@ def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_
     else:
         colour = {"valid": "green", "unknown": "yellow", "pending": "yellow", "untrusted_registry": "yellow"}.get(report.verdict.value, "red")
         say(f"{report.verdict.value.upper()}: {badge.name} (read as {_FORMS[presented.format]})", fg=colour, bold=True)
+        from anchor.core.summary import headline
+
+        say(f"  {headline(report, presented.credential)}")
         for c in report.checks:
             mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[c.status]
             say(f"  {mark} {c.name:<10} {c.message}" + (f" [{c.reason}]" if c.reason and c.status != "passed" else ""))
