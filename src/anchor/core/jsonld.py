@@ -5,10 +5,12 @@ Two ways to the same text:
 * :func:`to_nquads` (the general path): pyld expands the document and converts it to RDF,
   :mod:`anchor.core.rdfc` canonicalizes. ~ms per credential.
 * :class:`Canonicalizer` (the template path): the per-recipient values (the *slots*) are
-  replaced by sentinels, the general path runs once per template (cached), and each document is
-  then the template's quads with its values put back, canonicalized by precompiled RDFC-1.0
-  steps. ~tens of µs per credential. It falls back to the general path whenever it cannot be
-  sure the answer is the same (property tests hold both to pyld byte for byte).
+  replaced by sentinels, the general path runs once per template (cached in memory, and its
+  quads on disk by :mod:`anchor.schemas.template_cache`, so a new process that meets a known
+  template never imports pyld), and each document is then the template's quads with its values
+  put back, canonicalized by precompiled RDFC-1.0 steps. ~tens of µs per credential. It falls
+  back to the general path whenever it cannot be sure the answer is the same (property tests
+  hold both to pyld byte for byte).
 
 Contexts are served only from the pinned copies shipped in :mod:`anchor.schemas`, by exact URL;
 anything else fails closed (InputError ``unknown_context``) and nothing is ever fetched.
@@ -40,14 +42,14 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
+import os
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from anchor.core import rdfc
 from anchor.core.errors import InputError
@@ -76,16 +78,38 @@ _XSD_DOUBLE = "http://www.w3.org/2001/XMLSchema#double"
 # ----------------------------------------------------------------------------- contexts
 
 
+def _shipped_file(name: str) -> bytes:
+    """A file of :mod:`anchor.schemas`: read straight from its directory when the package is one
+    (``importlib.resources``' first use imports ``zipfile`` and more: milliseconds of a
+    cold verification), through ``importlib.resources`` otherwise (a zip)."""
+    import anchor.schemas
+
+    for location in anchor.schemas.__spec__.submodule_search_locations or ():
+        try:
+            with open(os.path.join(location, name), "rb") as f:
+                return f.read()
+        except OSError:
+            continue
+    from importlib import resources
+
+    return resources.files("anchor.schemas").joinpath(name).read_bytes()
+
+
 @cache
-def pinned_context(url: str) -> dict[str, Any]:
-    """The shipped context document for ``url``; InputError ``unknown_context`` for any other URL."""
+def _pinned(url: str) -> tuple[dict[str, Any], str]:
     name = PINNED_CONTEXTS.get(url)
     if name is None:
         raise InputError(f"JSON-LD context {url[:200]!r} is not one of the pinned contexts (contexts are never fetched)",
                          reason="unknown_context")
-    document = json.loads(resources.files("anchor.schemas").joinpath(name).read_text("utf-8"))
+    raw = _shipped_file(name)
+    document = json.loads(raw.decode("utf-8"))
     assert isinstance(document, dict)
-    return document
+    return document, hashlib.sha256(raw).hexdigest()
+
+
+def pinned_context(url: str) -> dict[str, Any]:
+    """The shipped context document for ``url``; InputError ``unknown_context`` for any other URL."""
+    return _pinned(url)[0]
 
 
 class ContextLoader:
@@ -121,6 +145,17 @@ class ContextLoader:
             for url in [*PINNED_CONTEXTS, *self._extra]:
                 _collect_terms(self.document(url), names)
             found = self._terms = frozenset(names)
+        return found
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over every document this loader serves (URL and content): with pyld and the
+        template, all a template's quads depend on (the key of the quads kept on disk)."""
+        found: str | None = getattr(self, "_fingerprint", None)
+        if found is None:
+            served = [(url, hashlib.sha256(json.dumps(self._extra[url], sort_keys=True).encode("utf-8")).hexdigest())
+                      if url in self._extra else (url, _pinned(url)[1]) for url in sorted({*PINNED_CONTEXTS, *self._extra})]
+            found = self._fingerprint = hashlib.sha256(json.dumps(served).encode("utf-8")).hexdigest()
         return found
 
 
@@ -334,7 +369,20 @@ _LITERAL_SENTINEL = _LITERAL_SENTINEL_MARK + "{:04d}\U000f0001"
 # "//" after the scheme, which makes pyld skip compact-IRI expansion).
 _FAST_IRI = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(//)?[^\s\x00-\x20<>\"{}|^`\\]*")
 _UNUSABLE = object()  # a template the fast path cannot serve: always the general path
-_C14N_LABELS = [f"{rdfc.C14N_PREFIX}{i}" for i in range(4096)]
+_MAX_LABELS = 4096  # blank nodes a template may have and still be compiled
+_C14N_LABELS: list[str] = []  # _:c14n0, _:c14n1, ... as many as the compiled templates need (only grows)
+_LABELS_LOCK = threading.Lock()
+
+
+def _need_labels(n: int) -> None:
+    """Make :data:`_C14N_LABELS` at least ``n`` long (built on demand: all 4,096 would cost ~1 ms
+    of every cold start). The list is replaced, never shortened, so readers need no lock."""
+    global _C14N_LABELS
+    with _LABELS_LOCK:
+        have = len(_C14N_LABELS)
+        if n > have:
+            size = max(64, have * 2, n)
+            _C14N_LABELS = [*_C14N_LABELS, *(f"{rdfc.C14N_PREFIX}{i}" for i in range(have, min(size, _MAX_LABELS)))]
 
 
 def _utf8_ok(text: str) -> bool:
@@ -365,6 +413,20 @@ class _Template:
     # literal objects (slot, slot or constant term) whose equality would make two statements one
     may_coincide: list[tuple[int, int | str]]
     label_pad: list[str]  # room for the canonical labels after the slot terms
+
+
+class QuadsStore(Protocol):
+    """Where a :class:`Canonicalizer` keeps its templates' quads between processes (the machine's
+    cache is :class:`anchor.schemas.template_cache.TemplateQuadsCache`): ``template`` is the
+    template document's ``marshal`` bytes, ``contexts`` the loader's :attr:`~ContextLoader.fingerprint`.
+    ``get`` answers exactly what ``put`` was given for the same arguments, or None; neither raises."""
+
+    def get(self, template: bytes, contexts: str) -> list[Quad] | None: ...
+
+    def put(self, template: bytes, contexts: str, quads: list[Quad]) -> None: ...
+
+
+MACHINE_STORE: Literal["machine"] = "machine"
 
 
 class BoundTemplate:
@@ -399,10 +461,15 @@ class Canonicalizer:
     ``canonical_nquads(document)`` equals ``to_nquads(document)`` for every document (and raises
     the same InputError): the template path answers when it can prove the answer is the same,
     the general path otherwise. ``stats`` counts the paths taken.
+
+    A template's quads (pyld's output, the one costly step of a new template) are also kept in
+    ``quads_store``, by default the machine's cache directory
+    (:func:`anchor.schemas.template_cache.machine_cache`, loaded on the first template), so a new
+    process that meets a known template never imports pyld. None keeps them in memory only.
     """
 
     def __init__(self, slots: Iterable[Slot | tuple[Path, SlotKind]], *, loader: ContextLoader | None = None,
-                 cache_size: int = 256) -> None:
+                 cache_size: int = 256, quads_store: QuadsStore | Literal["machine"] | None = MACHINE_STORE) -> None:
         self.slots = tuple(s if isinstance(s, Slot) else Slot(tuple(s[0]), s[1]) for s in slots)
         for slot in self.slots:
             if slot.kind not in ("iri", "literal") or not slot.path:
@@ -422,6 +489,7 @@ class Canonicalizer:
             node[slot.path[-1]] = i
         self._cache: OrderedDict[bytes, Any] = OrderedDict()
         self._cache_size = cache_size
+        self._quads_store = quads_store
         self._lock = threading.Lock()
         self.stats = {"fast": 0, "substituted": 0, "general": 0, "templates": 0}
 
@@ -483,7 +551,7 @@ class Canonicalizer:
             if compiled is not None:
                 self._cache.move_to_end(key)
         if compiled is None:
-            compiled = self._compile(template_doc, values)
+            compiled = self._compile(template_doc, values, key)
             with self._lock:
                 self._cache[key] = compiled
                 while len(self._cache) > self._cache_size:
@@ -590,10 +658,33 @@ class Canonicalizer:
 
     # -- compiling a template
 
-    def _compile(self, template_doc: Any, values: list[str | None]) -> Any:
+    def _store(self) -> QuadsStore | None:
+        store = self._quads_store
+        if isinstance(store, str):
+            # the validator's pattern: the disk is reached through anchor.schemas, only when needed
+            from anchor.schemas.template_cache import machine_cache
+
+            store = self._quads_store = machine_cache()
+        return store
+
+    def _template_quads(self, template_doc: Any, key: bytes) -> list[Quad]:
+        """pyld's quads of the template (InputError as :func:`to_quads`), from the store when it
+        has them: what it returns is what :func:`to_quads` gave for this exact template document
+        under a loader serving the same documents (the store's key pins pyld and the converter)."""
+        store = self._store()
+        if store is None:
+            return to_quads(template_doc, loader=self.loader)
+        contexts = self.loader.fingerprint
+        quads = store.get(key, contexts)
+        if quads is None:
+            quads = to_quads(template_doc, loader=self.loader)
+            store.put(key, contexts, quads)
+        return quads
+
+    def _compile(self, template_doc: Any, values: list[str | None], key: bytes) -> Any:
         self.stats["templates"] += 1
         try:
-            quads = to_quads(template_doc, loader=self.loader)
+            quads = self._template_quads(template_doc, key)
         except InputError:
             return _UNUSABLE
         present = [i for i, v in enumerate(values) if v is not None]
@@ -665,8 +756,9 @@ class Canonicalizer:
         n = len(bnodes)
         tpl.n_bnodes = n
         tpl.label_pad = [""] * n
-        if n > len(_C14N_LABELS):
+        if n > _MAX_LABELS:
             return  # the full algorithm
+        _need_labels(n)
 
         def parts_of(q: tuple[Any, Any, Any, Any], this: str | None) -> list[tuple[str, Any]]:
             """The quad's line as parts: ("c", text), ("t", slot) or ("L", blank node index). For

@@ -24,7 +24,8 @@ from typing import Any
 SCHEMA_FILE = "ob_v3p0_achievementcredential_schema.json"
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """Where anchor keeps what it computes once per machine (this validator, template quads)."""
     explicit = os.environ.get("ANCHOR_CACHE_DIR")
     if explicit:
         return Path(explicit)
@@ -39,7 +40,7 @@ def compiled_validator() -> Callable[[Any], Any]:
     schema = json.loads(resources.files("anchor.schemas").joinpath(SCHEMA_FILE).read_text())
     key = hashlib.sha256(json.dumps(schema, sort_keys=True).encode() + fastjsonschema.VERSION.encode()
                          + sys.version.encode()).hexdigest()[:32]
-    path = _cache_dir() / f"ob3-validator-{key}.marshal"
+    path = cache_dir() / f"ob3-validator-{key}.marshal"
     cached: tuple[str, Any] | None = None
     try:
         cached = marshal.loads(path.read_bytes())
