@@ -187,7 +187,7 @@ def test_valid_page_says_who_what_from_whom_and_until_when(world: World, ids: di
     assert page.text("issuer-name") == "Uni" and page.by_id["issuer-site"]["href"] == "https://uni.example"
     assert page.text("issued") == date_in_words(datetime.fromisoformat(badge["validFrom"]))
     assert page.text("expires") == "Does not expire" and page.text("credits") == "2"
-    assert "Data analytics (ESCO skill) ESCO" in page.text("skills")
+    assert "Data analytics ESCO" in page.text("skills")
     assert ("a", "http://data.europa.eu/esco/skill/15d76317-c71a-4fa2-aadc-2ecc34e627b7") in [
         (t, a.get("href")) for t, a in page.tags if t == "a"]
     # The achievement's own image, with the generated one as the fallback when it cannot be loaded.
@@ -312,7 +312,7 @@ def test_json_by_content_negotiation(world: World, ids: dict[str, str], url: str
     assert body["headline"] == body["verification"]["headline"] and body["headline"].startswith("Verified: issued by Uni on ")
     assert body["pageUrl"] == f"{PUBLIC}/credentials/{uuid(ids['valid'])}"
     assert body["holder"] == "Person 0" and body["issuer"]["name"] == "Uni"
-    assert body["achievement"]["alignments"] == [{"name": "Data analytics (ESCO skill)", "framework": "ESCO", "code": None,
+    assert body["achievement"]["alignments"] == [{"name": "Data analytics", "framework": "ESCO", "code": None,
                                                  "url": "http://data.europa.eu/esco/skill/15d76317-c71a-4fa2-aadc-2ecc34e627b7"}]
     assert body["achievement"]["credits"] == 2 and body["expires"] is None and body["issued"] == world.badges[0]["awardedDate"]
 
