@@ -116,12 +116,7 @@ def issuer_key_new(path: Path, password_env: str | None, force: bool) -> None:
 
     if path.exists() and not force:
         raise InputError(f"{path} exists; pass --force to overwrite it")
-    if password_env:
-        password = os.environ.get(password_env, "")
-        if not password:
-            raise ConfigError(f"${password_env} is empty")
-    else:
-        password = click.prompt("keystore password", hide_input=True, confirmation_prompt=True)
+    password = keystore_password(password_env)
     key = SigningKey.generate()
     write_keystore(key, path, password)
     say(f"wrote {path}: Ed25519 signing key {key.public_multibase}")
@@ -194,6 +189,19 @@ def issuer_show(app: App, address: str | None) -> None:
         say(f"WARNING: on-chain profile {info.profile_uri} differs from the database's", fg="red")
 
 
+def keystore_password(password_env: str | None) -> str:
+    """A new keystore's password: from ``$password_env``, or typed twice at a prompt."""
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise ConfigError(f"${password_env} is empty")
+    else:
+        password = click.prompt("keystore password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise InputError("use a password of at least 8 characters")
+    return password
+
+
 @click.command("keystore")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--import-env", metavar="VAR", help="Encrypt the hex key held in $VAR instead of generating a new one.")
@@ -218,14 +226,7 @@ def keystore(path: Path, import_env: str | None, password_env: str | None, force
         Signer.from_key(key)  # validates without echoing it
     else:
         key = "0x" + secrets.token_hex(32)
-    if password_env:
-        password = os.environ.get(password_env, "")
-        if not password:
-            raise ConfigError(f"${password_env} is empty")
-    else:
-        password = click.prompt("keystore password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise InputError("use a password of at least 8 characters")
+    password = keystore_password(password_env)
     address = write_keystore(key, path, password)
     say(f"wrote {path} (mode 600) for {address}")
 
