@@ -339,3 +339,38 @@ def test_the_machine_cache_is_the_validators_directory(tmp_path: Path, monkeypat
     assert c.canonical_nquads(doc) == jsonld.to_nquads(doc)
     assert len(entries(tmp_path / "here")) == 1
     assert Canonicalizer(ANCHOR_SLOTS, quads_store=None).canonical_nquads(doc) == jsonld.to_nquads(doc)
+
+
+# ----------------------------------------------------------------------------- line builders
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(credentials())
+def test_joined_and_generated_line_builders_give_the_same_text(doc: dict[str, Any]) -> None:
+    """A template's first documents are joined part by part (no code generated for a one-shot
+    verification); later ones by the generated builders: both are the general path's text."""
+    from unittest import mock
+
+    expected = jsonld.to_nquads(doc)
+    joined = Canonicalizer(ANCHOR_SLOTS, quads_store=None)
+    with mock.patch.object(jsonld, "_CODEGEN_AFTER", 10**9):
+        assert joined.canonical_nquads(doc) == expected
+    generated = Canonicalizer(ANCHOR_SLOTS, quads_store=None)
+    with mock.patch.object(jsonld, "_CODEGEN_AFTER", 0):
+        assert generated.canonical_nquads(doc) == expected
+    for c in (joined, generated):
+        assert c.stats["templates"] == 1
+
+
+def test_a_template_switches_to_generated_builders_after_a_few_documents(tmp_path: Path) -> None:
+    c, _ = canonicalizer(tmp_path)
+    docs = [{k: v for k, v in badge(i, name=f"Zoë {i}").items() if k != "proof"} for i in range(jsonld._CODEGEN_AFTER + 4)]
+    for doc in docs:
+        assert c.canonical_nquads(doc) == jsonld.to_nquads(doc)
+    assert c.stats["fast"] == len(docs) and c.stats["templates"] == 1
+    ((_, tpl),) = c._cache.items()
+    assert not isinstance(tpl.out_lines, jsonld._LazyLines) and not isinstance(tpl.dyn_lines, jsonld._LazyLines)
+    fresh, _ = canonicalizer(tmp_path)
+    fresh.canonical_nquads(docs[0])
+    ((_, tpl),) = fresh._cache.items()
+    assert isinstance(tpl.out_lines, jsonld._LazyLines)  # one document: nothing generated

@@ -813,12 +813,57 @@ class Canonicalizer:
                 tpl.const_lines.append(line)
         tpl.const_hashes = const_hashes
         tpl.dyn_fixed = dyn_fixed
-        tpl.dyn_lines = _line_builder([line for lines in dyn_parts for line in lines], [len(lines) for lines in dyn_parts])
-        tpl.out_lines = _line_builder(out_parts, None)
+        tpl.dyn_lines = _LazyLines(tpl, "dyn_lines", [line for lines in dyn_parts for line in lines], [len(lines) for lines in dyn_parts])
+        tpl.out_lines = _LazyLines(tpl, "out_lines", out_parts, None)
 
 
 def _no_lines(*args: Any) -> list[Any]:
     return []
+
+
+# Documents a template serves before its line builders are generated as Python: a one-shot
+# verification meets each template once, and compiling the generated source (~1 ms for a
+# credential and its proof) would be most of its check; issuing thousands gets the fast builders.
+_CODEGEN_AFTER = 8
+
+
+def _merge_constants(parts: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    merged: list[tuple[str, Any]] = []
+    for kind, value in parts:
+        if kind == "c" and merged and merged[-1][0] == "c":
+            merged[-1] = ("c", merged[-1][1] + value)
+        else:
+            merged.append((kind, value))
+    return merged
+
+
+class _LazyLines:
+    """A template's line builder that joins the parts itself for the template's first
+    :data:`_CODEGEN_AFTER` documents, then puts the generated one (:func:`_line_builder`, same
+    lines, faster) in its place on the template."""
+
+    __slots__ = ("_attr", "_calls", "_groups", "_lines", "_merged", "_tpl")
+
+    def __init__(self, tpl: _Template, attr: str, lines: list[list[tuple[str, Any]]], groups: list[int] | None) -> None:
+        self._tpl, self._attr, self._lines, self._groups = tpl, attr, lines, groups
+        self._merged = [tuple(_merge_constants(parts)) for parts in lines]
+        self._calls = 0
+
+    def __call__(self, t: list[str], L: list[str] | None = None) -> Any:
+        self._calls += 1
+        if self._calls > _CODEGEN_AFTER:
+            built = _line_builder(self._lines, self._groups)
+            setattr(self._tpl, self._attr, built)  # atomic: a concurrent caller uses either, same lines
+            return built(t) if self._groups is not None else built(t, L)
+        rendered = ["".join([v if k == "c" else t[v] if k == "t" else L[v] for k, v in parts])  # type: ignore[index]
+                    for parts in self._merged]
+        if self._groups is None:
+            return rendered
+        split, at = [], 0
+        for size in self._groups:
+            split.append(rendered[at:at + size])
+            at += size
+        return split
 
 
 def _line_builder(lines: list[list[tuple[str, Any]]], groups: list[int] | None) -> Any:
@@ -832,14 +877,8 @@ def _line_builder(lines: list[list[tuple[str, Any]]], groups: list[int] | None) 
     used_l: set[int] = set()
     rendered: list[str] = []
     for parts in lines:
-        merged: list[tuple[str, Any]] = []
-        for kind, value in parts:
-            if kind == "c" and merged and merged[-1][0] == "c":
-                merged[-1] = ("c", merged[-1][1] + value)
-            else:
-                merged.append((kind, value))
         fields = []
-        for kind, value in merged:
+        for kind, value in _merge_constants(parts):
             if kind == "c":
                 name = constants.get(value)
                 if name is None:
