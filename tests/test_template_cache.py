@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +195,7 @@ def _body(data: bytes) -> list[Any]:
     return quads
 
 
-DAMAGE = {
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
     "garbage": lambda data: b"\x00\xff not json at all",
     "empty": lambda data: b"",
     "truncated": lambda data: data[: len(data) // 2],
