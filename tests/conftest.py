@@ -56,6 +56,13 @@ def registry(chain: Chain, admin: Signer, issuer: Signer) -> Registry:
 
 # ---------------------------------------------------------------------------- databases
 
+@pytest.fixture(scope="session", autouse=True)
+def _anchor_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The compiled schema validator and JSON-LD template caches of a test session go to a
+    temporary directory (subprocesses inherit it), never the user's ~/.cache/anchor."""
+    os.environ["ANCHOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("anchor-cache"))
+
+
 POSTGRES_URL = os.environ.get("ANCHOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
