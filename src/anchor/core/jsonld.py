@@ -683,11 +683,19 @@ class Canonicalizer:
 
     def _compile(self, template_doc: Any, values: list[str | None], key: bytes) -> Any:
         self.stats["templates"] += 1
+        present = [i for i, v in enumerate(values) if v is not None]
+        # Each sentinel must come from its slot alone: a document that spells a sentinel anywhere
+        # else (a value, a key) would have that text read as the slot's value in the quads, so
+        # the template path would answer for another document (an extra node folded into a
+        # slot's, a name replaced by a hash) and a signature would verify over altered content.
+        spelled = json.dumps(template_doc, ensure_ascii=False)
+        iri_present = sum(1 for i in present if self.slots[i].kind == "iri")
+        if spelled.count(_IRI_SENTINEL_NS) != iri_present or spelled.count(_LITERAL_SENTINEL_MARK) != len(present) - iri_present:
+            return _UNUSABLE
         try:
             quads = self._template_quads(template_doc, key)
         except InputError:
             return _UNUSABLE
-        present = [i for i, v in enumerate(values) if v is not None]
         sentinel_terms: dict[str, int] = {}
         suffix: dict[int, str] = {}
         seen: dict[int, int] = dict.fromkeys(present, 0)
