@@ -53,3 +53,21 @@ def test_a_signature_does_not_hold_over_an_evidence_added_under_a_sentinel_id() 
     claim = check_signature(forged, did)
     assert claim is not None and not claim.ok and claim.reason == "bad_signature"
     assert not verify_proof(json.loads(json.dumps(forged)), proof, key.public_key)  # the general path agrees
+
+
+# --------------------------------------------------------------------------- POST /api/v1/verify: a baked badge's size
+
+
+def test_a_baked_badge_is_held_to_the_json_body_limit_in_utf8_not_in_escapes() -> None:
+    """Before the fix a PNG carrying a 121 kB credential (non-ASCII text) was refused as 361 kB
+    (json.dumps' \\u escapes), though the same credential as a JSON body was accepted."""
+    from anchor.api.verify import parse_body, parse_presented
+    from anchor.core.badge_image import badge_png
+    from anchor.core.baking import bake_png
+
+    doc = _anchor_like(1)
+    doc["credentialSubject"]["narrative"] = "é" * 60000
+    text = json.dumps(doc, ensure_ascii=False)
+    parse_body(text.encode())
+    prepared = parse_presented(bake_png(badge_png("x"), text))
+    assert prepared.form == "png" and prepared.credential_id == doc["id"]

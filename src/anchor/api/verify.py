@@ -69,7 +69,8 @@ def parse_presented(raw: bytes) -> Prepared:
         presented = read_badge(raw, what="the body")
     except InputError as e:
         raise Problem(422, "Unprocessable Content", e.message, kind=e.reason.replace("_", "-")) from None
-    parse_body(json.dumps(presented.credential).encode())  # the same limits as a JSON body (oversized proof)
+    # the same limits as a JSON body (oversized proof), measured as that body would be: UTF-8, not \u escapes
+    parse_body(json.dumps(presented.credential, ensure_ascii=False).encode())
     return prepare_presented(presented)
 
 
