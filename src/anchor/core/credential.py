@@ -312,12 +312,16 @@ CREDENTIAL_SLOTS: tuple[tuple[tuple[str | int, ...], Literal["iri", "literal"]],
     (("credentialStatus", "id"), "iri"),
     (("credentialStatus", "statusListIndex"), "literal"),
     (("credentialStatus", "statusListCredential"), "iri"),
+    # A renewal's link to the credential it supersedes (anchor.app.reissue): without these slots
+    # every renewed credential was a template of its own (pyld run and cached once per credential).
+    (("relatedResource", 0, "id"), "iri"),
+    (("relatedResource", 0, "digestMultibase"), "literal"),
 )
 
 
 # The factory's field behind each slot, in CREDENTIAL_SLOTS order.
 _SLOT_FIELDS = ("id", "validFrom", "awardedDate", "validUntil", "emailHash", "salt", "name", "narrative", "evidence",
-                "statusId", "statusListIndex", "statusList")
+                "statusId", "statusListIndex", "statusList", "relatedId", "relatedDigest")  # the last two: never built here
 
 
 @cache
