@@ -102,14 +102,39 @@ def test_valid_badge_every_check_passes(world: World, anvil: DevChain, service_u
     assert body["checks"][4]["status"] == "passed" and PROFILE in body["checks"][4]["message"]
 
 
-def test_a_badge_without_its_signature_is_vouched_for_by_the_anchor_alone(world: World, anvil: DevChain, service_url: str) -> None:
-    """A badge delivered before anchor signed badges: the anchor receipt only. Valid, the
-    signature check skipped as unsigned, offline and in the service."""
+def test_a_badge_stripped_of_its_signature_is_not_valid(world: World, anvil: DevChain, service_url: str) -> None:
+    """The issuer had bound a signing key when it anchored the batch: a badge of that batch
+    without its eddsa-rdfc-2022 signature had it removed (other verifiers would refuse it), so
+    anchor does not call it valid either, offline or in the service."""
     report, body, status = both(world, anvil, service_url, unsigned(world.badge(0)))
-    assert report.verdict is Verdict.VALID and status == 200, body
-    assert [(c.name, c.status, c.reason) for c in report.checks] == [
-        ("schema", "passed", None), ("proof", "passed", None), ("anchor", "passed", None), ("issuer", "passed", None),
-        ("signature", "skipped", "unsigned"), ("revocation", "passed", None), ("validity", "passed", None)]
+    assert report.verdict is Verdict.INVALID and status == 200, body
+    assert [(c.name, c.status, c.reason) for c in report.checks][4] == ("signature", "failed", "signature_required")
+    assert body["checks"][4]["reason"] == "signature_required"
+
+
+def test_a_badge_anchored_before_its_issuer_signed_is_vouched_for_by_the_anchor_alone(world: World, anvil: DevChain) -> None:
+    """A badge delivered before anchor signed badges (its batch anchored before the issuer bound
+    any key, or an issuer that never did): valid, the signature check skipped as unsigned."""
+    from dataclasses import replace
+
+    from anchor.app.verifying import chain_facts
+    from anchor.core.verdict import ChainFacts, decide, prepare
+
+    badge = unsigned(world.badge(0))
+    prepared = prepare(badge)
+    assert prepared.proof is not None and prepared.signature is None
+    facts = chain_facts(RegistryReader.connect(anvil.rpc_url, world.registry.address), prepared.proof)
+    assert isinstance(facts, ChainFacts) and facts.batch is not None and facts.first_key_block is not None
+    options = VerifyOptions(registry=world.registry.address)
+    at = datetime.now(UTC)
+    for first in (None, facts.batch.anchored_block + 1):  # never bound / bound after this batch was anchored
+        report = decide(prepared, replace(facts, first_key_block=first), options, at)
+        assert report.verdict is Verdict.VALID
+        assert [(c.name, c.status, c.reason) for c in report.checks] == [
+            ("schema", "passed", None), ("proof", "passed", None), ("anchor", "passed", None), ("issuer", "passed", None),
+            ("signature", "skipped", "unsigned"), ("revocation", "passed", None), ("validity", "passed", None)]
+    report = decide(prepared, replace(facts, first_key_block=facts.batch.anchored_block), options, at)
+    assert report.verdict is Verdict.INVALID and report.failed is not None and report.failed.reason == "signature_required"
 
 
 def test_recipient_check(world: World, anvil: DevChain, service_url: str) -> None:
@@ -174,22 +199,28 @@ def test_changing_adding_or_removing_any_field_is_invalid(world: World, anvil: D
 
 
 def test_a_legacy_badge_still_verifies(world: World, anvil: DevChain, service_url: str) -> None:
-    """A badge exported before the proof set (a plain AnchorMerkleProof2026 object, field by
-    field as the exporter of that time wrote it) verifies against the real registry, offline and
-    in the service, and a tampered one fails for the same reason a tampered entry does."""
+    """A receipt in the form exported before the proof set (a plain AnchorMerkleProof2026 object,
+    field by field as the exporter of that time wrote it) is still read: next to the badge's
+    signature it verifies against the real registry, offline and in the service, and a tampered
+    one fails for the same reason a tampered entry does. (This world's issuer signs, so without
+    its signature the legacy badge is signature_required; a badge from before signing, anchored
+    before its issuer bound a key, is valid unsigned: see the test above.)"""
     for n in (0, 7):
         badge = world.badge(n)
         r = receipt_of(badge)
-        badge["proof"] = [{"type": "AnchorMerkleProof2026", "proofPurpose": "assertionMethod", "created": anchor_entry(badge)["created"],
-                           "chainId": r["chainId"], "registry": r["registry"], "issuerAddress": r["issuerAddress"],
-                           "merkleRoot": r["merkleRoot"], "leafIndex": r["leafIndex"], "leafCount": r["leafCount"], "path": r["path"],
-                           "transactionHash": r["transactionHash"], "blockNumber": r["blockNumber"]}]
-        assert badge == unsigned(to_legacy(world.badge(n)))
+        signature = [p for p in badge["proof"] if p.get("cryptosuite") == "eddsa-rdfc-2022"]
+        badge["proof"] = [*signature, {
+            "type": "AnchorMerkleProof2026", "proofPurpose": "assertionMethod", "created": anchor_entry(badge)["created"],
+            "chainId": r["chainId"], "registry": r["registry"], "issuerAddress": r["issuerAddress"],
+            "merkleRoot": r["merkleRoot"], "leafIndex": r["leafIndex"], "leafCount": r["leafCount"], "path": r["path"],
+            "transactionHash": r["transactionHash"], "blockNumber": r["blockNumber"]}]
+        assert unsigned(badge) == unsigned(to_legacy(world.badge(n)))
         report, body, status = both(world, anvil, service_url, badge)
         assert report.verdict is Verdict.VALID and status == 200, body
-        assert {c.name: (c.status, c.reason) for c in report.checks}["signature"] == ("skipped", "unsigned")
+        assert {c.name: (c.status, c.reason) for c in report.checks}["signature"] == ("passed", None)
+        assert reason_of(both(world, anvil, service_url, unsigned(badge))[0]) == "signature_required"
         assert body["anchor"]["leafCount"] == 5 and body["anchor"]["blockNumber"] == r["blockNumber"]
-        badge["proof"][0]["path"] = badge["proof"][0]["path"][:-1]
+        badge["proof"][-1]["path"] = badge["proof"][-1]["path"][:-1]
         assert reason_of(both(world, anvil, service_url, badge)[0]) == "proof_too_short"
 
 

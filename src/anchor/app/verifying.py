@@ -47,7 +47,10 @@ def chain_facts(reader: RegistryReader, proof: AnchorProof, signing_key: bytes |
         else:
             head, batch, issuer, bits, bound = reader.read_with_key(proof.issuer_address, proof.root, proof.index, signing_key)
         record = reader.revocation(batch, proof.index) if batch.anchored and is_revoked(batch, bits, proof.index) else None
-        return ChainFacts(chain_id, True, head, batch, issuer, bits, record, bound)
+        first = None
+        if signing_key is None and batch.anchored and reader.signing_key_count(proof.issuer_address, block=head):
+            first = reader.signing_key_at(proof.issuer_address, 0, block=head).bound_block  # did it sign then?
+        return ChainFacts(chain_id, True, head, batch, issuer, bits, record, bound, first)
     except ChainUnavailable as e:
         return ChainUnreadable(e.message)
     except ChainError as e:

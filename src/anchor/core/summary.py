@@ -50,6 +50,7 @@ _WHY: dict[str, str] = {
     "unbound_signing_key": "it was signed with a key the issuer never registered (bad signature)",
     "signature_key_mismatch": "its two signatures are by different keys (bad signature)",
     "malformed_signature": "its digital signature is malformed (bad signature)",
+    "signature_required": "its issuer's digital signature was removed (bad signature)",
     "bad_validity_dates": "its validity dates are malformed",
     "recipient_mismatch": "it was not issued to this email address",
 }

@@ -165,6 +165,8 @@ class ChainFacts:
     bits: int = 0  # the revocation word holding the proof's index
     revocation: RevocationRecord | None = None  # the event that revoked it, when revoked
     signing_key_block: int | None = None  # block that bound the signature's key to the batch's issuer; None: never
+    # For a badge without a signature: the block of the issuer's first signing key (None: it has none)
+    first_key_block: int | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +342,12 @@ def _chain_checks(report: Report, prepared: Prepared, proof: AnchorProof, facts:
 
 def _signature_check(claim: SignatureClaim | None, batch: BatchInfo, facts: ChainFacts, confirmations: int) -> Check:
     if claim is None:
+        if facts.first_key_block is not None and facts.first_key_block <= batch.anchored_block:
+            # The issuer signed its badges when this batch was anchored: a badge without its
+            # signature had it removed (or mangled), and other verifiers would refuse it.
+            return Check("signature", CheckStatus.FAILED, "signature_required",
+                         f"the issuer signs its badges (a signing key bound in block {facts.first_key_block}, this batch anchored "
+                         f"in block {batch.anchored_block}), but this badge carries no eddsa-rdfc-2022 signature: it was removed")
         return Check("signature", CheckStatus.SKIPPED, "unsigned",
                      "no eddsa-rdfc-2022 signature (a badge delivered before anchor signed badges): the anchor alone vouches for it")
     if not claim.ok:
