@@ -368,3 +368,29 @@ def test_exported_badges_name_lists_that_openbadgeslib_reads(anvil: DevChain, tm
     pem = Ed25519PublicKey.from_public_bytes(key.public_key).public_bytes(serialization.Encoding.PEM,
                                                                          serialization.PublicFormat.SubjectPublicKeyInfo)
     verify_data_integrity_proof(listed, pem)
+
+
+def test_a_revocation_a_reorg_took_away_leaves_the_list(anvil: DevChain, tmp_path: Path) -> None:
+    """Lists stored from a block that a reorg removed are not 'newer': the next publish, from the
+    chain as it now is, replaces them, so a revocation the chain no longer has stops showing."""
+    from tests.world import publish_lists
+
+    chain = Chain(anvil.rpc_url)
+    world = make_world(chain, tmp_path, n=4)
+    publish_lists(world)
+    snapshot = chain.dev_rpc("evm_snapshot")
+    row = world.store.issuer(world.issuer.address)
+    assert row is not None
+    for badge in world.badges[1:3]:  # two revocations, two blocks
+        request_revocation(world.store, row.id, [badge["id"]], 1, None)
+        submit_revocations(world.store, world.registry, world.issuer, row.id)
+        report = publish_lists(world)
+        assert report.lists == [0] and report.revoked >= 1
+    stored = world.store.status_list(row.id, 0)
+    assert stored is not None and stored.chain_block == chain.block_number()
+    chain.dev_rpc("evm_revert", snapshot)  # both revocations leave the chain; the head drops below the stored list's block
+    assert chain.block_number() < stored.chain_block
+    report = publish_lists(world)
+    assert report.lists == [0] and not report.kept and report.revoked == 0
+    after = world.store.status_list(row.id, 0)
+    assert after is not None and set_bits(decode_list(json.loads(after.document)["credentialSubject"]["encodedList"])) == set()

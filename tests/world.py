@@ -95,7 +95,8 @@ def publish_lists(world: World) -> PublishReport:
     assert row is not None
     key = dev_signing_key_for(world.issuer.address)
     revoked = read_chain_revocations(world.registry, world.issuer.address)
-    return publish_status_lists(world.store, row, revoked, signer_for(row.did, key, row.signing_key).sign_document)
+    return publish_status_lists(world.store, row, revoked, signer_for(row.did, key, row.signing_key).sign_document,
+                                head=world.chain.block_number)
 
 
 # ---------------------------------------------------------------------------- registry storage

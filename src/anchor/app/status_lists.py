@@ -122,14 +122,17 @@ def list_document(issuer: Issuer, number: int, bits: bytes, *, generated_at: int
 
 
 def publish_status_lists(store: Store, issuer: Issuer, revoked: ChainRevocations, sign: Signer, *, at_block: int | None = None,
-                         now: int | None = None, valid_for: int | None = None, ttl_ms: int | None = None) -> PublishReport:
+                         now: int | None = None, valid_for: int | None = None, ttl_ms: int | None = None,
+                         head: Callable[[], int] | None = None) -> PublishReport:
     """Build, sign and store every status list of the issuer from the chain's revocations.
 
     Every list the issuer has credentials in is published, also one without any revocation (a
     verifier must find the list a credential names). ``sign`` turns the unsigned document into
     the signed one (the issuer's ``eddsa-rdfc-2022`` Data Integrity proof). ``valid_for``
     (seconds) adds a ``validUntil``: verifiers then refuse a stale copy, and the lists must be
-    published again before it passes. A list stored by another run from a later block is kept.
+    published again before it passes. A list stored by another run from a later block is kept,
+    unless ``head()`` (the chain's head, read just before each list is saved) is below that block:
+    a reorg took it away, and with it, maybe, a revocation the list shows.
     """
     block = revoked.block if at_block is None else at_block
     generated_at = int(time.time()) if now is None else now
@@ -140,7 +143,7 @@ def publish_status_lists(store: Store, issuer: Issuer, revoked: ChainRevocations
         signed = sign(list_document(issuer, number, bits, generated_at=generated_at, valid_for=valid_for, ttl_ms=ttl_ms))
         before = store.status_list(issuer.id, number)
         if store.save_status_list(issuer.id, number, json.dumps(signed, ensure_ascii=False), generated_at=generated_at,
-                                  chain_block=block):
+                                  chain_block=block, head=head() if head is not None else None):
             report.lists.append(number)
             if before is None or _stored_bits(before.document) != bits:
                 report.changed.append(number)

@@ -136,10 +136,12 @@ def publish_lists(app: App, *, after: str | None = None) -> None:
         say(f"status lists not published after {after}: {e.message}; then run `anchor status-lists`", fg="yellow", err=True)
         return
     revoked = read_chain_revocations(app.registry, row.address)
-    report = publish_status_lists(app.store, row, revoked, sign)
+    report = publish_status_lists(app.store, row, revoked, sign, head=app.registry.chain.block_number)
     changed = f", {len(report.changed)} changed" if report.changed else ""
     say(f"status lists: {len(report.lists)} published from block {report.at_block} ({report.revoked} revoked bit(s){changed}), "
         f"served at {row.public_url}/status/{row.address}/<n>")
+    if report.kept:
+        say(f"status lists {', '.join(map(str, report.kept))} kept: another run stored them from a later block", fg="yellow")
 
 
 @click.command("status-lists")

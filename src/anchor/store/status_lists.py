@@ -100,10 +100,12 @@ class StatusListQueries(Database):
 
     # ------------------------------------------------------------------ published lists
 
-    def save_status_list(self, issuer_id: int, list_number: int, document: str, *, generated_at: int, chain_block: int) -> bool:
+    def save_status_list(self, issuer_id: int, list_number: int, document: str, *, generated_at: int, chain_block: int,
+                         head: int | None = None) -> bool:
         """Store (insert or replace) the issuer's signed list ``list_number``. A list already
         stored from a LATER chain block is kept (two publishers racing: the older view of the
-        chain must not undo a newer revocation); False then."""
+        chain must not undo a newer revocation); False then. Unless that block is above ``head``
+        (the chain's head just read): then it left the chain in a reorg, and so may what it showed."""
         values: dict[str, Any] = {"issuer_id": issuer_id, "list_number": list_number, "document": document,
                                   "generated_at": generated_at, "chain_block": chain_block}
         dialect: Any = postgresql if self.is_postgres else sqlite
@@ -112,7 +114,8 @@ class StatusListQueries(Database):
             index_elements=[StatusListRow.issuer_id, StatusListRow.list_number],
             set_={"document": stmt.excluded.document, "generated_at": stmt.excluded.generated_at,
                   "chain_block": stmt.excluded.chain_block},
-            where=StatusListRow.chain_block <= stmt.excluded.chain_block,
+            where=(StatusListRow.chain_block <= stmt.excluded.chain_block)
+            | (StatusListRow.chain_block > (head if head is not None else 2**62)),
         ).returning(StatusListRow.list_number)  # no row back when the stored one is newer (rowcount is -1 on psycopg)
         with self.session() as s:
             return s.execute(stmt).first() is not None
