@@ -46,3 +46,26 @@ def test_export_into_a_directory_that_has_files_replaces_them_atomically(anvil: 
     assert report.files == 5 and stray.exists() and not list(w.out.glob("*.tmp"))
     again = {p.name: json.loads(p.read_text()) for p in w.out.glob("*.json")}
     assert sorted(again) == sorted(b["id"].removeprefix("urn:uuid:") + ".json" for b in w.badges)
+
+
+def test_a_forked_builders_error_reaches_the_user_and_nothing_is_issued(anvil: DevChain, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A builder process that fails with anchor's own error hands that error to the parent (the
+    message the one-process path gives), and nothing is inserted."""
+    from anchor.app.signing import BadgeSigner
+    from anchor.app.signing_keys import dev_signing_key_for
+    from anchor.core.errors import StoreError
+    from anchor.core.roster import parse_roster
+    from tests.world import achievement
+
+    w = make_world(Chain(anvil.rpc_url), tmp_path, n=2)
+    row = w.store.issuer(w.issuer.address)
+    assert row is not None
+    before = w.store.counts(row.id)
+    monkeypatch.setattr(issuing, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(issuing, "INSERT_CHUNK", 7)
+    wrong = BadgeSigner(dev_signing_key_for(w.issuer.address), "did:web:someone-else.example")  # refuses this issuer's documents
+    roster = parse_roster("name,email\n" + "".join(f"Q {i},q{i}@example.org\n" for i in range(30)))
+    with pytest.raises(StoreError, match="not the signing DID"):
+        issuing.issue_credentials(w.store, row, achievement(), roster, sign=wrong)
+    assert w.store.counts(row.id) == before

@@ -32,7 +32,7 @@ from anchor.app.reissue import link_superseded
 from anchor.app.signing import BadgeSigner
 from anchor.core import merkle
 from anchor.core.credential import CredentialFactory, IssuerProfile, normalize_email
-from anchor.core.errors import InputError, NotFound, StoreError
+from anchor.core.errors import AnchorError, InputError, NotFound, StoreError
 from anchor.core.roster import Roster, RosterRow, RowError
 from anchor.core.status_list import list_location, list_url
 from anchor.core.timefmt import utcnow
@@ -241,9 +241,12 @@ def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: S
         for n in range(len(chunks)):
             k = n % n_workers
             try:
-                yield receivers[k].recv()
+                built = receivers[k].recv()
             except EOFError:
                 raise StoreError(f"a credential builder process died (exit code {workers[k].exitcode})") from None
+            if isinstance(built, _Failed):  # the worker's own error, as the serial path would raise it
+                raise built.error
+            yield built
     finally:
         for receiver in receivers:
             receiver.close()
@@ -253,12 +256,25 @@ def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: S
                 worker.kill()
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """What a builder sends instead of a chunk when building it raised an anchor error."""
+
+    error: AnchorError
+
+
 def _worker(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, starts: list[int],
             sign: Sign | None, sender: Connection) -> None:
     code = 0
     try:
         for chunk, start in zip(chunks, starts, strict=True):
             sender.send(_build(factory, chunk, status_base, start, sign))
+    except AnchorError as e:  # the parent raises it: the same message as without a worker
+        code = 1
+        try:
+            sender.send(_Failed(e))
+        except BaseException:
+            pass
     except BaseException:  # the parent sees EOF and reports it
         code = 1
     finally:
