@@ -1,9 +1,10 @@
-"""Signing badges at export: the ``eddsa-rdfc-2022`` proof-set entry for each credential.
+"""Signing badges: the issuer's ``eddsa-rdfc-2022`` proof-set entry for each credential, made as
+issuing builds it (and stored with it), and the issuer's proofs on its status lists.
 
 The signature covers the stored document (the credential without ``proof``): the same bytes the
 Merkle leaf hashes, so the two proofs of a badge are independent and either can be checked alone.
-Its ``created`` is the credential's ``validFrom``, so exporting again gives the same file, and
-all credentials issued together share one proof configuration (hashed once).
+Its ``created`` is the credential's ``validFrom``, so signing again gives the same entry, and all
+credentials issued together share one proof configuration (hashed once).
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ class BadgeSigner:
             raise StoreError(f"credential {credential.get('id')} names issuer {issuer!r}, not the signing DID {self.did!r}; "
                              "it cannot be signed by this key")
         proof = proof_options(self.verification_method, credential["validFrom"])  # what create_proof signs
-        signature = self.key.sign(hash_data(credential, proof, canonicalizer=credential_canonicalizer()))
-        proof["proofValue"] = multibase.encode_base58btc(signature)
-        return json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode()
+        return self._entry(proof, hash_data(credential, proof, canonicalizer=credential_canonicalizer()))
 
     def sign_issued(self, factory: CredentialFactory, issued: Issued) -> bytes:
         """:meth:`__call__` for a credential the factory just built, without parsing it again:
@@ -52,8 +51,11 @@ class BadgeSigner:
         proof = proof_options(self.verification_method, created)
         values = list(issued.slot_values)
         document_hash = bound.canonical_hash(values, lambda: json.loads(issued.canonical))
-        signature = self.key.sign(config_hash(proof, CREDENTIAL_CONTEXT) + document_hash)
-        proof["proofValue"] = multibase.encode_base58btc(signature)
+        return self._entry(proof, config_hash(proof, CREDENTIAL_CONTEXT) + document_hash)
+
+    def _entry(self, proof: dict[str, Any], data: bytes) -> bytes:
+        """The proof entry's JSON text: ``proof`` with the signature of ``data`` (hashData)."""
+        proof["proofValue"] = multibase.encode_base58btc(self.key.sign(data))
         return json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode()
 
     def sign_document(self, document: dict[str, Any]) -> dict[str, Any]:
