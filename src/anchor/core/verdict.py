@@ -12,7 +12,9 @@ Checks, in order (each gives ``passed``/``failed``/``skipped``, a reason code an
 5. ``signature``  the ``eddsa-rdfc-2022`` signature other verifiers check holds, is made by the
                   credential's issuer DID, and its key is bound to the anchoring account in the
                   registry (any key the issuer ever bound: a rotated key keeps verifying what it
-                  signed); ``skipped`` for badges delivered before anchor signed them
+                  signed); ``skipped`` for badges delivered before their issuer signed (its first
+                  key bound after the batch was anchored, or never), ``failed``
+                  (``signature_required``) when an issuer that signed then is missing its signature
 6. ``revocation`` neither the index nor the whole batch is revoked
 7. ``validity``   ``validFrom`` ≤ time ≤ ``validUntil``
 8. ``recipient``  (only when an email is given) the salted identity hash matches
