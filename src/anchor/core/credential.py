@@ -161,10 +161,18 @@ class CredentialFactory:
     the same text (the tests hold it to that).
     """
 
-    def __init__(self, issuer: IssuerProfile, achievement: Mapping[str, Any]) -> None:
+    def __init__(self, issuer: IssuerProfile, achievement: Mapping[str, Any], *,
+                 components: tuple[tuple[str, str], ...] = ()) -> None:
+        """``components``: for a stacked credential (:mod:`anchor.core.stack`), the (name,
+        description) of each component's ``evidence`` entry, in order (at most
+        :data:`MAX_COMPONENTS`); every credential built then names that many components."""
         self.issuer = issuer.to_json()
         self.achievement = dict(achievement)
-        if _MARK in json.dumps([self.issuer, self.achievement], ensure_ascii=False):
+        if len(components) > MAX_COMPONENTS:
+            raise InputError(f"a stacked credential names at most {MAX_COMPONENTS} components, not {len(components)}",
+                             reason="too_many_components")
+        self.components = tuple((str(n), str(d)) for n, d in components)
+        if _MARK in json.dumps([self.issuer, self.achievement, self.components], ensure_ascii=False):
             raise InputError("issuer profile or achievement contains the reserved character U+E000")
         self._templates: dict[tuple[bool, bool, bool, bool], tuple[str, tuple[str, ...]]] = {}
         self._fields: dict[tuple[bool, bool, bool, bool], frozenset[str]] = {}
@@ -205,7 +213,13 @@ class CredentialFactory:
         }
         if valid_until:
             doc["validUntil"] = m("validUntil")
-        if evidence:
+        if evidence and self.components:  # a stack's components (anchor.core.stack), in slot order
+            doc["evidence"] = [
+                {"id": m(_COMPONENT_ID[i]), "type": ["Evidence"], "name": name, "description": description,
+                 "digestMultibase": m(_COMPONENT_DIGEST[i])}
+                for i, (name, description) in enumerate(self.components)
+            ]
+        elif evidence:
             doc["evidence"] = [{"id": m("evidence"), "type": ["Evidence"]}]
         if status:
             doc["credentialStatus"] = {
@@ -244,9 +258,17 @@ class CredentialFactory:
         credential_id: str | None = None,
         salt: str | None = None,
         status: tuple[str, int] | None = None,
+        components: tuple[tuple[str, str], ...] = (),
     ) -> Issued:
         """One credential. ``status``: (status list URL, index in the list) of its
-        ``BitstringStatusListEntry``; None leaves ``credentialStatus`` out."""
+        ``BitstringStatusListEntry``; None leaves ``credentialStatus`` out. ``components``: the
+        (credential id, digestMultibase) of each component, one per the factory's components
+        (a stacking factory takes no ``evidence_url``)."""
+        if len(components) != len(self.components):
+            raise InputError(f"this factory builds credentials of {len(self.components)} component(s), "
+                             f"not {len(components)}", reason="component_count")
+        if components and evidence_url:
+            raise InputError("a stacked credential's evidence is its components; it takes no evidence URL")
         if credential_id is None or salt is None:
             rnd = os.urandom(32)
             credential_id = credential_id or _urn_uuid(rnd[:16])
@@ -265,13 +287,16 @@ class CredentialFactory:
             "statusListIndex": str(status[1]) if status else "",
             "statusList": status[0] if status else "",
         }
-        key = (valid_until is not None, bool(evidence_url), bool(narrative), status is not None)
+        for i, (cid, digest) in enumerate(components):
+            values[_COMPONENT_ID[i]] = cid
+            values[_COMPONENT_DIGEST[i]] = digest
+        key = (valid_until is not None, bool(evidence_url) or bool(components), bool(narrative), status is not None)
         fmt, fields = self._template(key)
         canonical = (fmt % tuple([_quote(values[f]) for f in fields])).encode("utf-8")
         leaf = _LEAF_HASHER.copy()
         leaf.update(canonical)
         present = self._present(key)
-        slot_values = tuple(values[f] if f in present else None for f in _SLOT_FIELDS)
+        slot_values = tuple(values.get(f) if f in present else None for f in _SLOT_FIELDS)
         return Issued(credential_id, canonical, leaf.digest(), key, slot_values)
 
     def _present(self, key: tuple[bool, bool, bool, bool]) -> frozenset[str]:
@@ -316,12 +341,23 @@ CREDENTIAL_SLOTS: tuple[tuple[tuple[str | int, ...], Literal["iri", "literal"]],
     # every renewed credential was a template of its own (pyld run and cached once per credential).
     (("relatedResource", 0, "id"), "iri"),
     (("relatedResource", 0, "digestMultibase"), "literal"),
+    # A stacked credential's components (anchor.core.stack): evidence[i].id (evidence[0].id is
+    # the slot above) and evidence[i].digestMultibase. Appended last: earlier slots keep their
+    # positions, so templates cached before these were added stay valid.
+    *((("evidence", i, "id"), "iri") for i in range(1, 8)),
+    *((("evidence", i, "digestMultibase"), "literal") for i in range(8)),
 )
+
+MAX_COMPONENTS = 8
+# The factory's field names of the component slots (evidence[0].id is the field "evidence").
+_COMPONENT_ID = ("evidence", *(f"component{i}" for i in range(1, MAX_COMPONENTS)))
+_COMPONENT_DIGEST = tuple(f"digest{i}" for i in range(MAX_COMPONENTS))
 
 
 # The factory's field behind each slot, in CREDENTIAL_SLOTS order.
 _SLOT_FIELDS = ("id", "validFrom", "awardedDate", "validUntil", "emailHash", "salt", "name", "narrative", "evidence",
-                "statusId", "statusListIndex", "statusList", "relatedId", "relatedDigest")  # the last two: never built here
+                "statusId", "statusListIndex", "statusList", "relatedId", "relatedDigest",  # these two: never built here
+                *_COMPONENT_ID[1:], *_COMPONENT_DIGEST)
 
 
 @cache
