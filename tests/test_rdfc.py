@@ -350,6 +350,7 @@ PINNED_SHA256 = {
     "ob_v3p0_context-3.0.3.json": "ef2fa9c7846dce233cc166b43639027278be4ee44f00bb1d45c75de2dd0cd761",
     "ob_v3p0_context-3.0.2.json": "00666ad080ba407687ed1846b7f5e7495f5019042b202a727de47c48a1755c53",
     "ob_v3p0_context-3.0.1.json": "d582f3564282fb3b709136d28412e78e70b678b4dbc2f0221f67d84932748355",
+    "clr_v2p0_context-2.0.1.json": "880f1902d4158f2f33ce06af41b90719977cd1ea337a9de2e41edb3ff5e543d6",
     "ob_v3p0_extensions.json": "87c06c81bc2317663bf288d740d94fddd2818c4342b186270ff6371dfaa63f93",
     "data_integrity_v2_context.jsonld": "67f21e6e33a6c14e5ccfd2fc7865f7474fb71a04af7e94136cb399dfac8ae8f4",
     "multikey_v1_context.jsonld": "ba2c182de2d92f7e47184bcca8fcf0beaee6d3986c527bf664c195bbc7c58597",
@@ -357,6 +358,7 @@ PINNED_SHA256 = {
 OBLIB_NAMES = {
     "credentials_v2_context.jsonld": "credentials-v2.json", "ob_v3p0_context-3.0.2.json": "ob-v3p0-context-3.0.2.json",
     "ob_v3p0_context-3.0.1.json": "ob-v3p0-context-3.0.1.json", "ob_v3p0_extensions.json": "ob-v3p0-extensions.json",
+    "clr_v2p0_context-2.0.1.json": "clr_context_2.0.1.json",
     "data_integrity_v2_context.jsonld": "security-data-integrity-v2.json", "multikey_v1_context.jsonld": "security-multikey-v1.json",
 }
 

@@ -21,6 +21,7 @@ anything else fails closed (InputError ``unknown_context``) and nothing is ever 
 | https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json | ob_v3p0_context-3.0.3.json (ef2fa9c7) | 1EdTech/openbadges-specification@1af145ff ob_v3p0/ |
 | https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json | ob_v3p0_context-3.0.2.json (00666ad0) | same |
 | https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json | ob_v3p0_context-3.0.1.json (d582f356) | same |
+| https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json | clr_v2p0_context-2.0.1.json (880f1902) | as served (openbadgeslib 4.6.3's pinned copy; the same JSON as 1EdTech's validator's) |
 | https://purl.imsglobal.org/spec/ob/v3p0/extensions.json | ob_v3p0_extensions.json (87c06c81) | as served (openbadgeslib 4.6.3's pinned copy) |
 | https://w3id.org/security/data-integrity/v2 | data_integrity_v2_context.jsonld (67f21e6e) | as served (openbadgeslib 4.6.3's pinned copy) |
 | https://w3id.org/security/multikey/v1 | multikey_v1_context.jsonld (ba2c182d) | as served (openbadgeslib 4.6.3's pinned copy) |
@@ -33,7 +34,8 @@ Safe mode: a proof covers the RDF statements, not the JSON, so a JSON member tha
 statement would ride along unsigned. Every such case is an InputError: a term no pinned context
 defines (``jsonld_dropped_term``), a relative or malformed IRI, a keyword-like id, a blank-node
 predicate (``jsonld_dropped_statement``), ``null``, ``@index``/``@direction`` annotations, an
-inline or nested ``@context`` (``jsonld_inline_context``). The canonical text must also be the
+inline or nested ``@context`` (``jsonld_inline_context``; except a nested list of contexts the
+top level already lists in the same order: an embedded credential's, as a CLR carries them). The canonical text must also be the
 same under pyld and jsonld.js (``rdf_not_portable``, see :mod:`anchor.core.rdfc`).
 """
 
@@ -60,6 +62,7 @@ PINNED_CONTEXTS: Mapping[str, str] = {
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob_v3p0_context-3.0.3.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json": "ob_v3p0_context-3.0.2.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "ob_v3p0_context-3.0.1.json",
+    "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json": "clr_v2p0_context-2.0.1.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob_v3p0_extensions.json",
     "https://w3id.org/security/data-integrity/v2": "data_integrity_v2_context.jsonld",
     "https://w3id.org/security/multikey/v1": "multikey_v1_context.jsonld",
@@ -205,7 +208,7 @@ def _check_json(document: Any, loader: ContextLoader) -> None:
     while stack:
         value, in_graph = stack.pop()
         if isinstance(value, dict):
-            if "@context" in value:
+            if "@context" in value and not _repeats_top_level(value["@context"], entries):
                 raise InputError("a nested @context is not accepted: only the top-level pinned contexts", reason="jsonld_inline_context")
             stack.extend((v, k == "@graph") for k, v in value.items())
         elif isinstance(value, list):
@@ -219,6 +222,18 @@ def _check_json(document: Any, loader: ContextLoader) -> None:
             raise InputError(f"a {type(value).__name__} is not a JSON value", reason="jsonld_invalid")
         elif in_graph:
             raise InputError("a value directly in @graph is dropped by JSON-LD", reason="jsonld_dropped_statement")
+
+
+def _repeats_top_level(nested: Any, top: list[Any]) -> bool:
+    """A nested ``@context`` that only names contexts the document's own ``@context`` already
+    lists, in the same order: an embedded credential's (a CLR's ``verifiableCredential``), which
+    must keep its own ``@context`` to verify on its own. It can define no term the top level does
+    not; anything else nested stays refused."""
+    names = [nested] if isinstance(nested, str) else nested
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return False
+    positions = [top.index(n) if n in top else -1 for n in names]
+    return -1 not in positions and positions == sorted(positions) and len(set(names)) == len(names)
 
 
 def _dropped(what: str) -> InputError:
