@@ -164,3 +164,201 @@ def test_matching_presented_components_bundles_and_presentations() -> None:
     assert presented_credentials({"type": ["VerifiablePresentation"], "verifiableCredential": parts}) == parts
     assert presented_credentials(parts[0]) is None
     assert ComponentRef(parts[0]["id"], evidence[0]["digestMultibase"], evidence[0]["name"]) == components_of(stack)[0]
+
+
+# ---------------------------------------------------------------------------- end to end, real Anvil
+
+import copy  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from anchor.app.anchoring import Anchorer  # noqa: E402
+from anchor.app.exporting import export_credentials  # noqa: E402
+from anchor.app.issuing import issue_credentials  # noqa: E402
+from anchor.app.registration import register_issuer  # noqa: E402
+from anchor.app.revoking import request_revocation, submit_revocations  # noqa: E402
+from anchor.app.signing import signer_for  # noqa: E402
+from anchor.app.signing_keys import dev_signing_key_for  # noqa: E402
+from anchor.app.stacking import stack_pathway, verify_stack  # noqa: E402
+from anchor.app.verifying import Verifier, VerifyOptions  # noqa: E402
+from anchor.chain.anvil import DevChain  # noqa: E402
+from anchor.chain.node import Chain  # noqa: E402
+from anchor.chain.reader import RegistryReader  # noqa: E402
+from anchor.chain.signer import Signer, dev_signer  # noqa: E402
+from anchor.chain.writer import Registry  # noqa: E402
+from anchor.core.forms import Presented  # noqa: E402
+from anchor.core.pathway import parse_pathway  # noqa: E402
+from anchor.core.roster import parse_roster  # noqa: E402
+from anchor.store import Issuer, Store  # noqa: E402
+
+RAW = parse_achievement_text((EXAMPLES / "achievement.yaml").read_text())
+UNI = "https://uni.example/achievements/"
+OTHER = "https://other.example/achievements/"
+VERDICTS: list[tuple[str, str, str | None]] = []  # (scenario, verdict, reason): printed for the notes
+
+
+def raw_achievement(uri: str, name: str, credits: int = 2) -> dict[str, Any]:
+    return {**copy.deepcopy(RAW), "id": uri, "name": name, "creditsAvailable": credits}
+
+
+def pathway_text(stacked: str, parts: list[tuple[str, str | None]]) -> str:
+    lines = [f"id: {stacked}/pathway", "achievement:", f"  id: {stacked}", "  name: Data Analyst",
+             "  description: Holds the components.", "  criteria:", "    narrative: Earned every component.",
+             "requires:", "  all:"]
+    for uri, issuer in parts:
+        lines.append(f"    - achievement: {uri}")
+        if issuer:
+            lines.append(f"      issuer: {issuer}")
+    return "\n".join(lines) + "\n"
+
+
+class Org:
+    def __init__(self, chain: Chain, registry: Registry, admin: Signer, account: Signer, name: str, tmp: Path) -> None:
+        self.chain, self.registry, self.account, self.tmp = chain, registry, account, tmp
+        self.store = Store.open(f"sqlite:///{tmp / (name + '.db')}")
+        self.key = dev_signing_key_for(account.address)
+        register_issuer(self.store, registry, account, admin, name=name, signing_key=self.key, url=f"https://{name.lower()}.example")
+        self.exports = 0
+
+    @property
+    def row(self) -> Issuer:
+        row = self.store.issuer(self.account.address)
+        assert row is not None
+        return row
+
+    @property
+    def did(self) -> str:
+        return str(json.loads(self.row.profile_json)["id"])
+
+    def sign(self) -> BadgeSigner:
+        return signer_for(self.row.did, self.key, self.row.signing_key)
+
+    def issue(self, raw: dict[str, Any], emails: list[str]) -> None:
+        roster = "name,email\n" + "".join(f"{e.split('@')[0].title()},{e}\n" for e in emails)
+        issue_credentials(self.store, self.row, build_achievement(raw), parse_roster(roster), sign=self.sign())
+
+    def anchor(self) -> None:
+        Anchorer(self.store, self.registry, self.account, self.row).run()
+
+    def badges(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(holder email, achievement id) → the exported badge."""
+        self.exports += 1
+        out = self.tmp / f"export-{self.account.address[-4:]}-{self.exports}"
+        export_credentials(self.store, self.row.id, self.account.address, out, sign=self.sign())
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for p in out.glob("*.json"):
+            badge = json.loads(p.read_text())
+            for email in ("ada", "bob", "cat", "dan", "eve"):
+                from anchor.core.credential import recipient_matches
+
+                if recipient_matches(badge, f"{email}@example.org"):
+                    found[(email, badge["credentialSubject"]["achievement"]["id"])] = badge
+        return found
+
+    def revoke(self, credential_id: str) -> None:
+        request_revocation(self.store, self.row.id, [credential_id], 1, "test")
+        submit_revocations(self.store, self.registry, self.account, self.row.id)
+
+
+def presented(credential: dict[str, Any]) -> Presented:
+    return Presented("json", credential, None, json.dumps(credential))
+
+
+def record(scenario: str, verdict: str, reason: str | None) -> None:
+    VERDICTS.append((scenario, verdict, reason))
+    print(f"SCENARIO | {scenario} | {verdict} | {reason or '-'}")
+
+
+def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: Path) -> None:
+    admin = dev_signer(0)
+    registry, _ = Registry.deploy(chain, admin)
+    uni = Org(chain, registry, admin, dev_signer(1), "Uni", tmp_path)
+    other = Org(chain, registry, admin, dev_signer(2), "Other", tmp_path)
+    verifier = Verifier(lambda a: RegistryReader.connect(anvil.rpc_url, a, head_ttl=0), VerifyOptions(registry=registry.address))
+    sql, py, viz = raw_achievement(UNI + "sql", "SQL"), raw_achievement(UNI + "python", "Python"), raw_achievement(OTHER + "viz", "Viz")
+    uni.issue(sql, ["ada@example.org", "bob@example.org", "cat@example.org", "dan@example.org", "eve@example.org"])
+    uni.issue(py, ["ada@example.org", "cat@example.org", "dan@example.org"])
+    uni.anchor()
+    other.issue(viz, ["eve@example.org", "bob@example.org"])
+    other.anchor()
+    before = uni.badges()
+    uni.revoke(before[("cat", UNI + "python")]["id"])  # revoked before stacking
+
+    pathway = parse_pathway(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
+    run = stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign())
+    assert run.created == 2, run  # ada and dan
+    short = dict(run.short)
+    assert set(short) == {"bob@example.org", "cat@example.org", "eve@example.org"}
+    assert "revoked" in short["cat@example.org"] and "python" in short["bob@example.org"]
+    record("holders who qualify (ada, dan) get the stack", "issued 2", None)
+    record("holder lacking one component (bob)", "not issued", "missing python")
+    record("component revoked before stacking (cat)", "not issued", "python revoked")
+    again = stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign())
+    assert (again.created, again.already) == (0, 2)
+    record("rerun of anchor stack", "issued 0", "2 already hold it")
+
+    uni.anchor()
+    badges = uni.badges()
+    stack_ada = badges[("ada", UNI + "analyst")]
+    assert schema_errors(stack_ada) == []
+    parts_ada = [badges[("ada", UNI + "sql")], badges[("ada", UNI + "python")]]
+    assert [c.id for c in components_of(stack_ada)] == [p["id"] for p in parts_ada]
+
+    ok = verify_stack(verifier, presented(stack_ada), [presented(p) for p in parts_ada])
+    assert ok.verdict is Verdict.VALID and [c.status for c in ok.components] == ["ok", "ok"]
+    record("stack + its components", ok.verdict.value, ok.reason)
+    alone = verify_stack(verifier, presented(stack_ada), [])
+    assert alone.verdict is Verdict.VALID and "stack alone verified; depends on 2" in alone.notes[0]
+    record("stack alone (no components)", alone.verdict.value, "note: stack alone verified; depends on 2 component(s)")
+
+    tampered = copy.deepcopy(parts_ada[1])
+    tampered["credentialSubject"]["achievement"]["name"] = "Python (advanced)"
+    bad = verify_stack(verifier, presented(stack_ada), [presented(parts_ada[0]), presented(tampered)])
+    assert (bad.verdict, bad.reason) == (Verdict.INVALID, "component_altered")
+    record("tampered component", bad.verdict.value, bad.reason)
+
+    dans_python = badges[("dan", UNI + "python")]
+    swapped = verify_stack(verifier, presented(stack_ada), [presented(parts_ada[0]), presented({**dans_python, "id": parts_ada[1]["id"]})])
+    assert (swapped.verdict, swapped.reason) == (Verdict.INVALID, "component_altered")
+    record("another holder's component under the right id", swapped.verdict.value, swapped.reason)
+    foreign = verify_stack(verifier, presented(stack_ada), [presented(parts_ada[0]), presented(dans_python)])
+    assert (foreign.verdict, foreign.reason) == (Verdict.INVALID, "component_missing") and dans_python["id"] in foreign.notes[0]
+    record("another holder's component as is", foreign.verdict.value, foreign.reason)
+    missing = verify_stack(verifier, presented(stack_ada), [presented(parts_ada[0])])
+    assert (missing.verdict, missing.reason) == (Verdict.INVALID, "component_missing")
+    record("a component missing", missing.verdict.value, missing.reason)
+
+    stack_dan = badges[("dan", UNI + "analyst")]
+    parts_dan = [badges[("dan", UNI + "sql")], dans_python]
+    uni.revoke(dans_python["id"])  # revoked after stacking
+    revoked = verify_stack(verifier, presented(stack_dan), [presented(p) for p in parts_dan])
+    assert (revoked.verdict, revoked.reason) == (Verdict.REVOKED, "component_revoked")
+    assert "Python" in revoked.summary and dans_python["id"] in revoked.summary
+    assert revoked.stack.verdict is Verdict.VALID  # the stack itself is not revoked: its component is
+    record("component revoked after stacking", revoked.verdict.value, f"{revoked.reason} ({revoked.summary})")
+
+    # Across issuers: SQL from Uni, Viz from Other presented by the holder (--evidence).
+    cross = parse_pathway(pathway_text(UNI + "analyst-x", [(UNI + "sql", None), (OTHER + "viz", other.did)]))
+    other_badges = other.badges()
+    evidence = [("eve-viz.json", presented(other_badges[("eve", OTHER + "viz")])),
+                ("bob-viz.json", presented(other_badges[("bob", OTHER + "viz")]))]
+    none = stack_pathway(uni.store, uni.row, cross, verifier, sign=uni.sign())
+    assert none.created == 0 and "eve@example.org" in dict(none.short)
+    forged_viz = copy.deepcopy(other_badges[("ada", OTHER + "viz")]) if ("ada", OTHER + "viz") in other_badges else None
+    assert forged_viz is None  # ada holds no Viz
+    xrun = stack_pathway(uni.store, uni.row, cross, verifier, sign=uni.sign(), evidence=evidence)
+    assert xrun.created == 2 and xrun.evidence_used == 2, xrun  # eve and bob (both hold SQL from Uni)
+    record("cross-issuer component via --evidence (eve, bob)", "issued 2", None)
+    uni.anchor()
+    badges = uni.badges()
+    stack_eve = badges[("eve", UNI + "analyst-x")]
+    assert [e["description"] for e in stack_eve["evidence"]] == ["Component of Data Analyst, issued by Uni",
+                                                                 "Component of Data Analyst, issued by Other"]
+    xok = verify_stack(verifier, presented(stack_eve), [presented(badges[("eve", UNI + "sql")]),
+                                                        presented(other_badges[("eve", OTHER + "viz")])])
+    assert xok.verdict is Verdict.VALID, xok.to_json()
+    record("cross-issuer stack + components", xok.verdict.value, xok.reason)
+    other.revoke(other_badges[("bob", OTHER + "viz")]["id"])
+    xrev = verify_stack(verifier, presented(badges[("bob", UNI + "analyst-x")]),
+                        [presented(badges[("bob", UNI + "sql")]), presented(other_badges[("bob", OTHER + "viz")])])
+    assert (xrev.verdict, xrev.reason) == (Verdict.REVOKED, "component_revoked")
+    record("cross-issuer component revoked by its issuer after stacking", xrev.verdict.value, xrev.reason)

@@ -94,12 +94,17 @@ def issue_credentials(
     sign: Sign | None = None,
     progress: Callable[[int], None] | None = None,
     reissue: bool = False,
+    factory: CredentialFactory | None = None,
+    components: Components = None,
 ) -> IssueReport:
     """Create one pending credential per good roster row. Raises :class:`InputError` listing
     every bad row when there are any and ``skip_invalid`` is false (nothing is inserted).
 
     ``reissue``: a recipient whose credential of the achievement is revoked or expired gets a new
-    one (see the module doc); without it they are skipped and listed in ``report.renewable``."""
+    one (see the module doc); without it they are skipped and listed in ``report.renewable``.
+
+    ``factory`` and ``components`` (stacked credentials, :mod:`anchor.app.stacking`): the factory
+    of the stacked achievement, and each roster line's (component id, digest) pairs."""
     if roster.errors and not skip_invalid:
         shown = "\n  ".join(str(e) for e in roster.errors[:50])
         more = f"\n  ... and {len(roster.errors) - 50} more" if len(roster.errors) > 50 else ""
@@ -110,7 +115,7 @@ def issue_credentials(
     now = utcnow()
     default_from = valid_from or now
     report = IssueReport(achievement_id=achievement["id"], skipped_rows=list(roster.errors))
-    factory = CredentialFactory(IssuerProfile.from_json(json.loads(issuer.profile_json)), achievement)
+    factory = factory or CredentialFactory(IssuerProfile.from_json(json.loads(issuer.profile_json)), achievement)
     stored_achievement = store.achievement_for(issuer.id, achievement)
     holders = store.recipients_of(achievement["id"], issuer.id)  # to skip building their badges at all
     created_at = int(now.timestamp())
@@ -159,7 +164,8 @@ def issue_credentials(
     first_status = store.reserve_status_indexes(issuer.id, len(todo)) if todo and issuer.public_url else None
     chunks = [todo[i : i + INSERT_CHUNK] for i in range(0, len(todo), INSERT_CHUNK)]
     status_base = (issuer.public_url, issuer.address) if first_status is not None and issuer.public_url else None
-    built = _built_chunks(factory, chunks, status_base, first_status or 0, sign, parallel=len(todo) >= PARALLEL_MIN)
+    built = _built_chunks(factory, chunks, status_base, first_status or 0, sign, parallel=len(todo) >= PARALLEL_MIN,
+                          components=components)
     generation_of = {r.credential_id: r.generation + 1 for r in renewing.values()}
     rows = (
         [
@@ -188,9 +194,11 @@ Todo = list[tuple[RosterRow, str, datetime, datetime | None, Prior]]
 Built = list[tuple[str, bytes, bytes, int | None, bytes | None]]
 StatusBase = tuple[str, str] | None  # (public URL, issuer address) of the status lists; None: no credentialStatus
 Sign = BadgeSigner  # makes each credential's eddsa-rdfc-2022 entry as it is built
+Components = dict[int, tuple[tuple[str, str], ...]] | None  # roster line → a stacked credential's (component id, digest)s
 
 
-def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, first_status: int, sign: Sign | None) -> Built:
+def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, first_status: int, sign: Sign | None,
+           components: Components = None) -> Built:
     out = []
     urls: dict[int, str] = {}
     for n, (row, _ref, start, until, prior) in enumerate(chunk):
@@ -201,7 +209,8 @@ def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, fir
             url = urls.get(number) or urls.setdefault(number, list_url(status_base[0], status_base[1], number))
             status = (url, bit)
         issued = factory.build(name=row.name, email=row.email, valid_from=start, valid_until=until, awarded=row.awarded,
-                               evidence_url=row.evidence_url, narrative=row.narrative, status=status)
+                               evidence_url=row.evidence_url, narrative=row.narrative, status=status,
+                               components=components[row.line] if components else ())
         if prior is None:
             out.append((issued.credential_id, issued.canonical, issued.leaf, index, sign.sign_issued(factory, issued) if sign else None))
         else:  # a renewal or replacement names the credential it supersedes (anchor.app.reissue)
@@ -211,7 +220,7 @@ def _build(factory: CredentialFactory, chunk: Todo, status_base: StatusBase, fir
 
 
 def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, first_status: int,
-                  sign: Sign | None, *, parallel: bool) -> Iterator[Built]:
+                  sign: Sign | None, *, parallel: bool, components: Components = None) -> Iterator[Built]:
     """The credentials of each chunk, in order.
 
     For large rosters forked worker processes build (and sign) them while this process inserts
@@ -224,14 +233,15 @@ def _built_chunks(factory: CredentialFactory, chunks: list[Todo], status_base: S
     starts = [first_status + INSERT_CHUNK * i for i in range(len(chunks))]
     if not parallel or "fork" not in multiprocessing.get_all_start_methods():
         for chunk, start in zip(chunks, starts, strict=True):
-            yield _build(factory, chunk, status_base, start, sign)
+            yield _build(factory, chunk, status_base, start, sign, components)
         return
     ctx = multiprocessing.get_context("fork")
     n_workers = max(1, min(len(chunks), BUILDERS if sign is not None else 1))
     receivers, workers = [], []
     for k in range(n_workers):
         receiver, sender = ctx.Pipe(duplex=False)
-        worker = ctx.Process(target=_worker, args=(factory, chunks[k::n_workers], status_base, starts[k::n_workers], sign, sender),
+        worker = ctx.Process(target=_worker, args=(factory, chunks[k::n_workers], status_base, starts[k::n_workers], sign, sender,
+                                                   components),
                              daemon=True)
         worker.start()
         sender.close()
@@ -264,11 +274,11 @@ class _Failed:
 
 
 def _worker(factory: CredentialFactory, chunks: list[Todo], status_base: StatusBase, starts: list[int],
-            sign: Sign | None, sender: Connection) -> None:
+            sign: Sign | None, sender: Connection, components: Components = None) -> None:
     code = 0
     try:
         for chunk, start in zip(chunks, starts, strict=True):
-            sender.send(_build(factory, chunk, status_base, start, sign))
+            sender.send(_build(factory, chunk, status_base, start, sign, components))
     except AnchorError as e:  # the parent raises it: the same message as without a worker
         code = 1
         try:

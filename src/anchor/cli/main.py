@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from anchor.cli import admin, audit, chain, demo, holders, issuing, serve, verify
+from anchor.cli import admin, audit, chain, demo, holders, issuing, serve, stacking, verify
 from anchor.cli.app import EXIT_CODES, App, run
 from anchor.config import load_settings
 
@@ -39,7 +39,7 @@ def cli(ctx: click.Context, /, config_file: Path | None, **overrides: Any) -> No
 for command in (
     chain.chain,
     admin.deploy, admin.issuer, admin.keystore,
-    issuing.issue, issuing.anchor_cmd, issuing.export, issuing.revoke, issuing.status, issuing.status_lists,
+    issuing.issue, stacking.stack, issuing.anchor_cmd, issuing.export, issuing.revoke, issuing.status, issuing.status_lists,
     holders.find, holders.notify, holders.hide, holders.unhide, holders.pages,
     verify.verify,
     audit.audit, audit.repair, audit.reanchor,

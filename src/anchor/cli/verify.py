@@ -25,8 +25,12 @@ _FORMS = {"json": "credential JSON", "jwt": "VC-JWT", "png": "baked PNG", "svg":
 @click.option("--at", "at_time", help="Judge the validity window at this time (ISO 8601; default now).")
 @click.option("--chain-id", type=int, help="Refuse proofs for any other chain id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--components", type=click.Path(exists=True, path_type=Path),
+              help="BADGE is a stacked badge: verify it with these components (a directory of badge files, a JSON array "
+                   "bundle, or a VerifiablePresentation), each on chain and against the digest the stack pins.")
 @pass_app
-def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_id: int | None, as_json: bool) -> None:
+def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_id: int | None, as_json: bool,
+           components: Path | None) -> None:
     """Verify BADGE against the chain alone: no service, no database.
 
     BADGE is a badge in any form anchor exports: the credential JSON, a VC-JWT, or a baked PNG or
@@ -58,6 +62,10 @@ def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_
     options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries, chain_id=chain_id, confirmations=app.settings.confirmations,
                             at=parse_ts(at_time, what="--at") if at_time else None, email=email)
     verifier = Verifier(lambda address: RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0), options)
+    if components is not None:
+        from anchor.cli.stacking import verify_stack_command
+
+        sys.exit(VERDICT_EXIT[verify_stack_command(verifier, presented, components, badge.name, as_json=as_json)])
     report = verifier.check(prepare_presented(presented))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

@@ -75,6 +75,24 @@ class HolderQueries(Database):
                 out.update((int(pk), bytes(doc)) for pk, doc in conn.execute(q))
         return out
 
+    # ------------------------------------------------------------------ stacking
+
+    def stack_candidates(self, issuer_id: int, achievement_uris: Sequence[str] | None) -> list[tuple[str, str, str | None, str]]:
+        """(credential id, holder email, holder name, achievement URI) of the issuer's latest
+        credentials of these achievements (None: of any) that have a holder email, oldest first.
+        Revoked and unanchored ones too: ``anchor stack`` asks the chain about each, and tells
+        the holder why one does not count."""
+        q = (
+            select(C.credential_id, C.holder_email, C.holder_name, AchievementRow.achievement_uri)
+            .join(AchievementRow, C.achievement_id == AchievementRow.id)
+            .where(C.issuer_id == issuer_id, C.holder_email.is_not(None), _latest())
+            .order_by(C.id)
+        )
+        if achievement_uris is not None:
+            q = q.where(AchievementRow.achievement_uri.in_(list(achievement_uris)))
+        with self.connect() as conn:
+            return [(str(cid), str(mail), name, str(uri)) for cid, mail, name, uri in conn.execute(q)]
+
     # ------------------------------------------------------------------ finding
 
     def find_credentials(self, issuer_id: int, *, email: str | None = None, name: str | None = None, at: int,
