@@ -158,8 +158,10 @@ def status_lists(app: App) -> None:
                    "png and svg (baked images, <uuid>.png / <uuid>.svg).")
 @click.option("--batch", "batch_root", metavar="ROOT", help="Export only the batch with this Merkle root (0x...).")
 @click.option("--new", "only_new", is_flag=True, help="Export only credentials no earlier export has written.")
+@click.option("--clr", "clr_email", metavar="EMAIL",
+              help="Instead, write this holder's learner record (CLR 2.0 ClrCredential, signed): DIRECTORY/clr-<EMAIL>.json.")
 @pass_app
-def export(app: App, directory: Path, formats: str, batch_root: str | None, only_new: bool) -> None:
+def export(app: App, directory: Path, formats: str, batch_root: str | None, only_new: bool, clr_email: str | None) -> None:
     """Write every anchored credential, signed and with its anchor receipt, to DIRECTORY.
 
     Each badge carries a proof set: an eddsa-rdfc-2022 signature (checked by any Open Badges 3.0
@@ -167,6 +169,9 @@ def export(app: App, directory: Path, formats: str, batch_root: str | None, only
     lists the badges this run wrote: id, holder name and email, file, page URL and LinkedIn
     add-to-profile link.
     """
+    if clr_email is not None:
+        export_learner_record(app, directory, clr_email)
+        return
     from anchor.app.badge_forms import FormRenderer, parse_formats
     from anchor.app.exporting import export_credentials
 
@@ -201,6 +206,19 @@ def export(app: App, directory: Path, formats: str, batch_root: str | None, only
     if report.unconfirmed_batches or report.pending_credentials:
         say(f"not exported yet: {report.pending_credentials} pending credential(s), {report.unconfirmed_batches} "
             "unconfirmed batch(es); run `anchor anchor` first", fg="yellow")
+
+
+def export_learner_record(app: App, directory: Path, email: str) -> None:
+    """``anchor export DIRECTORY --clr EMAIL``: every anchored, valid badge of the holder in one
+    signed CLR 2.0 record."""
+    from anchor.app.clr import export_clr
+    from anchor.core.timefmt import utcnow
+
+    report = export_clr(app.store, app.issuer_row(), email, directory, app.badge_signer(), at=int(utcnow().timestamp()))
+    say(f"wrote {report.path}: a learner record of {report.credentials} badge(s)"
+        + (f", {report.associations} association(s)" if report.associations else ""))
+    if report.left_out:
+        say("not included: " + ", ".join(f"{n} {state}" for state, n in sorted(report.left_out.items())), fg="yellow")
 
 
 @click.command()
