@@ -105,6 +105,23 @@ def test_record_signature_verifies_with_anchor_and_digital_bazaar(record: dict[s
     assert not di_verify(tampered, contexts=CONTEXTS).verified
 
 
+def test_record_signature_verifies_with_openbadgeslib(record: dict[str, Any]) -> None:
+    """A third verifier: openbadgeslib's Data Integrity check with its own pinned CLR context."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from openbadgeslib.ob3.clr import bundled_clr_contexts
+    from openbadgeslib.ob3.ldp import OB3VerificationError, verify_data_integrity_proof
+
+    raw = key_of_verification_method(record["proof"]["verificationMethod"])
+    pem = Ed25519PublicKey.from_public_bytes(raw).public_bytes(serialization.Encoding.PEM,
+                                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    verify_data_integrity_proof(record, pem, extra_contexts=bundled_clr_contexts())
+    tampered = copy.deepcopy(record)
+    tampered["credentialSubject"]["identifier"][1]["identityHash"] = "Someone Else"
+    with pytest.raises(OB3VerificationError):
+        verify_data_integrity_proof(tampered, pem, extra_contexts=bundled_clr_contexts())
+
+
 def test_record_passes_jsonld_safe_mode(record: dict[str, Any]) -> None:
     result = jsonld_safe_expand(record, contexts=CONTEXTS)
     assert result.ok, result.messages
