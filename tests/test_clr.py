@@ -14,6 +14,7 @@ import pytest
 from anchor.app.anchoring import Anchorer
 from anchor.app.clr import export_clr, holder_badges
 from anchor.app.issuing import issue_credentials
+from anchor.app.revoking import request_revocation, submit_revocations
 from anchor.app.signing import signer_for
 from anchor.app.signing_keys import dev_signing_key_for
 from anchor.app.verifying import Verdict, Verifier, VerifyOptions
@@ -136,13 +137,21 @@ def test_every_embedded_badge_verifies_on_chain(record: dict[str, Any], world: W
         assert report.verdict is Verdict.VALID, report.summary
 
 
-def test_revoked_and_unknown_holders(world: World) -> None:
+def test_unknown_and_revoked_holders(world: World) -> None:
     row = world.store.issuer(world.issuer.address)
     assert row is not None
     with pytest.raises(NotFound):
         export_clr(world.store, row, "nobody@example.org", world.out.parent / "none", signer(world), at=int(utcnow().timestamp()))
     badges, name, left = holder_badges(world.store, row, "p1@example.org", at=int(utcnow().timestamp()))
     assert len(badges) == 1 and name == "Person 1" and left == {}
+    # a revoked badge is left out of the record, and said so (here: the holder's only one)
+    request_revocation(world.store, row.id, [badges[0]["id"]], 4, "withdrawn")
+    _, _, left = holder_badges(world.store, row, "p1@example.org", at=int(utcnow().timestamp()))
+    assert left == {"revoking": 1}
+    submit_revocations(world.store, world.registry, world.issuer, row.id)
+    with pytest.raises(NotFound) as e:
+        export_clr(world.store, row, "p1@example.org", world.out.parent / "none", signer(world), at=int(utcnow().timestamp()))
+    assert "(1 revoked)" in e.value.message
 
 
 def test_stacked_credential_associations(world: World) -> None:
