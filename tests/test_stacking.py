@@ -232,9 +232,11 @@ class Org:
     def sign(self) -> BadgeSigner:
         return signer_for(self.row.did, self.key, self.row.signing_key)
 
-    def issue(self, raw: dict[str, Any], emails: list[str]) -> None:
+    def issue(self, raw: dict[str, Any], emails: list[str], *, valid_from: datetime | None = None,
+              valid_until: datetime | None = None) -> None:
         roster = "name,email\n" + "".join(f"{e.split('@')[0].title()},{e}\n" for e in emails)
-        issue_credentials(self.store, self.row, build_achievement(raw), parse_roster(roster), sign=self.sign())
+        issue_credentials(self.store, self.row, build_achievement(raw), parse_roster(roster), sign=self.sign(),
+                          valid_from=valid_from, valid_until=valid_until)
 
     def anchor(self) -> None:
         Anchorer(self.store, self.registry, self.account, self.row).run()
@@ -247,7 +249,7 @@ class Org:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for p in out.glob("*.json"):
             badge = json.loads(p.read_text())
-            for email in ("ada", "bob", "cat", "dan", "eve"):
+            for email in ("ada", "bob", "cat", "dan", "eve", "fay", "gus"):
                 from anchor.core.credential import recipient_matches
 
                 if recipient_matches(badge, f"{email}@example.org"):
@@ -277,6 +279,9 @@ def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: P
     sql, py, viz = raw_achievement(UNI + "sql", "SQL"), raw_achievement(UNI + "python", "Python"), raw_achievement(OTHER + "viz", "Viz")
     uni.issue(sql, ["ada@example.org", "bob@example.org", "cat@example.org", "dan@example.org", "eve@example.org"])
     uni.issue(py, ["ada@example.org", "cat@example.org", "dan@example.org"])
+    uni.issue(sql, ["fay@example.org", "gus@example.org"])
+    uni.issue(py, ["fay@example.org"], valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_until=datetime(2021, 1, 1, tzinfo=UTC))
+    uni.issue(py, ["gus@example.org"], valid_until=datetime(2030, 1, 1, tzinfo=UTC))
     uni.anchor()
     other.issue(viz, ["eve@example.org", "bob@example.org"])
     other.anchor()
@@ -285,16 +290,18 @@ def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: P
 
     pathway = parse_pathway(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
     run = stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign())
-    assert run.created == 2, run  # ada and dan
+    assert run.created == 3, run  # ada, dan, gus
     short = dict(run.short)
-    assert set(short) == {"bob@example.org", "cat@example.org", "eve@example.org"}
-    assert "revoked" in short["cat@example.org"] and "python" in short["bob@example.org"]
-    record("holders who qualify (ada, dan) get the stack", "issued 2", None)
-    record("holder lacking one component (bob)", "not issued", "missing python")
-    record("component revoked before stacking (cat)", "not issued", "python revoked")
+    assert set(short) == {"bob@example.org", "cat@example.org", "eve@example.org", "fay@example.org"}
+    assert "is revoked" in short["cat@example.org"] and "python" in short["bob@example.org"]
+    assert "is expired" in short["fay@example.org"]
+    record("holders who qualify (ada, dan, gus) get the stack", "issued 3", None)
+    record("holder lacking one component (bob)", "not issued", short["bob@example.org"].split(": ", 1)[1])
+    record("component revoked before stacking (cat)", "not issued", short["cat@example.org"].split(": ", 1)[1])
+    record("component expired before stacking (fay)", "not issued", short["fay@example.org"].split(": ", 1)[1])
     again = stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign())
-    assert (again.created, again.already) == (0, 2)
-    record("rerun of anchor stack", "issued 0", "2 already hold it")
+    assert (again.created, again.already) == (0, 3)
+    record("rerun of anchor stack", "issued 0", "3 already hold it")
 
     uni.anchor()
     badges = uni.badges()
@@ -327,6 +334,12 @@ def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: P
     assert (missing.verdict, missing.reason) == (Verdict.INVALID, "component_missing")
     record("a component missing", missing.verdict.value, missing.reason)
 
+    later = Verifier(verifier.reader_for, VerifyOptions(registry=registry.address, at=datetime(2031, 1, 1, tzinfo=UTC)))
+    parts_gus = [badges[("gus", UNI + "sql")], badges[("gus", UNI + "python")]]
+    expired = verify_stack(later, presented(badges[("gus", UNI + "analyst")]), [presented(p) for p in parts_gus])
+    assert (expired.verdict, expired.reason) == (Verdict.EXPIRED, "component_expired")
+    record("component expired after stacking (verified at 2031)", expired.verdict.value, expired.reason)
+
     stack_dan = badges[("dan", UNI + "analyst")]
     parts_dan = [badges[("dan", UNI + "sql")], dans_python]
     uni.revoke(dans_python["id"])  # revoked after stacking
@@ -341,12 +354,19 @@ def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: P
     other_badges = other.badges()
     evidence = [("eve-viz.json", presented(other_badges[("eve", OTHER + "viz")])),
                 ("bob-viz.json", presented(other_badges[("bob", OTHER + "viz")]))]
+    forged = copy.deepcopy(other_badges[("eve", OTHER + "viz")])
+    forged["credentialSubject"]["achievement"]["creditsAvailable"] = 20
+    evidence.append(("forged.json", presented(forged)))
     none = stack_pathway(uni.store, uni.row, cross, verifier, sign=uni.sign())
     assert none.created == 0 and "eve@example.org" in dict(none.short)
     forged_viz = copy.deepcopy(other_badges[("ada", OTHER + "viz")]) if ("ada", OTHER + "viz") in other_badges else None
     assert forged_viz is None  # ada holds no Viz
     xrun = stack_pathway(uni.store, uni.row, cross, verifier, sign=uni.sign(), evidence=evidence)
     assert xrun.created == 2 and xrun.evidence_used == 2, xrun  # eve and bob (both hold SQL from Uni)
+    assert "ada@example.org" in dict(xrun.short)
+    refused = dict(xrun.evidence_refused)
+    assert list(refused) == ["forged.json"] and refused["forged.json"].startswith("invalid")
+    record("forged evidence badge (--evidence)", "not used", refused["forged.json"][:60])
     record("cross-issuer component via --evidence (eve, bob)", "issued 2", None)
     uni.anchor()
     badges = uni.badges()
@@ -362,3 +382,54 @@ def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: P
                         [presented(badges[("bob", UNI + "sql")]), presented(other_badges[("bob", OTHER + "viz")])])
     assert (xrev.verdict, xrev.reason) == (Verdict.REVOKED, "component_revoked")
     record("cross-issuer component revoked by its issuer after stacking", xrev.verdict.value, xrev.reason)
+
+
+def test_the_cli_stacks_and_verifies_with_components(anvil: DevChain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import Cli
+
+    cli = Cli(tmp_path / "home", anvil.rpc_url, capsys)
+    cli.setup_issuer()
+    import yaml
+
+    for key, name in (("sql", "SQL"), ("python", "Python")):
+        (tmp_path / f"{key}.yaml").write_text(yaml.safe_dump(raw_achievement(UNI + key, name)))
+    (tmp_path / "roster.csv").write_text("name,email\nAda,ada@example.org\nBob,bob@example.org\n")
+    (tmp_path / "ada.csv").write_text("name,email\nAda,ada@example.org\n")
+    cli.ok("issue", str(tmp_path / "roster.csv"), "--achievement", str(tmp_path / "sql.yaml"))
+    cli.ok("issue", str(tmp_path / "ada.csv"), "--achievement", str(tmp_path / "python.yaml"))
+    cli.ok("anchor")
+    (tmp_path / "pathway.yaml").write_text(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
+    out = cli.ok("stack", str(tmp_path / "pathway.yaml"))
+    assert "issued 1 pending stacked credential(s)" in out and "bob@example.org: " in out and "1 holder(s) do not qualify" in out
+    assert "issued 0 pending" in cli.ok("stack", str(tmp_path / "pathway.yaml"))
+    cli.ok("anchor")
+    cli.ok("export", str(tmp_path / "badges"))
+    files = {json.loads(p.read_text())["credentialSubject"]["achievement"]["id"]: p for p in (tmp_path / "badges").glob("*.json")
+             if recipient_matches_ada(p)}
+    stack_file = files[UNI + "analyst"]
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for key in ("sql", "python"):
+        parts.joinpath(files[UNI + key].name).write_bytes(files[UNI + key].read_bytes())
+    out = cli.ok("verify", str(stack_file), "--components", str(parts))
+    assert out.startswith("VALID") and "stacked badge, 2 component(s)" in out and out.count("ok   ") == 2
+    vp = tmp_path / "vp.json"
+    vp.write_text(json.dumps({"type": ["VerifiablePresentation"],
+                              "verifiableCredential": [json.loads(p.read_text()) for p in parts.iterdir()]}))
+    report = json.loads(cli.ok("verify", str(stack_file), "--components", str(vp), "--json"))
+    assert report["verdict"] == "valid" and [c["status"] for c in report["components"]] == ["ok", "ok"]
+    tampered = json.loads(files[UNI + "python"].read_text())
+    tampered["name"] = "Python!"
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps([json.loads(files[UNI + "sql"].read_text()), tampered]))
+    code, out, _ = cli("verify", str(stack_file), "--components", str(bundle))
+    assert code == 1 and out.startswith("INVALID") and "[component_altered]" in out
+    record("CLI: anchor verify STACK --components bundle (tampered)", "invalid (exit 1)", "component_altered")
+    alone = cli.ok("verify", str(stack_file))
+    assert alone.startswith("VALID")
+
+
+def recipient_matches_ada(path: Path) -> bool:
+    from anchor.core.credential import recipient_matches
+
+    return recipient_matches(json.loads(path.read_text()), "ada@example.org")

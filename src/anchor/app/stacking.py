@@ -172,7 +172,9 @@ def stack_pathway(store: Store, issuer: Issuer, pathway: Pathway, verifier: Veri
             run.already += 1
             continue
         held: list[HeldComponent] = []
-        documents: dict[str, tuple[dict[str, Any], str]] = {}  # credential id → (credential, digest)
+        # Each held component → (its credential, digest). Keyed by the HeldComponent, not the id: a
+        # forged copy presented with a genuine one shares its id, and must not stand in for it.
+        documents: dict[HeldComponent, tuple[dict[str, Any], str]] = {}
         for cid in cids:
             built = badges.badge(cid)
             if built is None:  # not anchored (yet): it does not count, and the holder is told why
@@ -183,18 +185,20 @@ def stack_pathway(store: Store, issuer: Issuer, pathway: Pathway, verifier: Veri
                 continue
             delivered, document = built
             credential = json.loads(delivered)
-            held.append(_held(credential, verifier.verify(credential)))
-            documents[cid] = (json.loads(document), digest_of_canonical(document))
+            one = _held(credential, verifier.verify(credential))
+            held.append(one)
+            documents[one] = (json.loads(document), digest_of_canonical(document))
         for credential, report in presented_for.get(email, []):
-            held.append(_held(credential, report))
-            documents[str(credential.get("id"))] = (credential, component_digest(credential))
+            one = _held(credential, report)
+            held.append(one)
+            documents.setdefault(one, (credential, component_digest(credential)))
         result = pathway.evaluate(held, issuer=own_did, now=now)
         if not isinstance(result, Selection):
             run.short.append((email, result.describe()))
             continue
         labels, parts = [], []
         for _component, chosen in result.used:
-            credential, digest = documents[chosen.credential_id]
+            credential, digest = documents[chosen]
             subject = credential.get("credentialSubject") or {}
             label = str((subject.get("achievement") or {}).get("name") or credential.get("name") or chosen.credential_id)
             labels.append((label, component_description(str(pathway.achievement["name"]), _issuer_dids(credential)[1])))
