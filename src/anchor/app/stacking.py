@@ -157,8 +157,9 @@ def stack_pathway(store: Store, issuer: Issuer, pathway: Pathway, verifier: Veri
             if owner is None:
                 run.evidence_refused.append((what, "issued to none of this issuer's holders"))
                 continue
-            if report.verdict is not Verdict.VALID:
+            if report.verdict is not Verdict.VALID:  # listed, never used (nor parsed further: it may be anything)
                 run.evidence_refused.append((what, report.summary))
+                continue
             holders.setdefault(owner, (emails[owner] or owner, []))
             presented_for.setdefault(owner, []).append((badge.credential, report))
 
