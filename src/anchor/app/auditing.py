@@ -131,6 +131,7 @@ class IssuerAuditReport:
 
 
 _AWARDED = re.compile(rb'"awardedDate":"([^"]+)"')
+_EVIDENCE, _DIGEST = b'"evidence":', b'"digestMultibase":'  # a stack's components (anchor.core.stack)
 
 
 def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, backdate_threshold: int = 86_400,
@@ -175,6 +176,7 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
     # Batches: DB vs chain, and stored leaves vs stored root.
     gaps: list[int] = []
     backdated: dict[int, list[str]] = defaultdict(list)
+    stacks: list[tuple[str, bytes, Batch]] = []
     for b in batches:
         subject = {"batch": b.id, "root": "0x" + b.root.hex()}
         on_chain = state.batches.get((issuer_address, b.root))
@@ -188,7 +190,7 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
         elif on_chain is None:
             findings.append(Finding(Severity.INFO, "not_anchored_yet", f"batch {b.id} is {b.status}: not anchored yet", subject))
         report.batches_checked += 1
-        report.credentials_checked += _check_leaves(store, b, findings, gaps, backdated, backdate_threshold, id_sample)
+        report.credentials_checked += _check_leaves(store, b, findings, gaps, backdated, backdate_threshold, id_sample, stacks)
 
     # Roots this issuer anchored that the database does not know.
     for (who, root), h in state.batches.items():
@@ -198,6 +200,9 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
                                     {"root": "0x" + root.hex(), "block": h.block, "transaction": "0x" + h.tx_hash.hex()}))
 
     _check_revocations(issuer_address, batches, revocations, state, findings)
+    from anchor.app.stack_audit import StoredStack, stack_findings  # it imports Finding from here
+
+    findings += stack_findings(store, state, issuer_address, (StoredStack(*s) for s in stacks))
     from anchor.app.status_lists import chain_revocations, compare_status_lists  # it imports Finding from here
 
     findings += compare_status_lists(store, issuer, chain_revocations(state, issuer_address, block=state.last_block),
@@ -207,8 +212,9 @@ def issuer_audit(store: Store, state: RegistryState, issuer_address: str, *, bac
 
 
 def _check_leaves(store: Store, b: Batch, findings: list[Finding], gaps: list[int], backdated: dict[int, list[str]],
-                  threshold: int, sample: int) -> int:
-    """Recompute every leaf from its stored document and the root from the leaves."""
+                  threshold: int, sample: int, stacks: list[tuple[str, bytes, Batch]] | None = None) -> int:
+    """Recompute every leaf from its stored document and the root from the leaves; collect the
+    leaves that may be stacked credentials (their document has ``evidence``) into ``stacks``."""
     leaves: list[bytes] = []
     altered: list[str] = []
     expected = 0
@@ -219,6 +225,8 @@ def _check_leaves(store: Store, b: Batch, findings: list[Finding], gaps: list[in
             leaves.extend([b"\0" * 32] * (index - expected))
             expected = index
         leaf = merkle.hash_leaf(document)
+        if stacks is not None and _DIGEST in document and _EVIDENCE in document:
+            stacks.append((credential_id, document, b))
         if leaf != leaf_hash:
             altered.append(credential_id)
         leaves.append(leaf)
