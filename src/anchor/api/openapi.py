@@ -163,6 +163,24 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["verdict", "summary", "headline", "checks", "checkedAt", "format"],
     },
+    "StackVerificationReport": {
+        "type": "object",
+        "description": "The report on a stacked badge sent with its components (a VerifiablePresentation): the stack's own "
+                       "report, each component's (matched by id, checked against the digest the stack pins, verified on chain), "
+                       "and the combined verdict (a revoked component makes the stack `revoked`; `reason` names why)",
+        "properties": {
+            "verdict": {"enum": ["valid", "invalid", "revoked", "expired", "not_yet_valid", "pending", "untrusted_registry", "unknown"]},
+            "summary": {"type": "string"}, "headline": {"type": "string"}, "reason": {"type": ["string", "null"]},
+            "stack": {"$ref": "#/components/schemas/VerificationReport"},
+            "components": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "digestMultibase": {"type": "string"},
+                "status": {"type": "string"}, "verdict": {"type": ["string", "null"]}, "message": {"type": "string"},
+                "report": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/VerificationReport"}]}},
+                "required": ["id", "status", "message"]}},
+            "notes": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["verdict", "summary", "headline", "stack", "components"],
+    },
     "CredentialStatus": {
         "type": "object",
         "properties": {

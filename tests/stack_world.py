@@ -1,0 +1,53 @@
+"""A registry with one issuer whose database holds stacked badges (issue 12), for the HTTP tests:
+ada's stack over SQL + Python (both valid), dan's stack whose Python component was revoked after
+stacking, and cat's revoked Python (revoked before stacking: no stack)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anchor.app.stacking import stack_pathway
+from anchor.app.verifying import Verifier, VerifyOptions
+from anchor.chain.node import Chain
+from anchor.chain.reader import RegistryReader
+from anchor.chain.signer import dev_signer
+from anchor.chain.writer import Registry
+from anchor.core.pathway import parse_pathway
+from tests.test_stacking import UNI, Org, pathway_text, raw_achievement
+
+STACK = UNI + "analyst"
+
+
+@dataclass
+class StackWorld:
+    uni: Org
+    registry: Registry
+    badges: dict[tuple[str, str], dict[str, Any]]  # (holder, achievement id) → exported badge
+
+    @property
+    def db_url(self) -> str:
+        return self.uni.store.url
+
+    def badge(self, holder: str, key: str) -> dict[str, Any]:
+        return self.badges[(holder, STACK if key == "analyst" else UNI + key)]
+
+
+def make_stack_world(chain: Chain, rpc_url: str, tmp: Path) -> StackWorld:
+    admin = dev_signer(0)
+    registry, _ = Registry.deploy(chain, admin)
+    uni = Org(chain, registry, admin, dev_signer(1), "Uni", tmp)
+    verifier = Verifier(lambda a: RegistryReader.connect(rpc_url, a, head_ttl=0), VerifyOptions(registry=registry.address))
+    holders = ["ada@example.org", "cat@example.org", "dan@example.org"]
+    uni.issue(raw_achievement(UNI + "sql", "SQL"), holders)
+    uni.issue(raw_achievement(UNI + "python", "Python"), holders)
+    uni.anchor()
+    uni.revoke(uni.badges()[("cat", UNI + "python")]["id"])
+    pathway = parse_pathway(pathway_text(STACK, [(UNI + "sql", None), (UNI + "python", None)]))
+    run = stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign())
+    assert run.created == 2, run
+    uni.anchor()
+    badges = uni.badges()
+    uni.revoke(badges[("dan", UNI + "python")]["id"])  # after stacking
+    return StackWorld(uni, registry, badges)
