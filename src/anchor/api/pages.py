@@ -29,6 +29,7 @@ from anchor.api.credentials import service
 from anchor.api.openapi import PROBLEM, operation, path_param
 from anchor.api.problems import problem_response
 from anchor.api.service import Service
+from anchor.api.stack_page import PathwayView, pathway_view
 from anchor.app.badge_forms import FormRenderer
 from anchor.app.exporting import credential_with_proof
 from anchor.app.verifying import Report, Verifier, VerifyOptions
@@ -62,6 +63,8 @@ ADVICE = {"revoked": "The issuer has withdrawn this credential: it no longer cer
           "pending": "The issuer has issued this credential but not yet recorded it on the blockchain, so it cannot be checked yet.",
           "untrusted_registry": "The check ran against a registry this service does not trust: treat it as unchecked.",
           "unknown": "The details below are what the badge says; whether it still holds could not be checked just now."}
+COMPONENT_ADVICE = ("This credential stands on the components listed below, and one of them no longer holds: "
+                    "the credential does not hold as a whole.")
 DOWNLOADS = (("json", "application/ld+json", "Credential (JSON)"), ("png", "image/png", "Baked image (PNG)"),
              ("svg", "image/svg+xml", "Baked image (SVG)"))
 
@@ -129,6 +132,7 @@ class Page:
     issuer: Issuer
     base: str  # the public base URL pages and images are named under
     report: Report | None  # None until anchored
+    pathway: PathwayView | None = None  # a stacked credential's components (anchor.api.stack_page)
 
     @property
     def url(self) -> str:
@@ -136,10 +140,14 @@ class Page:
 
     @property
     def state(self) -> str:
+        if self.pathway is not None and self.pathway.report is not None:  # a failing component decides
+            return self.pathway.report.verdict.value
         return self.report.verdict.value if self.report is not None else "pending"
 
     @property
     def headline(self) -> str:
+        if self.pathway is not None and self.pathway.headline is not None:
+            return self.pathway.headline
         return headline(self.report, self.credential) if self.report is not None else pending_headline(self.credential)
 
 
@@ -168,10 +176,13 @@ def load_page(svc: Service, raw_id: str) -> Page | None:
     uuid = cid.removeprefix("urn:uuid:")
     if loc.batch_status != "confirmed":
         unanchored = credential_with_proof(document, signature, None) if signature else document
-        return Page(cid, uuid, json.loads(unanchored), None, issuer, base, None)
-    entry = json.dumps(json.loads(svc.proof_json(cid))["proof"], separators=(",", ":")).encode()
-    badge = credential_with_proof(document, entry, signature)
-    return Page(cid, uuid, json.loads(badge), badge, issuer, base, verify_badge(svc, badge))
+        page = Page(cid, uuid, json.loads(unanchored), None, issuer, base, None)
+    else:
+        entry = json.dumps(json.loads(svc.proof_json(cid))["proof"], separators=(",", ":")).encode()
+        badge = credential_with_proof(document, entry, signature)
+        page = Page(cid, uuid, json.loads(badge), badge, issuer, base, verify_badge(svc, badge))
+    page.pathway = pathway_view(svc, page.credential, page.report, base, lambda b: verify_badge(svc, b))
+    return page
 
 
 def verify_badge(svc: Service, badge: bytes) -> Report:
@@ -249,6 +260,7 @@ def facts(page: Page) -> dict[str, Any]:
         "issued": format_ts(issued) if issued else None,
         "expires": format_ts(expires) if expires else None,
         "verification": page_report_json(page),
+        "pathway": page.pathway.to_json() if page.pathway is not None else None,
         "links": {
             # Only a badge that verifies is offered for a profile: a revoked, expired or altered one is not.
             "linkedin": linkedin_url(name, organization, issued, expires, page.url, page.uuid)
@@ -299,7 +311,7 @@ def credential_page(credential_id: str) -> Response:
         n = nonce()
         html = templates.get_template("credential.html").render(
             nonce=n, page=data, uuid=page.uuid, state_word=STATE_WORDS.get(page.state, page.state), checks=_checks(page),
-            advice=ADVICE.get(page.state),
+            advice=COMPONENT_ADVICE if page.pathway is not None and page.pathway.problem else ADVICE.get(page.state),
             badge_svg=Markup(badge_svg(data["achievement"]["name"], data["issuer"]["name"] or "",
                                        seed=data["achievement"]["id"] or data["achievement"]["name"])),
             qr=page_qr(page.url), jsonld=json_script(page.credential),
