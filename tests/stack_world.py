@@ -1,6 +1,7 @@
-"""A registry with one issuer whose database holds stacked badges (issue 12), for the HTTP tests:
-ada's stack over SQL + Python (both valid), dan's stack whose Python component was revoked after
-stacking, and cat's revoked Python (revoked before stacking: no stack)."""
+"""A registry with two issuers, the first's database holding stacked badges (issue 12), for the
+HTTP tests: ada's stack over SQL + Python (both valid), dan's stack whose Python component was
+revoked after stacking, cat's revoked Python (revoked before stacking: no stack), and eve's stack
+over Uni's SQL + Other's Viz (a component this database does not hold)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from anchor.chain.reader import RegistryReader
 from anchor.chain.signer import dev_signer
 from anchor.chain.writer import Registry
 from anchor.core.pathway import parse_pathway
-from tests.test_stacking import UNI, Org, pathway_text, raw_achievement
+from tests.test_stacking import OTHER, UNI, Org, pathway_text, presented, raw_achievement
 
 STACK = UNI + "analyst"
+CROSS = UNI + "analyst-x"
 
 
 @dataclass
 class StackWorld:
     uni: Org
+    other: Org
     registry: Registry
     badges: dict[tuple[str, str], dict[str, Any]]  # (holder, achievement id) → exported badge
 
@@ -31,7 +34,7 @@ class StackWorld:
         return self.uni.store.url
 
     def badge(self, holder: str, key: str) -> dict[str, Any]:
-        return self.badges[(holder, STACK if key == "analyst" else UNI + key)]
+        return self.badges[(holder, {"analyst": STACK, "analyst-x": CROSS, "viz": OTHER + "viz"}.get(key, UNI + key))]
 
 
 def make_stack_world(chain: Chain, rpc_url: str, tmp: Path) -> StackWorld:
@@ -39,15 +42,22 @@ def make_stack_world(chain: Chain, rpc_url: str, tmp: Path) -> StackWorld:
     registry, _ = Registry.deploy(chain, admin)
     uni = Org(chain, registry, admin, dev_signer(1), "Uni", tmp)
     verifier = Verifier(lambda a: RegistryReader.connect(rpc_url, a, head_ttl=0), VerifyOptions(registry=registry.address))
+    other = Org(chain, registry, admin, dev_signer(2), "Other", tmp)
     holders = ["ada@example.org", "cat@example.org", "dan@example.org"]
-    uni.issue(raw_achievement(UNI + "sql", "SQL"), holders)
+    uni.issue(raw_achievement(UNI + "sql", "SQL"), [*holders, "eve@example.org"])
     uni.issue(raw_achievement(UNI + "python", "Python"), holders)
     uni.anchor()
     uni.revoke(uni.badges()[("cat", UNI + "python")]["id"])
     pathway = parse_pathway(pathway_text(STACK, [(UNI + "sql", None), (UNI + "python", None)]))
     run = stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign())
     assert run.created == 2, run
+    other.issue(raw_achievement(OTHER + "viz", "Viz"), ["eve@example.org"])
+    other.anchor()
+    viz = other.badges()
+    cross = parse_pathway(pathway_text(CROSS, [(UNI + "sql", None), (OTHER + "viz", other.did)]))
+    run = stack_pathway(uni.store, uni.row, cross, verifier, sign=uni.sign(), evidence=[("eve-viz.json", presented(viz[("eve", OTHER + "viz")]))])
+    assert run.created == 1, run
     uni.anchor()
-    badges = uni.badges()
+    badges = {**uni.badges(), **viz}
     uni.revoke(badges[("dan", UNI + "python")]["id"])  # after stacking
-    return StackWorld(uni, registry, badges)
+    return StackWorld(uni, other, registry, badges)

@@ -97,3 +97,10 @@ def test_presentations_that_are_not_stacks(world: StackWorld, url: str) -> None:
     # A credential merely mentioning the word is still a credential.
     plain = post(url, {**sql, "description": "not a VerifiablePresentation"}).json()
     assert plain["verdict"] == "invalid" and "checks" in plain
+
+
+def test_a_stack_across_issuers_is_verified_with_the_other_issuers_component(world: StackWorld, url: str) -> None:
+    stack, sql, viz = world.badge("eve", "analyst-x"), world.badge("eve", "sql"), world.badge("eve", "viz")
+    body = post(url, vp(stack, viz, sql)).json()
+    assert (body["verdict"], [c["status"] for c in body["components"]]) == ("valid", ["ok", "ok"])
+    assert body["components"][1]["report"]["headline"].startswith("Verified: issued by Other on ")

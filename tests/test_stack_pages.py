@@ -93,3 +93,16 @@ def test_a_component_revoked_after_stacking_comes_first_in_the_banner(world: Sta
     assert body["pathway"]["problem"].startswith("A component was revoked: Python")
     # The revoked component's own page says it too.
     assert data(url, py["id"])["status"] == "revoked"
+
+
+def test_a_component_from_another_issuer_is_listed_not_checked_here(world: StackWorld, url: str) -> None:
+    stack, sql, viz = world.badge("eve", "analyst-x"), world.badge("eve", "sql"), world.badge("eve", "viz")
+    page = html(url, stack["id"])
+    assert page.by_id["verdict"]["data-verdict"] == "valid"
+    assert page.by_id["verdict-headline"]["text"].endswith("; 1 of 2 components verified")
+    assert page.by_id["pathway-title"]["text"] == "Components: 1 earned of 2 required"
+    assert (page.by_id["component-1"]["data-component"], page.by_id["component-1"]["data-status"]) == (sql["id"], "ok")
+    foreign = page.by_id["component-2"]
+    assert (foreign["data-component"], foreign["data-status"]) == (viz["id"], "not_held")
+    assert foreign["text"] == "Viz held elsewhere: not checked here"
+    assert not any(tag == "a" and str(a.get("href", "")).endswith(uuid(viz["id"])) for tag, a in page.tags)  # no page here to link
