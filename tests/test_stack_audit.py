@@ -80,3 +80,44 @@ def test_a_component_revoked_after_stacking_is_reported_and_one_revoked_before_i
     uni.revoke(stack_ada["id"])
     uni.revoke(badges[("ada", UNI + "sql")]["id"])
     assert [(f["subject"]["stack"], f["subject"]["component"]) for f in stack_codes()] == [(stack_dan["id"], python_dan["id"])]
+
+
+def test_a_whole_batch_revoked_under_stacks_and_a_stack_issued_over_a_revoked_component(anvil: DevChain, chain: Chain,
+                                                                                        tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from anchor.app.revoking import request_batch_revocation, submit_revocations
+    from anchor.store.schema import CredentialRow
+    from tests.receipts import receipt_of
+
+    admin = dev_signer(0)
+    registry, _ = Registry.deploy(chain, admin)
+    uni = Org(chain, registry, admin, dev_signer(1), "Uni", tmp_path)
+    view = RegistryReader.connect(anvil.rpc_url, registry.address, head_ttl=0)
+    verifier = Verifier(lambda a: RegistryReader.connect(anvil.rpc_url, a, head_ttl=0), VerifyOptions(registry=registry.address))
+    uni.issue(raw_achievement(UNI + "sql", "SQL"), ["ada@example.org", "dan@example.org"])
+    uni.issue(raw_achievement(UNI + "python", "Python"), ["ada@example.org", "dan@example.org"])
+    uni.anchor()
+    pathway = parse_pathway(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
+    assert stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign()).created == 2
+    uni.anchor()
+    badges = uni.badges()
+    root = bytes.fromhex(receipt_of(badges[("ada", UNI + "sql")])["merkleRoot"][2:])
+    assert request_batch_revocation(uni.store, uni.row.id, root, 1, "whole batch")
+    submit_revocations(uni.store, registry, uni.account, uni.row.id)
+    state = read_history(view)
+    found = [f for f in issuer_audit(uni.store, state, uni.account.address).findings if f.code in STACK_CODES]
+    assert sorted((f.subject["stack"], f.subject["componentName"]) for f in found) == sorted(
+        (badges[(who, UNI + "analyst")]["id"], name) for who in ("ada", "dan") for name in ("SQL", "Python"))
+    batch = state.batches[(uni.account.address, root)]
+    assert all(f.code == "stack_component_revoked" and f.subject["wholeBatch"] is True and f.subject["componentRevokedTransaction"] is None
+               and f.subject["componentRevokedBlock"] == batch.revoked_block and "its whole batch was revoked" in f.message for f in found)
+
+    # A stack the database says was issued after its component's revocation: anchor stack never does that.
+    with uni.store.session() as s:
+        s.execute(update(CredentialRow).where(CredentialRow.credential_id == badges[("ada", UNI + "analyst")]["id"])
+                  .values(created_at=int(batch.revoked_time or 0) + 3600))
+    found = [f for f in issuer_audit(uni.store, state, uni.account.address).findings if f.code in STACK_CODES]
+    before = [f for f in found if f.code == "stack_over_revoked_component"]
+    assert len(before) == 2 and {f.severity for f in before} == {Severity.ERROR}
+    assert all(f.subject["stack"] == badges[("ada", UNI + "analyst")]["id"] and "before the stack was issued" in f.message for f in before)
