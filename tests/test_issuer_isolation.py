@@ -16,6 +16,7 @@ from anchor.app.exporting import export_credentials
 from anchor.app.issuing import issue_credentials
 from anchor.app.registration import register_issuer
 from anchor.app.revoking import request_revocation, submit_revocations
+from anchor.app.signing import signer_for
 from anchor.app.signing_keys import dev_signing_key_for
 from anchor.app.verifying import Verdict, Verifier, VerifyOptions
 from anchor.chain.anvil import DevChain
@@ -52,7 +53,8 @@ def test_a_root_copied_from_the_mempool_blocks_nobody(node: DevChain, tmp_path: 
     register_issuer(store, registry, alice, admin, name="Uni", signing_key=dev_signing_key_for(alice.address), url="https://uni.example")
     row = store.issuer(alice.address)
     assert row is not None
-    issue_credentials(store, row, achievement(), parse_roster("name,email\nAda,ada@example.org\nBob,bob@example.org\n"))
+    issue_credentials(store, row, achievement(), parse_roster("name,email\nAda,ada@example.org\nBob,bob@example.org\n"),
+                      sign=signer_for(row.did, dev_signing_key_for(alice.address), row.signing_key))
 
     chain.dev_rpc("evm_setAutomine", False)
     result: dict[str, Any] = {}
