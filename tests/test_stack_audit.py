@@ -69,7 +69,6 @@ def test_a_component_revoked_after_stacking_is_reported_and_one_revoked_before_i
     assert s["componentRevokedTransaction"] == "0x" + revocation.tx_hash.hex() and s["wholeBatch"] is False
     stack_batch = next(b for b in state.batches.values() if b.block == s["stackBlock"])
     assert s["stackBlock"] < s["componentRevokedBlock"] and s["stackAnchoredAt"] == format_ts(from_unix(stack_batch.time))
-    assert s["stackIssuedAt"] <= s["componentRevokedAt"]
     assert stack_dan["id"] in f.message and python_dan["id"] in f.message and f"block {revocation.block}" in f.message
     assert "after the stack was issued" in f.message
     assert any(line.strip().startswith("WARNING  stack_component_revoked:") for line in issuer_table(report))

@@ -7,7 +7,7 @@ component), while the stack itself is still valid on chain. The issuer wants to 
 revoke the stack too, or to tell the holder. The chain's history decides (when each revocation
 happened: its block), not the database; only components this issuer's database holds (its own)
 can be located in a batch, and so checked. A component revoked *before* its stack was issued
-cannot come from ``anchor stack``: it is reported as an error.
+(by more than :data:`CLOCK_SKEW`) cannot come from ``anchor stack``: it is reported as an error.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from anchor.core.stack import ComponentRef, components_of
 from anchor.core.status import Severity
 from anchor.core.timefmt import format_ts, from_unix
 from anchor.store import Store
+
+# Block times come from the chain, issue times from this machine's clock: a revocation is said to
+# come before a stack's issue only when it precedes it by more than this (else: after, a warning).
+CLOCK_SKEW = 300
 
 
 class StoredStack(NamedTuple):
@@ -108,7 +112,7 @@ def _component_finding(store: Store, state: RegistryState, issuer: str, stack: S
         "componentRevokedTransaction": "0x" + revoked.tx_hash.hex() if revoked.tx_hash is not None else None,
         "wholeBatch": revoked.whole_batch, "batch": stack.batch.id,
     }
-    if revoked.time >= issued:
+    if revoked.time + CLOCK_SKEW >= issued:
         return Finding(Severity.WARNING, "stack_component_revoked",
                        f"stacked credential {stack.credential_id} ({stack_when}) names component {ref.name!r} ({ref.id}), "
                        f"{how} {when}, after the stack was issued: the stack no longer stands on its components "
