@@ -120,3 +120,37 @@ def test_a_whole_batch_revoked_under_stacks_and_a_stack_issued_over_a_revoked_co
     before = [f for f in found if f.code == "stack_over_revoked_component"]
     assert len(before) == 2 and {f.severity for f in before} == {Severity.ERROR}
     assert all(f.subject["stack"] == badges[("ada", UNI + "analyst")]["id"] and "before the stack was issued" in f.message for f in before)
+
+
+def test_the_cli_audit_names_the_stack_and_its_revoked_component(anvil: DevChain, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import yaml
+
+    from anchor.core.credential import recipient_matches
+    from tests.helpers import Cli
+
+    cli = Cli(tmp_path / "home", anvil.rpc_url, capsys)
+    cli.setup_issuer()
+    for key, name in (("sql", "SQL"), ("python", "Python")):
+        (tmp_path / f"{key}.yaml").write_text(yaml.safe_dump(raw_achievement(UNI + key, name)))
+        (tmp_path / "ada.csv").write_text("name,email\nAda,ada@example.org\n")
+        cli.ok("issue", str(tmp_path / "ada.csv"), "--achievement", str(tmp_path / f"{key}.yaml"))
+    cli.ok("anchor")
+    (tmp_path / "pathway.yaml").write_text(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
+    assert "issued 1 pending stacked credential(s)" in cli.ok("stack", str(tmp_path / "pathway.yaml"))
+    cli.ok("anchor")
+    cli.ok("export", str(tmp_path / "badges"))
+    badges = {b["credentialSubject"]["achievement"]["id"]: b for b in (json.loads(p.read_text()) for p in (tmp_path / "badges").glob("*.json"))
+              if recipient_matches(b, "ada@example.org")}
+    stack, python = badges[UNI + "analyst"], badges[UNI + "python"]
+    assert "stack_component" not in cli.ok("audit", "issuer")
+    cli.ok("revoke", python["id"].removeprefix("urn:uuid:"), "--reason", "issued_in_error")
+    out = cli.ok("audit", "issuer")  # a warning: below the default --fail-on error
+    line = next(x for x in out.splitlines() if "stack_component_revoked" in x)
+    assert line.strip().startswith("WARNING  stack_component_revoked: stacked credential " + stack["id"])
+    assert python["id"] in line and "'Python'" in line
+    code, out, _ = cli("audit", "issuer", "--json", "--fail-on", "warning")
+    found = [f for f in json.loads(out)["findings"] if f["code"] == "stack_component_revoked"]
+    assert code == 1 and [(f["subject"]["stack"], f["subject"]["component"]) for f in found] == [(stack["id"], python["id"])]
