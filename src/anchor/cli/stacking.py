@@ -72,7 +72,14 @@ def stack(app: App, pathway_file: Path, evidence_path: Path | None) -> None:
     registry = app.settings.registry_address()
     options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries,
                             confirmations=app.settings.confirmations)
-    verifier = Verifier(lambda address: RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0), options)
+    readers: dict[str, RegistryReader] = {}  # one reader per registry for the whole run (heads read fresh)
+
+    def reader_for(address: str) -> RegistryReader:
+        if address not in readers:
+            readers[address] = RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0)
+        return readers[address]
+
+    verifier = Verifier(reader_for, options)
     evidence = read_presented(evidence_path) if evidence_path is not None else []
     run = stack_pathway(app.store, issuer, pathway, verifier, sign=app.badge_signer(), evidence=evidence)
     say(f"issued {run.created} pending stacked credential(s) of '{pathway.achievement['name']}' ({pathway.achievement_id})")
