@@ -310,6 +310,11 @@ def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: P
     badges = uni.badges()
     stack_ada = badges[("ada", UNI + "analyst")]
     assert schema_errors(stack_ada) == []
+    from openbadgeslib.ob3.ldp import OB3LdpVerifier
+
+    checked = OB3LdpVerifier().verify(copy.deepcopy(stack_ada))  # an independent OB 3.0 verifier (raises when it refuses)
+    assert checked.issuer.id == uni.did
+    record("stacked badge, openbadgeslib (its eddsa-rdfc-2022 signature, did:key)", "valid", None)
     parts_ada = [badges[("ada", UNI + "sql")], badges[("ada", UNI + "python")]]
     assert [c.id for c in components_of(stack_ada)] == [p["id"] for p in parts_ada]
 
