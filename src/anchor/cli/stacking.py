@@ -72,11 +72,14 @@ def stack(app: App, pathway_file: Path, evidence_path: Path | None) -> None:
     registry = app.settings.registry_address()
     options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries,
                             confirmations=app.settings.confirmations)
-    readers: dict[str, RegistryReader] = {}  # one reader per registry for the whole run (heads read fresh)
+    # One reader per registry for the whole run; the head is re-read at most every 0.5 s, as the
+    # service does (a revocation of the last half second is still caught: by the audit's
+    # stack_component_revoked, and by every verification of the stack with its components).
+    readers: dict[str, RegistryReader] = {}
 
     def reader_for(address: str) -> RegistryReader:
         if address not in readers:
-            readers[address] = RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0)
+            readers[address] = RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0.5)
         return readers[address]
 
     verifier = Verifier(reader_for, options)
