@@ -5,10 +5,15 @@ over Uni's SQL + Other's Viz (a component this database does not hold)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anchor.api import create_app
+from anchor.api.service import ServiceConfig
 from anchor.app.stacking import stack_pathway
 from anchor.app.verifying import Verifier, VerifyOptions
 from anchor.chain.node import Chain
@@ -17,6 +22,7 @@ from anchor.chain.signer import dev_signer
 from anchor.chain.writer import Registry
 from anchor.core.pathway import parse_pathway
 from tests.test_stacking import OTHER, UNI, Org, pathway_text, presented, raw_achievement
+from tests.world import live_server
 
 STACK = UNI + "analyst"
 CROSS = UNI + "analyst-x"
@@ -61,3 +67,13 @@ def make_stack_world(chain: Chain, rpc_url: str, tmp: Path) -> StackWorld:
     badges = {**uni.badges(), **viz}
     uni.revoke(badges[("dan", UNI + "python")]["id"])  # after stacking
     return StackWorld(uni, other, registry, badges)
+
+
+@contextmanager
+def served(world: StackWorld, rpc_url: str) -> Iterator[str]:
+    """The verification service over ``world``'s registry and the first issuer's database, live
+    over HTTP; yields its base URL."""
+    app = create_app(ServiceConfig(rpc_url=rpc_url, registry=world.registry.address, database_url=world.db_url, head_ttl=0.1))
+    with live_server(app) as base:
+        time.sleep(0.2)  # past the head cache
+        yield base

@@ -12,12 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from anchor.api import create_app
-from anchor.api.service import ServiceConfig
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
-from tests.stack_world import StackWorld, make_stack_world
-from tests.world import live_server
+from tests.stack_world import StackWorld, make_stack_world, served
 
 pytestmark = pytest.mark.chain
 
@@ -29,9 +26,7 @@ def world(anvil: DevChain, chain: Chain, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def url(world: StackWorld, anvil: DevChain) -> Iterator[str]:
-    app = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry=world.registry.address, database_url=world.db_url, head_ttl=0.1))
-    with live_server(app) as base:
-        time.sleep(0.2)
+    with served(world, anvil.rpc_url) as base:
         yield base
 
 

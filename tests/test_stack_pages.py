@@ -10,14 +10,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from anchor.api import create_app
 from anchor.api.pages import ADVICE, COMPONENT_ADVICE
-from anchor.api.service import ServiceConfig
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
-from tests.stack_world import StackWorld, make_stack_world
+from tests.stack_world import StackWorld, make_stack_world, served
 from tests.test_pages import Page
-from tests.world import live_server
 
 pytestmark = pytest.mark.chain
 
@@ -29,9 +26,7 @@ def world(anvil: DevChain, chain: Chain, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def url(world: StackWorld, anvil: DevChain) -> Iterator[str]:
-    app = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry=world.registry.address, database_url=world.db_url, head_ttl=0.1))
-    with live_server(app) as base:
-        time.sleep(0.2)
+    with served(world, anvil.rpc_url) as base:
         yield base
 
 

@@ -26,6 +26,7 @@ from anchor.core.ed25519 import SigningKey, did_key
 from anchor.core.jsonld import Canonicalizer
 from anchor.schemas import template_cache
 from anchor.schemas.template_cache import TemplateQuadsCache, machine_cache
+from tests.test_dataintegrity import anchor_credential
 from tests.test_rdfc import ANCHOR_SLOTS, credentials, reference
 from tests.world import make_world
 
@@ -38,19 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def badge(i: int = 1, name: str = 'Ada "Lovelace"\n😀') -> dict[str, Any]:
     """A signed credential shaped like anchor's (the credential factory's slots)."""
-    doc: dict[str, Any] = {
-        "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
-        "id": f"urn:uuid:01a2232c-1f00-7000-8000-{i:012d}", "type": ["VerifiableCredential", "AchievementCredential"],
-        "name": "Data Analytics", "issuer": {"id": DID, "type": ["Profile"], "name": "Demo University"},
-        "validFrom": CREATED, "awardedDate": CREATED,
-        "credentialSubject": {"type": ["AchievementSubject"], "identifier": [
-            {"type": "IdentityObject", "identityHash": f"sha256${i:064x}", "identityType": "emailAddress", "hashed": True, "salt": f"{i:032x}"},
-            {"type": "IdentityObject", "identityHash": name, "identityType": "name", "hashed": False}],
-            "achievement": {"id": "https://uni.example/achievements/data", "type": ["Achievement"], "name": "Data Analytics",
-                            "description": "SQL and Python.", "criteria": {"narrative": "Six modules."}, "achievementType": "MicroCredential"}},
-        "credentialStatus": {"id": f"https://uni.example/status/1#{i}", "type": "BitstringStatusListEntry", "statusPurpose": "revocation",
-                             "statusListIndex": str(i), "statusListCredential": "https://uni.example/status/1"},
-    }
+    doc = anchor_credential(i, name)
     return dict(doc, proof=create_proof(doc, KEY, VM, CREATED))
 
 
