@@ -24,6 +24,8 @@ ENV_PREFIX = "ANCHOR_"
 class Settings:
     home: Path = Path("var")  # local state: chain state file, deployment record, database, logs
     rpc_url: str = "http://127.0.0.1:8545"
+    # The chain the registry lives on: when set, a node answering with another chain id is refused.
+    chain_id: int | None = None
     registry: str | None = None  # registry address; default: the one in var/deployment.json
     database_url: str | None = None  # default: sqlite under `home`
     confirmations: int = 1  # blocks (the anchoring block included) before a proof is released
@@ -51,6 +53,9 @@ class Settings:
     smtp_timeout: float = 30.0  # seconds per SMTP command
     smtp_attempts: int = 3  # tries per message on a temporary failure (4xx reply, lost connection)
     smtp_backoff: float = 2.0  # seconds before the second try, doubled before each next one
+    # The service's cache of Merkle proofs and tree levels, per worker (bytes): bounded, so a worker's
+    # memory does not grow with the size of the batches it answers for.
+    proof_cache_bytes: int = 64 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
