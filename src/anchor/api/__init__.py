@@ -29,6 +29,7 @@ def config_from_settings(settings: Settings, **overrides: Any) -> ServiceConfig:
         "registry": settings.registry_address(),
         "database_url": settings.db_url,
         "confirmations": settings.confirmations,
+        "proof_cache_bytes": settings.proof_cache_bytes,
     }
     values.update(overrides)
     return ServiceConfig(**values)

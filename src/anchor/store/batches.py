@@ -109,20 +109,29 @@ class BatchQueries(Database):
 
     # ------------------------------------------------------------------ trees and proofs
 
-    def levels(self, batch_id: int) -> list[bytes]:
-        """Every level of the batch's tree, leaves first."""
+    def levels(self, batch_id: int, first: int = 0) -> list[bytes]:
+        """Every level of the batch's tree from level ``first`` up (default: leaves first)."""
         with self.session() as s:
             rows = s.execute(
                 select(TreeChunkRow.level, TreeChunkRow.nodes)
-                .where(TreeChunkRow.batch_id == batch_id)
+                .where(TreeChunkRow.batch_id == batch_id, TreeChunkRow.level >= first)
                 .order_by(TreeChunkRow.level, TreeChunkRow.chunk)
             ).all()
         out: list[list[bytes]] = []
         for level, nodes in rows:
-            while len(out) <= level:
+            while len(out) <= level - first:
                 out.append([])
-            out[level].append(bytes(nodes))
+            out[level - first].append(bytes(nodes))
         return [b"".join(parts) for parts in out]
+
+    def tree_chunk(self, batch_id: int, level: int, chunk: int) -> bytes:
+        """Stored chunk ``chunk`` of ``level`` of the batch's tree: nodes ``[chunk * CHUNK, (chunk + 1) * CHUNK)``."""
+        with self.session() as s:
+            nodes = s.scalar(select(TreeChunkRow.nodes).where(
+                TreeChunkRow.batch_id == batch_id, TreeChunkRow.level == level, TreeChunkRow.chunk == chunk))
+        if nodes is None:
+            raise StoreError(f"tree of batch {batch_id} is incomplete in the database (level {level}, chunk {chunk})")
+        return bytes(nodes)
 
     def proof_path(self, batch_id: int, index: int, leaf_count: int) -> list[bytes]:
         """Sibling hashes of leaf ``index``, in one query of one 32-byte slice per level."""

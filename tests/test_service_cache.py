@@ -1,0 +1,139 @@
+"""The service's bounded caches: never past their byte budget, least recently used out first, and
+proofs built from cached tree parts byte-identical to proofs over the whole tree."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+
+import pytest
+
+from anchor.api.caches import ENTRY_OVERHEAD, SUBTREE_BITS, ByteLRU, TreeParts
+from anchor.api.service import Service, ServiceConfig
+from anchor.core import merkle
+from anchor.core.proof import ReceiptRenderer
+from anchor.core.records import NewCredential
+from anchor.core.verdict import prepare
+from anchor.store import Store
+from anchor.store.batches import CHUNK
+
+ISSUER = "0x" + "11" * 20
+REGISTRY = "0x" + "22" * 20
+
+
+def test_byte_lru_never_exceeds_its_budget_and_evicts_least_recently_used() -> None:
+    rnd = random.Random(5)
+    cache: ByteLRU[int, bytes] = ByteLRU(10_000)
+    for i in range(2_000):
+        cache.put(i, b"x" * rnd.randrange(0, 3_000), rnd.randrange(0, 3_000))
+        if rnd.random() < 0.3:
+            cache.get(rnd.randrange(0, i + 1))
+        assert cache.bytes <= 10_000
+    stats = cache.stats()
+    assert stats["bytes"] == cache.bytes and stats["entries"] == len(cache) and stats["evictions"] > 0
+
+    lru: ByteLRU[str, bytes] = ByteLRU(3 * (100 + ENTRY_OVERHEAD))
+    for key in "abc":
+        lru.put(key, key.encode(), 100)
+    assert lru.get("a") == b"a"  # a is now the most recent: b goes first
+    lru.put("d", b"d", 100)
+    assert lru.get("b") is None and lru.get("c") == b"c" and lru.get("a") == b"a" and lru.get("d") == b"d"
+    lru.put("huge", b"", 10_000)  # larger than the whole budget: not kept, nothing evicted for it
+    assert lru.get("huge") is None and len(lru) == 3
+    assert lru.stats()["hits"] == 4 and lru.stats()["misses"] == 2
+    lru.put("a", b"A", 100)  # replacing an entry counts its size once
+    assert lru.bytes == 3 * (100 + ENTRY_OVERHEAD) and lru.get("a") == b"A"
+    assert lru.get("zzz", count_miss=False) is None and lru.stats()["misses"] == 2
+
+
+def _stored(levels: list[bytes]) -> tuple[list[str], TreeParts, int]:
+    """TreeParts reading ``levels`` as the store keeps them (chunks of CHUNK nodes); a log of reads."""
+    reads: list[str] = []
+
+    def fetch_levels(_batch: int, first: int) -> list[bytes]:
+        reads.append(f"levels>={first}")
+        return levels[first:]
+
+    def fetch_chunk(_batch: int, level: int, chunk: int) -> bytes:
+        reads.append(f"chunk {level}/{chunk}")
+        size = CHUNK * merkle.HASH_SIZE
+        return levels[level][chunk * size : (chunk + 1) * size]
+
+    budget = 3 * (2 * CHUNK * merkle.HASH_SIZE + 500)  # room for about three subtrees
+    return reads, TreeParts(budget, fetch_levels=fetch_levels, fetch_chunk=fetch_chunk), budget
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, CHUNK, CHUNK + 1, 3 * CHUNK - 1, 5 * CHUNK + 333, 40_000])
+def test_tree_parts_give_the_paths_of_the_whole_tree(n: int) -> None:
+    rnd = random.Random(n)
+    levels = merkle.build_levels(b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(n)))
+    reads, parts, budget = _stored(levels)
+    picks = {0, n - 1, min(n - 1, CHUNK - 1), min(n - 1, CHUNK), *(rnd.randrange(n) for _ in range(300))}
+    for index in sorted(picks, key=lambda _: rnd.random()):
+        assert parts.path_json(7, index, n) == merkle.path_json(levels, index, n)
+        assert parts.cache.bytes <= budget
+    assert reads.count("levels>=0" if n <= CHUNK else f"levels>={SUBTREE_BITS}") == 1  # upper levels read once
+    if n > 4 * CHUNK:
+        assert parts.cache.stats()["evictions"] > 0  # the subtrees did not all fit: some were read again
+
+
+def _seed_batch(store: Store, n: int) -> int:
+    """A confirmed batch of ``n`` credentials (synthetic documents: only their leaves matter here)."""
+    issuer = store.upsert_issuer(ISSUER, "https://uni.example/issuer", {"id": "https://uni.example/issuer", "name": "Uni"})
+    ach = store.achievement_for(issuer.id, {"id": "https://uni.example/a/1", "type": ["Achievement"], "name": "A"})
+    rnd = random.Random(n)
+    rows = [NewCredential(f"urn:uuid:{uuid.UUID(int=rnd.getrandbits(128), version=4)}", f"ref{i}", b'{"i":%d}' % i,
+                          hashlib.sha256(b"leaf %d" % i).digest(), 0, None) for i in range(n)]
+    store.insert_credentials(issuer.id, ach.id, [rows], created_at=0)
+    batch = store.create_batch(issuer.id, n)
+    assert batch is not None
+    store.confirm_batch(batch.id, chain_id=31337, registry=REGISTRY, tx_hash=b"\x01" * 32, block_number=5, block_time=100)
+    return batch.id
+
+
+def test_service_proofs_match_the_uncached_path_within_the_budget(store: Store, db_url: str) -> None:
+    n = 6 * CHUNK + 101
+    batch_id = _seed_batch(store, n)
+    levels = store.levels(batch_id)
+    budget = 600_000  # a few hundred proofs and a subtree: far less than the batch's proofs
+    service = Service(ServiceConfig(rpc_url="http://127.0.0.1:9", registry=REGISTRY, database_url=db_url,
+                                    proof_cache_bytes=budget))
+    batch = store.batch(batch_id)
+    assert batch is not None and batch.tx_hash is not None and batch.block_number is not None
+    receipts = ReceiptRenderer(chain_id=31337, registry=REGISTRY, issuer_address=ISSUER, root=batch.root, leaf_count=n,
+                               tx_hash=batch.tx_hash, block_number=batch.block_number, block_time=100)
+    ids = {index: cid for index, cid, _ in store.iter_documents(batch_id)}
+    rnd = random.Random(3)
+    for index in [0, n - 1, *(rnd.randrange(n) for _ in range(400))]:
+        path = merkle.path_json(levels, index, n)
+        expected = b'{"credentialId":"%s","proof":%s,"receipt":%s}' % (
+            ids[index].encode(), receipts.render(index, path), receipts.receipt_text(index, path))
+        assert service.proof_json(ids[index]) == expected
+        stats = service.cache_stats()
+        assert stats["proofs"]["bytes"] + stats["trees"]["bytes"] <= budget
+    stats = service.cache_stats()
+    assert stats["proofs"]["evictions"] > 0 and stats["proofs"]["hits"] > 0  # 402 draws over 6,245 leaves repeat some
+    hits = stats["proofs"]["hits"]
+    service.proof_json(ids[n - 1].upper().replace("URN:UUID:", "urn:uuid:"))  # another spelling, same credential
+    service.proof_json(ids[n - 1])
+    assert service.cache_stats()["proofs"]["hits"] >= hits + 1
+    assert set(service.cache_stats()) == {"proofs", "trees", "prepared"}
+    assert all({"hits", "misses", "bytes", "entries"} <= set(s) for s in service.cache_stats().values())
+
+
+def test_prepared_documents_are_kept_as_bytes_within_their_budget() -> None:
+    service = Service(ServiceConfig(rpc_url="http://127.0.0.1:9", registry=REGISTRY, database_url=None,
+                                    prepared_cache_bytes=20_000))
+
+    def parse(body: bytes) -> dict[str, object]:
+        return {"id": body.decode(), "validFrom": "2026-01-01T00:00:00Z", "issuer": {"id": "did:key:z6Mk"}}
+
+    first = service.prepared(b"urn:uuid:1", parse)
+    again = service.prepared(b"urn:uuid:1", parse)
+    assert again == first == prepare(parse(b"urn:uuid:1")) and again is not first  # rebuilt from its bytes
+    for i in range(500):
+        service.prepared(b"urn:uuid:%d" % i, parse)
+        assert service.cache_stats()["prepared"]["bytes"] <= 20_000
+    stats = service.cache_stats()["prepared"]
+    assert stats["hits"] == 2 and stats["evictions"] > 0 and 0 < stats["entries"] < 500
