@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from anchor.api import metrics
 from anchor.api.credentials import json_response, service
 from anchor.api.openapi import PROBLEM, operation, query_param
 from anchor.api.problems import Problem
@@ -195,12 +196,14 @@ def verify() -> Response:
     if presentation is not None:
         body = stack_body(verifier, *presentation)
         status = 503 if body["verdict"] == Verdict.UNKNOWN.value else 200
+        metrics.verdict(body["verdict"], "presentation")
     else:
         assert prepared is not None
         report = verifier.check(prepared)
         status = 503 if report.verdict is Verdict.UNKNOWN else 200
         body = report.to_json()
         body["headline"] = headline(report, headline_facts(raw, mimetype in JSON_TYPES))
+        metrics.verdict(report.verdict.value, report.form)
     response = json_response(body, status, cache="no-store")
     if status == 503:
         response.headers["Retry-After"] = "5"

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select, text, update
 
 from anchor.core.errors import StoreError
 from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, NewCredential
+from anchor.core.status import BatchStatus
 from anchor.store.engine import Database, db_error_line
 from anchor.store.locks import LockSpace, xact_lock
 from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow
@@ -131,6 +132,18 @@ class CredentialQueries(Database):
         with self.session() as s:
             q = select(CredentialRow.id).where(CredentialRow.issuer_id == issuer_id, CredentialRow.batch_id.is_(None))
             return s.scalar(q.limit(1)) is not None
+
+    def anchoring_queue(self) -> tuple[int, int]:
+        """(credentials in no batch yet, credentials in batches not confirmed yet), over every
+        issuer: the first counted per issuer on the ``(issuer_id, batch_id)`` index, the second
+        from the few unconfirmed batch rows."""
+        unbatched = (select(func.count()).select_from(CredentialRow)
+                     .where(CredentialRow.issuer_id == IssuerRow.id, CredentialRow.batch_id.is_(None)).scalar_subquery())
+        with self.session() as s:
+            waiting = sum(int(n) for n in s.scalars(select(unbatched).select_from(IssuerRow)))
+            in_flight = s.scalar(select(func.coalesce(func.sum(BatchRow.leaf_count), 0))
+                                 .where(BatchRow.status != BatchStatus.CONFIRMED.value))
+        return waiting, int(in_flight or 0)
 
     def iter_documents(self, batch_id: int, *, page: int = 5000, first: int = 0,
                        stop: int | None = None) -> Iterator[tuple[int, str, bytes]]:
