@@ -17,13 +17,18 @@ from anchor.core.errors import ConfigError, InputError, NotFound
 @click.option("--force", is_flag=True, help="Deploy a new registry even if one is recorded.")
 @pass_app
 def deploy(app: App, force: bool) -> None:
-    """Deploy the CredentialRegistry (admin key) and record its address."""
+    """Deploy the CredentialRegistry (admin key) and record its address (in the database and <home>/deployment.json).
+
+    Reuses the registry the database (or deployment.json) records for this chain when it is live there."""
     from anchor.app.deployment import ensure_registry
 
     admin, source = app.signer("admin")
-    d = ensure_registry(app.settings, app.chain, admin, force=force)
+    d = ensure_registry(app.settings, app.chain, admin, db=app.store, force=force)
     verb = "deployed" if d.created else "found"
-    say(f"registry {verb} at {d.registry.address} on chain {app.chain.chain_id} (block {d.block}); admin {admin.address} from {source}")
+    say(f"registry {verb} at {d.registry.address} on chain {app.chain.chain_id} (block {d.block}); admin {admin.address} from {source}; "
+        f"recorded in the database and {app.settings.deployment_file}")
+    if d.replaced:
+        say(f"the database recorded registry {d.replaced} for this chain before; its batches stay on that registry")
 
 
 @click.group()

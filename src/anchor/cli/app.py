@@ -34,6 +34,7 @@ from anchor.core.errors import (
 )
 
 if TYPE_CHECKING:
+    from anchor.app.deployment import RegistryChoice
     from anchor.app.signing import BadgeSigner
     from anchor.chain.node import Chain
     from anchor.chain.signer import Signer
@@ -75,9 +76,24 @@ class App:
     def registry(self) -> Registry:
         from anchor.chain.writer import Registry
 
-        registry = Registry(self.chain, self.settings.registry_address())
+        registry = Registry(self.chain, self.registry_choice.address)
         registry.check_deployed()
         return registry
+
+    @cached_property
+    def registry_choice(self) -> RegistryChoice:
+        """The registry address: explicit, else the database's record, else the home's
+        deployment.json (:func:`anchor.app.deployment.resolve_registry`)."""
+        from anchor.app.deployment import resolve_registry
+
+        return resolve_registry(self.settings, db=self.existing_store, chain=self.chain)
+
+    def existing_store(self) -> Store | None:
+        """The issuer database, or None where there is none yet (the default SQLite file is not
+        created just to look inside it)."""
+        if self.settings.database_url is None and not (self.settings.home / "anchor.db").exists():
+            return None
+        return self.store
 
     @cached_property
     def store(self) -> Store:

@@ -30,7 +30,7 @@ def _duration(text: str) -> int:
 def _view(app: App) -> Any:
     from anchor.chain.reader import RegistryReader
 
-    return RegistryReader.connect(app.settings.rpc_url, app.settings.registry_address(), head_ttl=0, timeout=30)
+    return RegistryReader.connect(app.settings.rpc_url, app.registry_choice.address, head_ttl=0, timeout=30)
 
 
 @audit.command("history")

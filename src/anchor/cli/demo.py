@@ -76,12 +76,12 @@ def run_demo(settings: Settings, say: Say, *, bind: str = SERVICE_BIND) -> dict[
 
     say("2. registry", bold=True)
     admin, issuer = dev_signer(0), dev_signer(1)
-    d = ensure_registry(settings, chain, admin)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.db_url)
+    d = ensure_registry(settings, chain, admin, db=store)  # recorded in the database too, as `anchor deploy` does
     say(f"   CredentialRegistry {'deployed' if d.created else 'found'} at {d.registry.address} (chain id {chain.chain_id})")
 
     say("3. issuer", bold=True)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    store = Store.open(settings.db_url)
     signing_key = dev_signing_key_for(issuer.address)
     reg = register_issuer(store, d.registry, issuer, admin, name="Demo University", signing_key=signing_key,
                           public_url=settings.public_url, url="https://demo-university.example",

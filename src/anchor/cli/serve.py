@@ -29,15 +29,22 @@ def bind_option(fn: F) -> F:
 @click.option("--stop", is_flag=True, help="Stop a service started with --detach.")
 @pass_app
 def serve(app: App, bind: str, workers: int, threads: int, detach: bool, stop: bool) -> None:
-    """Serve the public verification API and page with gunicorn."""
+    """Serve the public verification API and page with gunicorn.
+
+    The registry is --registry, else the one `anchor deploy` recorded in the database, else
+    <home>/deployment.json: a replica needs only --db and --rpc (see the README)."""
     from anchor.cli import serving
 
     if stop:
         say("service stopped" if serving.stop(app.settings) else "no detached service is running")
         return
-    registry = app.settings.registry_address()
+    choice = app.registry_choice  # looked up once here; the workers get the address and chain id
     if detach:
-        url = serving.start_detached(app.settings, registry, bind=bind, workers=workers, threads=threads)
-        say(f"serving {url} (registry {registry}); log {serving.log_file(app.settings)}; stop with `anchor serve --stop`")
+        url = serving.start_detached(app.settings, choice, bind=bind, workers=workers, threads=threads)
+        say(f"serving {url} (registry {choice.address} from {_SOURCES[choice.source]}); log {serving.log_file(app.settings)}; "
+            "stop with `anchor serve --stop`")
         return
-    serving.run_foreground(app.settings, registry, bind=bind, workers=workers, threads=threads)
+    serving.run_foreground(app.settings, choice, bind=bind, workers=workers, threads=threads)
+
+
+_SOURCES = {"settings": "the settings", "database": "the database", "deployment.json": "deployment.json"}

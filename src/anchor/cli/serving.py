@@ -9,10 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from anchor.app.processes import running_pid, terminate
 from anchor.config import Settings
 from anchor.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from anchor.app.deployment import RegistryChoice
 
 
 def _dir(settings: Settings) -> Path:
@@ -29,15 +33,20 @@ def pid_file(settings: Settings) -> Path:
     return _dir(settings) / "gunicorn.pid"
 
 
-def _env(settings: Settings, registry: str) -> dict[str, str]:
+def _env(settings: Settings, registry: str | RegistryChoice) -> dict[str, str]:
+    """The workers' settings: the registry (and its chain id, when known) as resolved once by
+    ``anchor serve``, so a worker never looks for them in a home directory."""
+    address, chain_id = (registry, None) if isinstance(registry, str) else (registry.address, registry.chain_id)
     env = dict(os.environ)
     env.update({
         "ANCHOR_HOME": str(settings.home.resolve()),
         "ANCHOR_RPC_URL": settings.rpc_url,
-        "ANCHOR_REGISTRY": registry,
+        "ANCHOR_REGISTRY": address,
         "ANCHOR_DATABASE_URL": settings.db_url,
         "ANCHOR_CONFIRMATIONS": str(settings.confirmations),
     })
+    if chain_id is not None:
+        env["ANCHOR_CHAIN_ID"] = str(chain_id)
     env.pop("ANCHOR_CONFIG", None)
     return env
 
@@ -49,11 +58,11 @@ def _command(bind: str, workers: int, threads: int) -> list[str]:
             "anchor.api:create_app()"]
 
 
-def run_foreground(settings: Settings, registry: str, *, bind: str, workers: int, threads: int) -> None:
+def run_foreground(settings: Settings, registry: str | RegistryChoice, *, bind: str, workers: int, threads: int) -> None:
     os.execve(sys.executable, _command(bind, workers, threads), _env(settings, registry))
 
 
-def start_detached(settings: Settings, registry: str, *, bind: str, workers: int, threads: int, timeout: float = 30) -> str:
+def start_detached(settings: Settings, registry: str | RegistryChoice, *, bind: str, workers: int, threads: int, timeout: float = 30) -> str:
     """Start gunicorn in its own session and return its URL once ``/healthz`` answers.
 
     A service this home started before is stopped first. Raises :class:`ConfigError` when

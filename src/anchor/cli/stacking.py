@@ -69,7 +69,7 @@ def stack(app: App, pathway_file: Path, evidence_path: Path | None) -> None:
 
     pathway = parse_pathway(read_text(pathway_file), source=str(pathway_file), load_achievement=load_achievement)
     issuer = app.issuer_row()
-    registry = app.settings.registry_address()
+    registry = app.registry_choice.address
     options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries,
                             confirmations=app.settings.confirmations)
     # One reader per registry for the whole run; the head is re-read at most every 0.5 s, as the

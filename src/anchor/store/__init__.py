@@ -25,6 +25,7 @@ from anchor.core.records import (
     StatusList,
     Transaction,
 )
+from anchor.store.deployment import RegistryDeployment
 from anchor.store.schema import SCHEMA_VERSION
 from anchor.store.store import Store
 
@@ -44,6 +45,7 @@ __all__ = [
     "Leaf",
     "NewCredential",
     "Outgoing",
+    "RegistryDeployment",
     "Renewal",
     "Revocation",
     "RevocationRequest",
