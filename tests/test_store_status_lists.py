@@ -55,7 +55,7 @@ def test_an_older_database_is_refused_with_what_to_do_and_left_untouched(db_url:
     assert e.value.reason == "schema_version"
     message = str(e.value)
     assert f"schema version 3 (made by an older anchor); this anchor needs version {SCHEMA_VERSION}" in message
-    assert "keep using the anchor release that made it" in message and "new database (--db URL" in message
+    assert "back it up, then run `anchor db upgrade --db " in message
     plain = Store.open(db_url, create=False)
     try:
         with plain.connect() as conn:

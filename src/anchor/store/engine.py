@@ -62,30 +62,28 @@ class Database:
                 engine = create_engine(url, pool_pre_ping=True, **engine_kw)
             store = cls(engine, url)
             if create:
-                store._refuse_other_version()  # before creating anything in a database of another version
-                Base.metadata.create_all(engine)
-                store._check_version()
+                store._open_schema()
         except OperationalError as e:
             raise StoreError(f"cannot open the database {safe_url(url)}: {e.orig}") from e
         except SQLAlchemyError as e:
             raise StoreError(f"database error opening {safe_url(url)}: {db_error_line(e)}") from e
         return store
 
-    def _refuse_other_version(self) -> None:
-        """StoreError (reason ``schema_version``) if the database records another schema version."""
-        with self.connect() as conn:
-            if Meta.__tablename__ not in inspect(conn).get_table_names():
-                return  # a new database
-            found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
-        if found is not None:
-            _require_version(str(found))
+    def _open_schema(self) -> None:
+        """Check the schema version the database records; a new database is created at the head
+        (today's tables, stamped with the head revision). StoreError (reason ``schema_version``)
+        for any other version, before anything is created: ``anchor db upgrade`` moves an older
+        one forward."""
+        from anchor.store.migrations import create_at_head, recorded_version
 
-    def _check_version(self) -> None:
-        with self.session() as s:
-            s.execute(self.insert_ignore(Meta.__table__).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            found = s.get(Meta, "schema_version")
-            if found is not None:
-                _require_version(found.value)
+        with self.connect() as conn:
+            found = recorded_version(conn)
+        if found is None:  # a new database (or one whose creation was interrupted)
+            with self.engine.begin() as conn:
+                create_at_head(conn)
+                conn.execute(self.insert_ignore(Meta.__table__).values(key="schema_version", value=str(SCHEMA_VERSION)))
+                found = recorded_version(conn)
+        _require_version(str(found), self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -148,15 +146,15 @@ class Database:
         return Path(database).resolve() if database and database != ":memory:" else None
 
 
-def _require_version(found: str) -> None:
+def _require_version(found: str, url: str) -> None:
     """Refuse a database made for another schema version: its tables lack (or have extra) columns
-    this code reads and writes. There are no migrations yet, so the message says what to do."""
+    this code reads and writes. An older one is upgraded by ``anchor db upgrade``; the message
+    names the command."""
     if found == str(SCHEMA_VERSION):
         return
     older = found.isdigit() and int(found) < SCHEMA_VERSION
     made_by = "an older anchor" if older else "a newer anchor" if found.isdigit() else "an unknown program"
-    hint = ("this anchor cannot upgrade a database yet: keep using the anchor release that made it, or give this one a new "
-            "database (--db URL, or $ANCHOR_DATABASE_URL)") if older else \
+    hint = f"back it up, then run `anchor db upgrade --db {safe_url(url)}`" if older else \
         "use the anchor release that made it, or give this one a new database (--db URL, or $ANCHOR_DATABASE_URL)"
     raise StoreError(f"the database has schema version {found} (made by {made_by}); this anchor needs version "
                      f"{SCHEMA_VERSION}: {hint}", reason="schema_version")

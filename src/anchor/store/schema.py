@@ -31,8 +31,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # 3: unique award key on credentials, batch roots unique per issuer
 # 4: status indexes on credentials (unique per issuer), issuer DID / signing key / public URL, status lists;
-#    holders' names and emails (for delivery), export and page visibility, supersedes, deliveries
-SCHEMA_VERSION = 4
+# 5: what releases after 5a3e9c3 added to 4 in place: holders' names and emails (for delivery),
+#    document signatures, export and page visibility, supersedes, deliveries
+# Each version is an Alembic revision ("0002" … ) in anchor.store.migrations: a change to these models
+# needs a new revision and a new version (tests/test_migrations.py fails on any drift).
+SCHEMA_VERSION = 5
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,160 @@
+"""Running the migrations: ``anchor db upgrade``, ``current`` and ``history``.
+
+The whole upgrade is one transaction, on SQLite as on PostgreSQL (both have transactional DDL;
+SQLite needs the explicit ``BEGIN`` below, since Python's driver does not open a transaction
+before DDL): a migration that fails leaves the database exactly as it was. On SQLite the file is
+also copied (the backup API, consistent under WAL) before anything is changed.
+
+Pre-migrations databases (no ``alembic_version``) are stamped with the revision their tables
+match first (:func:`anchor.store.migrations.legacy_revision`), in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from anchor.core.errors import StoreError
+from anchor.store.engine import db_error_line, normalize_url, safe_url
+from anchor.store.migrations import HEAD, current_revision, stamped_revision
+from anchor.store.schema import Meta
+
+LOCATION = str(Path(__file__).resolve().parent)
+
+
+@dataclass(frozen=True)
+class Upgraded:
+    before: str | None  # the revision found (None: a new database)
+    after: str
+    stamped: bool  # a pre-migrations database, stamped with ``before`` first
+    backup: Path | None  # the SQLite copy taken before changing anything
+
+
+@dataclass(frozen=True)
+class Revision:
+    revision: str
+    down: str | None
+    title: str
+
+
+def config(connection: Any | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", LOCATION)
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def history() -> list[Revision]:
+    """Every revision, oldest first."""
+    script = ScriptDirectory.from_config(config())
+    revisions = list(script.walk_revisions("base", "heads"))
+    revisions.reverse()
+    return [Revision(r.revision, r.down_revision if isinstance(r.down_revision, str) else None,  # type: ignore[arg-type]
+                     (r.doc or "").strip().splitlines()[0] if r.doc else "") for r in revisions]
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(config()).get_current_head() or ""
+
+
+def current(url: str) -> str | None:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return current_revision(conn)
+    except SQLAlchemyError as e:
+        raise StoreError(f"database error reading {safe_url(url)}: {db_error_line(e)}") from e
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, *, backup: bool = True, target: str = "head") -> Upgraded:
+    """Bring the database to ``target`` (default: the head), in one transaction. StoreError with
+    reason ``migration_failed`` if a migration fails (nothing changed)."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            before = current_revision(conn)
+            stamped = before is not None and stamped_revision(conn) is None
+        copy = _backup(engine, before) if backup and before is not None and before != HEAD else None
+        with engine.begin() as conn:
+            cfg = config(conn)
+            if stamped:
+                assert before is not None
+                command.stamp(cfg, before)
+            command.upgrade(cfg, target)
+            if engine.dialect.name == "sqlite":
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise StoreError(f"the upgrade would break {len(broken)} foreign keys (first: {tuple(broken[0])}); "
+                                     "nothing was changed", reason="migration_failed")
+            after = current_revision(conn)
+            _check_recorded(conn, after)
+    except SQLAlchemyError as e:
+        raise StoreError(f"upgrading {safe_url(url)} failed, nothing was changed: {db_error_line(e)}",
+                         reason="migration_failed") from e
+    finally:
+        engine.dispose()
+    return Upgraded(before, after or "", stamped, copy)
+
+
+def _check_recorded(conn: Any, revision: str | None) -> None:
+    """The schema version in ``anchor_meta`` must follow the revision (every revision sets it)."""
+    if Meta.__tablename__ not in inspect(conn).get_table_names() or revision is None:
+        return
+    value = conn.execute(text("SELECT value FROM anchor_meta WHERE key = 'schema_version'")).scalar()
+    if value is None or f"{int(value):04d}" != revision:
+        raise StoreError(f"after upgrading, anchor_meta says schema version {value} but the revision is {revision}; "
+                         "nothing was changed", reason="migration_failed")
+
+
+def _engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver opens no transaction of its own; BEGIN below
+        # Copying a table (SQLite's ALTER) drops the old one: with foreign keys on, that would
+        # delete or refuse its children. They are checked once at the end instead.
+        dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now: no writer slips in between
+
+    return engine
+
+
+def _backup(engine: Engine, revision: str) -> Path | None:
+    """A consistent copy of a SQLite file next to it: ``anchor.db.schema4-<time>.bak``."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    source = Path(database)
+    target = source.with_name(f"{source.name}.schema{int(revision)}-{time.strftime('%Y%m%dT%H%M%S')}.bak")
+    try:
+        src, dst = sqlite3.connect(source), sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot back up {source} to {target} before upgrading: {e}; nothing was changed",
+                         reason="migration_failed") from e
+    return target
+
+
