@@ -1,6 +1,6 @@
 """The ``anchor`` command line: the root group, its global options, and the entry point.
 
-Each command group lives in its own module (``chain``, ``admin``, ``issuing``, ``holders``, ``verify``,
+Each command group lives in its own module (``chain``, ``db``, ``admin``, ``issuing``, ``holders``, ``verify``,
 ``audit``, ``serve``, ``demo``); :mod:`anchor.cli.app` holds what they share and turns errors
 into one line and an exit code (see :data:`anchor.cli.app.EXIT_CODES`).
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from anchor.cli import admin, audit, chain, demo, holders, issuing, serve, stacking, verify
+from anchor.cli import admin, audit, chain, db, demo, holders, issuing, serve, stacking, verify
 from anchor.cli.app import EXIT_CODES, App, run
 from anchor.config import load_settings
 
@@ -37,7 +37,7 @@ def cli(ctx: click.Context, /, config_file: Path | None, **overrides: Any) -> No
 
 
 for command in (
-    chain.chain,
+    chain.chain, db.db,
     admin.deploy, admin.issuer, admin.keystore,
     issuing.issue, stacking.stack, issuing.anchor_cmd, issuing.export, issuing.revoke, issuing.status, issuing.status_lists,
     holders.find, holders.notify, holders.hide, holders.unhide, holders.pages,

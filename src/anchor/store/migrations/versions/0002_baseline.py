@@ -1,5 +1,6 @@
-"""Schema 2, the baseline: the tables as the first releases created them (``create_all`` of the
-models at commit 0b892bd). An existing version-2 database is stamped with this revision, never
+"""Schema 2, the baseline: the tables as releases 0b892bd to 9e44bf6 created them.
+
+``create_all`` of the models at commit 0b892bd. An existing version-2 database is stamped with this revision, never
 created by it; a new database goes through it only when built from migrations.
 
 Revision ID: 0002

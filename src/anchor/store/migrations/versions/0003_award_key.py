@@ -1,5 +1,7 @@
-"""Schema 3: one credential per issuer, recipient key and generation (``uq_credentials_award``);
-batch roots unique per issuer instead of globally (``uq_batches_issuer_root``).
+"""Schema 3: one credential per award key, batch roots unique per issuer.
+
+One credential per issuer, recipient key and generation (``uq_credentials_award``); batch roots
+unique per issuer instead of globally (``uq_batches_issuer_root``).
 
 ``recipient_ref`` changed meaning in schema 3: it was sha256 of the normalized email, it became
 sha256 of the length-prefixed achievement URI and the email (one key per achievement, so one

@@ -1,5 +1,7 @@
-"""Schema 4 as first released (commit 5a3e9c3): the issuer's DID, signing key, public URL and
-next status index; a status index per credential (unique per issuer); the status lists.
+"""Schema 4 as first released (5a3e9c3): issuer DID and signing key, status indexes and lists.
+
+The issuer's DID, signing key, public URL and next status index; a status index per credential
+(unique per issuer); the status lists.
 
 Credentials issued before have no ``credentialStatus`` in their documents, but the column is
 required: they get the indexes 0, 1, 2… of their issuer in issuing order, and the issuer's next

@@ -1,5 +1,6 @@
-"""Schema 5: what was added to schema 4 in place, without a new version number (commits after
-5a3e9c3): the issuer's ``public_pages``; the credential's signature (on its document), holder
+"""Schema 5: what later releases added to schema 4 in place; holders, signatures, deliveries.
+
+Added without a new version number (commits after 5a3e9c3): the issuer's ``public_pages``; the credential's signature (on its document), holder
 name and email, ``exported_at``, ``hidden`` and ``supersedes``; the deliveries table.
 
 A database that says version 4 may have none, some or all of these (it was made by a release
