@@ -83,9 +83,7 @@ def _finish(response: Response) -> Response:
             response.set_data(json.dumps(doc))
     rule = request.url_rule.rule if request.url_rule is not None else None
     metrics.request(rule, request.method, response.status_code, time.perf_counter() - g.started)
-    cache = credentials.service().view.cache
-    if cache is not None:
-        metrics.cache_totals("chain", cache, cache.hits, cache.misses)
+    monitoring.sync_caches(credentials.service())
     logs.access(method=request.method, route=rule, path=request.path, status=response.status_code, started=g.started)
     return response
 
@@ -94,6 +92,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     """Build the app. Without ``config``, settings come from the environment / ``anchor.toml``."""
     config = config or config_from_settings(load_settings())
     logs.install()
+    metrics.start()
     app = Flask(__name__)
     app.logger.removeHandler(default_handler)  # the JSON lines of anchor.api.logs instead
     app.config["MAX_CONTENT_LENGTH"] = config.max_body

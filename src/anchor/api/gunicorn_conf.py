@@ -84,13 +84,17 @@ def metrics_dir() -> Path:
     return Path(home) / "service" / "metrics" if home else Path(tempfile.mkdtemp(prefix="anchor-metrics-"))
 
 
+# Set when gunicorn reads this file, in the master: before any app is loaded (even with --preload),
+# so prometheus-client starts in multiprocess mode in every worker.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir())
+
+
 def on_starting(server: Any) -> None:
-    """In the master, before any worker: a clean metrics directory the workers will inherit."""
-    d = metrics_dir()
+    """In the master, before any worker: an empty metrics directory."""
+    d = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     d.mkdir(parents=True, exist_ok=True)
-    for stale in d.glob("*.db"):  # counters of a previous run, or of workers long gone
+    for stale in d.glob("*.db"):  # counters of a previous run
         stale.unlink(missing_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(d)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -31,7 +31,7 @@ def multiprocess_dir() -> str | None:
 
 class _Counters:
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
         disable_created_metrics()  # no *_created series (multiprocess mode has none either)
         self.multiprocess = multiprocess_dir() is not None
@@ -44,6 +44,11 @@ class _Counters:
                                 "the form the badge was sent in", ["verdict", "form"], registry=self.registry)
         self.cache = Counter("anchor_cache_lookups", "Lookups in the service's in-memory caches, by cache and result (hit or miss)",
                              ["cache", "result"], registry=self.registry)
+        # Summed over the live workers (a dead worker's files are dropped by gunicorn_conf.child_exit).
+        self.cache_bytes = Gauge("anchor_cache_bytes", "Bytes held by the service's in-memory caches, summed over workers",
+                                 ["cache"], multiprocess_mode="livesum", registry=self.registry)
+        self.cache_entries = Gauge("anchor_cache_entries", "Entries in the service's in-memory caches, summed over workers",
+                                   ["cache"], multiprocess_mode="livesum", registry=self.registry)
 
 
 _counters: _Counters | None = None
@@ -57,6 +62,11 @@ def _get() -> _Counters:
             if _counters is None:
                 _counters = _Counters()
     return _counters
+
+
+def start() -> None:
+    """Create the counters now (in the process that will record them) rather than on the first request."""
+    _get()
 
 
 def request(route: str | None, method: str, status: int, seconds: float) -> None:
@@ -121,3 +131,15 @@ def cache_totals(name: str, owner: object, hits: int, misses: int) -> None:
         _seen[key] = (hits, misses)
     cache_hit(name, hits - h0 if hits >= h0 else hits)
     cache_miss(name, misses - m0 if misses >= m0 else misses)
+
+
+def cache_stats(owner: object, stats: dict[str, dict[str, int]]) -> None:
+    """Record caches that keep their own statistics (``{name: {"hits", "misses", "bytes",
+    "entries"}}``, as :meth:`anchor.api.service.Service.cache_stats` gives them)."""
+    c = _get()
+    for name, st in stats.items():
+        cache_totals(name, owner, int(st.get("hits", 0)), int(st.get("misses", 0)))
+        if "bytes" in st:
+            c.cache_bytes.labels(name).set(st["bytes"])
+        if "entries" in st:
+            c.cache_entries.labels(name).set(st["entries"])

@@ -47,6 +47,24 @@ def _log(dependency: str, e: AnchorError) -> None:
     current_app.logger.warning("metrics: %s not read: %s: %s", dependency, type(e).__name__, redact(e.message))
 
 
+CACHE_SYNC_SECONDS = 1.0  # how stale another worker's cache figures in a scrape may be
+_synced = [0.0]
+
+
+def sync_caches(svc: Service, *, now: bool = False) -> None:
+    """Copy the service's own cache statistics (and the chain reader's) into the metrics, at most
+    once a second per worker (``now``: at once, before a scrape this worker answers)."""
+    t = time.monotonic()
+    if not now and t - _synced[0] < CACHE_SYNC_SECONDS:
+        return
+    _synced[0] = t
+    stats = svc.cache_stats()
+    cache = svc.view.cache
+    if cache is not None:
+        stats["chain"] = {"hits": cache.hits, "misses": cache.misses}
+    metrics.cache_stats(svc, stats)
+
+
 def scrape_time(svc: Service) -> Iterator[Any]:
     """The gauges of this moment; what cannot be read is reported as down, not raised."""
     view = svc.view
@@ -93,5 +111,6 @@ def scrape_time(svc: Service) -> Iterator[Any]:
 )
 def metrics_view() -> Response:
     svc = service()
+    sync_caches(svc, now=True)
     body, content_type = metrics.render(lambda: scrape_time(svc))
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
