@@ -119,6 +119,77 @@ def note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _tree_pids(root: int, skip: frozenset[str]) -> list[int]:
+    """``root`` and its descendants (through /proc/<pid>/task/*/children), leaving out whole
+    subtrees whose command name is in ``skip`` (Anvil: the chain, not anchor)."""
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            if pid != root and Path(f"/proc/{pid}/comm").read_text().strip() in skip:
+                continue
+            out.append(pid)
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+class TreeMemory:
+    """Samples, every ``interval`` seconds on a thread, the sum of the proportional set size
+    (PSS, /proc/<pid>/smaps_rollup) of a process and every process it forked (the builder and
+    exporter workers), Anvil left out: the memory the run costs the machine, shared pages counted
+    once. ``mark(name)`` records the peak so far under ``name``."""
+
+    def __init__(self, root: int | None = None, interval: float = 0.05, skip: frozenset[str] = frozenset({"anvil"})) -> None:
+        import threading
+
+        self.root = os.getpid() if root is None else root
+        self.interval, self.skip = interval, skip
+        self.peak_kb = 0
+        self.marks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        total = sum(_pss_kb(pid) for pid in _tree_pids(self.root, self.skip))
+        self.peak_kb = max(self.peak_kb, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> TreeMemory:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+    def mark(self, name: str) -> None:
+        self.sample()
+        self.marks[name] = self.peak_mb
+
+
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     out = fn()
@@ -171,6 +242,8 @@ class EndToEnd:
     signed: bool = True
     signature_checks: bool = False  # a random badge's eddsa-rdfc-2022 signature checks (anchor verify's check)
     template_stats: dict[str, int] = field(default_factory=dict)  # export's canonicalization paths (this process's share)
+    tree_pss_after: dict[str, float] = field(default_factory=dict)  # phase → peak PSS of the process tree so far (MB)
+    peak_tree_pss_mb: float = 0.0  # this process and its forked children, sampled every 50 ms (Anvil left out)
 
     @property
     def total(self) -> float:
@@ -214,11 +287,14 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None, *, signed: bool = 
 
                 gc.collect()
                 result.rss_baseline_mb = peak_rss_mb()
+                memory = TreeMemory().__enter__()
 
                 def phase(name: str, fn: Callable[[], T]) -> T:
                     out, took = timed(fn)
                     result.seconds[name] = took
                     result.rss_after[name] = peak_rss_mb()
+                    memory.mark(name)
+                    result.tree_pss_after[name] = memory.marks[name]
                     return out
 
                 out_dir = tmp / "badges"
@@ -232,6 +308,8 @@ def run_one(n: int, db_url: str, tmp_base: str | None = None, *, signed: bool = 
                     store, issuer_row.id, issuer.address, out_dir,
                     sign=signer))
                 result.peak_rss_mb = peak_rss_mb()
+                memory.__exit__()
+                result.peak_tree_pss_mb = memory.peak_mb
                 result.template_stats = dict(credential_canonicalizer().stats)
 
                 # Not timed: the run did what it claims, and a badge verifies on chain.
@@ -264,6 +342,64 @@ def run_in_subprocess(n: int, db_url: str, tmp_base: str | None, *, signed: bool
         raise SystemExit(f"the run with N = {n:,} failed (exit code {proc.returncode}):\n{proc.stdout}")
     data = json.loads(lines[-1][len(RESULT_TAG):])
     return EndToEnd(**data)
+
+
+@dataclass
+class CliRun:
+    """The same work through the command line: ``anchor issue`` then ``anchor anchor``, each a new
+    process (wall time including its imports), on a fresh database, chain and registry."""
+
+    n: int
+    seconds: dict[str, float] = field(default_factory=dict)  # command → wall time
+    peak_pss_mb: dict[str, float] = field(default_factory=dict)  # command → peak PSS of its process tree
+    startup: float = 0.0  # `anchor --version`: the interpreter and the CLI's imports alone
+    anchored: int = 0
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def run_cli(n: int, db_url: str, tmp_base: str | None = None) -> CliRun:
+    admin, issuer = dev_signer(0), dev_signer(1)
+    ach_file = project_root() / "examples" / "achievement.yaml"
+    exe = str(Path(sys.executable).with_name("anchor"))
+    with tempfile.TemporaryDirectory(prefix="anchor-bench-cli-", dir=tmp_base) as tmp_name, DevChain.start() as node:
+        tmp = Path(tmp_name)
+        roster_file = tmp / "roster.csv"
+        write_roster(roster_file, n)
+        with fresh_database(db_url, tmp) as url:
+            store = Store.open(url)
+            registry, _ = Registry.deploy(Chain(node.rpc_url), admin)
+            register_issuer(store, registry, issuer, admin, name=ISSUER_NAME, signing_key=dev_signing_key_for(issuer.address))
+            store.close()
+            result = CliRun(n=n)
+            base = [exe, "--rpc", node.rpc_url, "--registry", registry.address, "--db", url, "--home", str(tmp / "home"),
+                    "--confirmations", "1"]
+            # As a user runs it: bytecode cached (this environment may set PYTHONDONTWRITEBYTECODE,
+            # which makes every command compile its ~700 modules again); the cache is kept outside the
+            # checkout and filled by a first command, not timed.
+            env = {k: v for k, v in os.environ.items() if not k.startswith("ANCHOR_") and k != "PYTHONDONTWRITEBYTECODE"}
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "anchor-bench-pycache")
+            subprocess.run([exe, "--version"], env=env, check=True, capture_output=True)
+            _, result.startup = timed(lambda: subprocess.run([exe, "--version"], env=env, check=True, capture_output=True))
+            for name, args in (("anchor issue", ["issue", str(roster_file), "--achievement", str(ach_file)]),
+                               ("anchor anchor", ["anchor", "--max-batch", str(n)])):
+                start = time.perf_counter()
+                proc = subprocess.Popen(base + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                with TreeMemory(proc.pid) as memory:
+                    out, err = proc.communicate()
+                result.seconds[name] = time.perf_counter() - start
+                result.peak_pss_mb[name] = memory.peak_mb
+                if proc.returncode != 0:
+                    raise SystemExit(f"{name} failed (exit code {proc.returncode}): {err.strip() or out.strip()}")
+            store = Store.open(url)
+            row = store.issuer(issuer.address)
+            assert row is not None
+            result.anchored = store.counts(row.id).anchored
+            store.close()
+            assert result.anchored == n, f"the CLI anchored {result.anchored} of {n}"
+            return result
 
 
 # ---------------------------------------------------------------------- part 2: Merkle tree
@@ -369,6 +505,9 @@ def print_end_to_end(runs: list[EndToEnd]) -> None:
     print(f"{'  after set-up, before phase (a)':<{label_w}}" + "".join(f"{r.rss_baseline_mb:>22,.0f}" for r in runs))
     for key, _ in PHASES:
         print(f"{f'  peak after ({key})':<{label_w}}" + "".join(f"{r.rss_after[key]:>22,.0f}" for r in runs))
+    print(f"{'peak PSS, whole process tree (MB)':<{label_w}}" + "".join(f"{r.peak_tree_pss_mb:>22,.0f}" for r in runs))
+    for key, _ in PHASES:
+        print(f"{f'  peak after ({key})':<{label_w}}" + "".join(f"{r.tree_pss_after.get(key, 0):>22,.0f}" for r in runs))
     print(f"{'exported (MB, estimated)':<{label_w}}" + "".join(f"{r.export_bytes / 1e6:>22,.1f}" for r in runs))
     print(f"{'a badge verifies on chain':<{label_w}}" + "".join(f"{str(r.verified_on_chain):>22}" for r in runs))
     if runs[0].signed:
@@ -389,6 +528,27 @@ def print_end_to_end(runs: list[EndToEnd]) -> None:
               f"→ {verdict(at.peak_rss_mb <= TARGET_RSS_MB)}")
     else:
         print(f"  (targets are stated at N = {TARGET_AT_N:,}; add it to --sizes to check them)")
+
+
+def print_cli(runs: list[EndToEnd], clis: list[CliRun]) -> None:
+    print("Issuing and anchoring through the CLI (each command a new process: wall time with its imports; "
+          "PSS of its process tree, forks included, sampled every 50 ms) next to the same phases in process")
+    label_w = 38
+    head = f"{'':<{label_w}}" + "".join(f"{f'N = {c.n:,}':>22}" for c in clis)
+    print(head)
+    print("-" * len(head))
+    print(f"{'anchor --version (imports alone)':<{label_w}}" + "".join(f"{c.startup:>10.3f} s {'':>10}" for c in clis))
+    for name in ("anchor issue", "anchor anchor"):
+        print(f"{name:<{label_w}}" + "".join(f"{c.seconds[name]:>10.3f} s {c.n / c.seconds[name]:>8,.0f}/s" for c in clis))
+        print(f"{'  peak PSS, its process tree (MB)':<{label_w}}" + "".join(f"{c.peak_pss_mb[name]:>22,.0f}" for c in clis))
+    print(f"{'CLI issue + anchor':<{label_w}}" + "".join(f"{c.total:>10.3f} s {c.n / c.total:>8,.0f}/s" for c in clis))
+    by_n = {r.n: r for r in runs}
+    cells = []
+    for c in clis:
+        r = by_n.get(c.n)
+        inproc = sum(r.seconds[k] for k in ("parse", "issue", "anchor")) if r else float("nan")
+        cells.append(f"{inproc:>10.3f} s {c.n / inproc:>8,.0f}/s")
+    print(f"{'in process: (a) + (b) + (c)':<{label_w}}" + "".join(cells))
 
 
 def print_tree(t: TreeBench) -> None:
@@ -423,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
                    " /dev/shm takes the disk out of the figures")
     p.add_argument("--unsigned", action="store_true",
                    help="export without signatures (the baseline before issue 10, for comparison; the target is for signed)")
+    p.add_argument("--cli", default="same", help="sizes N for the CLI path (`anchor issue` + `anchor anchor` as "
+                   "subprocesses), comma-separated; 'same' (default): those of --sizes; 0 skips it")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one end-to-end run, JSON on stdout
     args = p.parse_args(argv)
 
@@ -442,6 +604,14 @@ def main(argv: list[str] | None = None) -> int:
     if runs:
         print(f"temporary directories (roster, database, exported badges) in {args.tmpdir or tempfile.gettempdir()}")
         print_end_to_end(runs)
+        print()
+    cli_sizes = sizes if args.cli == "same" else [int(x.replace("_", "")) for x in args.cli.split(",") if x.strip() and x.strip() != "0"]
+    if cli_sizes and not args.unsigned:
+        clis = []
+        for n in cli_sizes:
+            note(f"  CLI path, N = {n:,} ...")
+            clis.append(run_cli(n, args.db, args.tmpdir))
+        print_cli(runs, clis)
         print()
     if args.signing > 0:
         import signing
