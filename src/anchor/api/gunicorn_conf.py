@@ -5,10 +5,11 @@ before the app sees them (a request line or header past its limits, a malformed 
 with a small HTML page; :func:`post_fork` replaces that writer in each worker with one that
 sends an RFC 9457 problem document, so a client of this API never gets HTML for an error.
 
-Metrics: before the workers start, :func:`on_starting` points ``PROMETHEUS_MULTIPROC_DIR`` at
-``$ANCHOR_HOME/service/metrics`` (a fresh temporary directory without ``ANCHOR_HOME``; an operator's
-own setting is kept) and empties it of the last run's files, so ``/metrics`` sums the counters of
-every worker of this run; :func:`child_exit` tells prometheus-client a worker is gone.
+Metrics: before the workers start, ``PROMETHEUS_MULTIPROC_DIR`` points at
+``$ANCHOR_HOME/service/metrics/<bind address>`` (a fresh temporary directory without
+``ANCHOR_HOME``; an operator's own setting is kept as is), emptied of the last run's files, so
+``/metrics`` sums the counters of every worker of this run; :func:`child_exit` tells
+prometheus-client a worker is gone.
 
 Logs: gunicorn's own lines are JSON like the app's (:mod:`anchor.api.logs`), on stderr; gunicorn's
 access log stays off, the app writes one access line per request with its request id.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import tempfile
 from pathlib import Path
@@ -74,12 +76,14 @@ def write_problem(sock: socket.socket, status_int: int, reason: str, mesg: str) 
     util.write_nonblock(sock, problem_bytes(status_int, reason, mesg))
 
 
+_OPERATORS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
 def metrics_dir() -> Path:
     """Where the workers keep their counters: the operator's ``PROMETHEUS_MULTIPROC_DIR``, else
     ``$ANCHOR_HOME/service/metrics``, else a new temporary directory."""
-    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if configured:
-        return Path(configured)
+    if _OPERATORS_DIR:
+        return Path(_OPERATORS_DIR)
     home = os.environ.get("ANCHOR_HOME")
     return Path(home) / "service" / "metrics" if home else Path(tempfile.mkdtemp(prefix="anchor-metrics-"))
 
@@ -90,8 +94,13 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir())
 
 
 def on_starting(server: Any) -> None:
-    """In the master, before any worker: an empty metrics directory."""
+    """In the master, before any worker: an empty metrics directory of this service's own. Replicas
+    sharing one home (one per port) each get a subdirectory named by their bind address, so no
+    replica sums or wipes another's counters."""
     d = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if not _OPERATORS_DIR:
+        d = d / re.sub(r"[^A-Za-z0-9.-]+", "_", "+".join(server.cfg.bind)).strip("_")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(d)
     d.mkdir(parents=True, exist_ok=True)
     for stale in d.glob("*.db"):  # counters of a previous run
         stale.unlink(missing_ok=True)

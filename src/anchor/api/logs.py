@@ -67,7 +67,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """A stream handler writing to whatever ``sys.stderr`` is now (a test's capture, a redirect)."""
 
     def __init__(self) -> None:
