@@ -49,6 +49,8 @@ class _Counters:
                                  ["cache"], multiprocess_mode="livesum", registry=self.registry)
         self.cache_entries = Gauge("anchor_cache_entries", "Entries in the service's in-memory caches, summed over workers",
                                    ["cache"], multiprocess_mode="livesum", registry=self.registry)
+        self.cache_budget = Gauge("anchor_cache_budget_bytes", "The byte budgets of the service's in-memory caches, summed "
+                                  "over workers", ["cache"], multiprocess_mode="livesum", registry=self.registry)
 
 
 _counters: _Counters | None = None
@@ -135,7 +137,7 @@ def cache_totals(name: str, owner: object, hits: int, misses: int) -> None:
 
 def cache_stats(owner: object, stats: dict[str, dict[str, int]]) -> None:
     """Record caches that keep their own statistics (``{name: {"hits", "misses", "bytes",
-    "entries"}}``, as :meth:`anchor.api.service.Service.cache_stats` gives them)."""
+    "entries", "budget"}}``, as :meth:`anchor.api.service.Service.cache_stats` gives them)."""
     c = _get()
     for name, st in stats.items():
         cache_totals(name, owner, int(st.get("hits", 0)), int(st.get("misses", 0)))
@@ -143,3 +145,5 @@ def cache_stats(owner: object, stats: dict[str, dict[str, int]]) -> None:
             c.cache_bytes.labels(name).set(st["bytes"])
         if "entries" in st:
             c.cache_entries.labels(name).set(st["entries"])
+        if "budget" in st:
+            c.cache_budget.labels(name).set(st["budget"])
