@@ -83,18 +83,18 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-igno
 
 
 def install() -> None:
-    """JSON lines on stderr for the ``anchor`` loggers (access lines at INFO, the rest as set),
-    once per process: nothing is added when the root logger already writes JSON (gunicorn's
-    configuration does that), and records still propagate to the root's other handlers."""
-    root = logging.getLogger()
+    """JSON lines on stderr for the ``anchor`` loggers (access lines at INFO), once per process.
+    Under gunicorn the root logger already writes JSON (see :mod:`anchor.api.gunicorn_conf`) and
+    the records go there; elsewhere (the app in-process) a handler on ``anchor`` writes them, and
+    they still reach the root's handlers (a test's log capture)."""
     anchor = logging.getLogger("anchor")
     if anchor.level == logging.NOTSET:
         anchor.setLevel(logging.INFO)
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers + anchor.handlers):
+    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers + anchor.handlers):
         return
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
+    anchor.addHandler(handler)
 
 
 def access(*, method: str, route: str | None, path: str, status: int, started: float) -> None:
