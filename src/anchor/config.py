@@ -3,6 +3,10 @@
 The embedded defaults are a local Anvil on 127.0.0.1:8545 and a SQLite file under ``var/``.
 ``anchor deploy`` records the registry it deployed in ``var/deployment.json``; without an explicit
 registry address, that record is used.
+
+A chain profile (``chain = "base"``; see :data:`CHAIN_PROFILES`, or a ``[chains.<name>]`` table
+of the TOML file) fills in the chain's settings (chain id, finality, fee caps...) under whatever
+the file, the environment or a flag sets explicitly.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from anchor.core.errors import ConfigError
 
@@ -23,12 +27,29 @@ ENV_PREFIX = "ANCHOR_"
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path("var")  # local state: chain state file, deployment record, database, logs
+    # A named chain profile (base, optimism, ethereum, sepolia, anvil, or a [chains.<name>] table):
+    # its chain id, finality, confirmations and fee caps, under explicit settings.
+    chain: str | None = None
     rpc_url: str = "http://127.0.0.1:8545"
-    # The chain the registry lives on: when set, a node answering with another chain id is refused.
+    # Fallback RPC URLs, tried in order when rpc_url fails or rate-limits (TOML list or comma-separated env).
+    rpc_urls: tuple[str, ...] = ()
+    # The chain the registry lives on: when set, a node answering with another chain id is refused
+    # (unset: every RPC URL must serve the chain of the first one that answers).
     chain_id: int | None = None
     registry: str | None = None  # registry address; default: the one in var/deployment.json
     database_url: str | None = None  # default: sqlite under `home`
-    confirmations: int = 1  # blocks (the anchoring block included) before a proof is released
+    # What counts as settled: "latest" (`confirmations` blocks deep), or the node's "safe" or
+    # "finalized" block (a batch's block at or below it), for anchoring and verifying alike.
+    finality: str = "latest"
+    confirmations: int = 1  # blocks (the anchoring block included) before a proof is released; finality "latest" only
+    # EIP-1559 caps, in gwei per gas (unset: no cap). A write the market prices above max_fee_gwei is
+    # refused before anything is signed; re-pricing a stuck one never goes above the caps either.
+    max_fee_gwei: float | None = None
+    max_priority_fee_gwei: float | None = None
+    rpc_timeout: float = 10.0  # seconds per RPC request
+    rpc_retry_seconds: float = 20.0  # seconds one call may spend failing over and backing off before giving up
+    rpc_backoff: float = 0.5  # first back-off (s) after a rate limit without Retry-After; doubled each time, jittered
+    rpc_cooldown: float = 30.0  # seconds a failed RPC URL is skipped while another one answers
     receipt_timeout: float = 300.0  # seconds to wait for an anchoring transaction
     reprice_after: float = 180.0  # seconds without inclusion before a stuck transaction is re-priced (0: never)
     issuer_keystore: Path | None = None  # encrypted keystore; password in $ANCHOR_KEYSTORE_PASSWORD
@@ -63,6 +84,11 @@ class Settings:
         return self.database_url or f"sqlite:///{(self.home / 'anchor.db').resolve()}"
 
     @property
+    def rpc_endpoints(self) -> tuple[str, ...]:
+        """``rpc_url`` then its fallbacks, each once."""
+        return tuple(dict.fromkeys((self.rpc_url, *self.rpc_urls)))
+
+    @property
     def deployment_file(self) -> Path:
         return self.home / "deployment.json"
 
@@ -90,6 +116,26 @@ class Settings:
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
+
+FINALITIES = ("latest", "safe", "finalized")
+# Named chains: what a profile fills in. L2s (OP Stack) count a block settled once "safe" (its data
+# is posted to Ethereum, minutes); Ethereum once "finalized" (two epochs, ~13 minutes). The fee caps
+# are well above these chains' usual fees and below a runaway spike; raise them if you must.
+CHAIN_PROFILES: dict[str, dict[str, Any]] = {
+    "anvil": {"chain_id": 31337, "finality": "latest", "confirmations": 1},
+    "sepolia": {"chain_id": 11155111, "finality": "latest", "confirmations": 3, "max_fee_gwei": 100.0,
+                "max_priority_fee_gwei": 5.0},
+    "ethereum": {"chain_id": 1, "finality": "finalized", "max_fee_gwei": 60.0, "max_priority_fee_gwei": 2.0,
+                 "receipt_timeout": 1800.0, "reprice_after": 300.0},
+    "base": {"chain_id": 8453, "finality": "safe", "max_fee_gwei": 1.0, "max_priority_fee_gwei": 0.1,
+             "receipt_timeout": 1800.0},
+    "optimism": {"chain_id": 10, "finality": "safe", "max_fee_gwei": 1.0, "max_priority_fee_gwei": 0.1,
+                 "receipt_timeout": 1800.0},
+}
+# What a [chains.<name>] table may set: the chain's own settings.
+PROFILE_KEYS = frozenset({"chain_id", "rpc_url", "rpc_urls", "finality", "confirmations", "max_fee_gwei",
+                          "max_priority_fee_gwei", "receipt_timeout", "reprice_after", "rpc_timeout",
+                          "rpc_retry_seconds", "rpc_backoff", "rpc_cooldown", "registry"})
 # Secrets are read from the environment only: a settings file is copied, committed and shown.
 _ENV_ONLY = {"smtp_password"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -125,12 +171,15 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
     """Defaults, then the TOML file (``$ANCHOR_CONFIG`` or ``./anchor.toml`` if present), then env."""
     env = dict(os.environ if env is None else env)
     values: dict[str, Any] = {}
+    profiles = {name: dict(p) for name, p in CHAIN_PROFILES.items()}
     path = config_file or (Path(env["ANCHOR_CONFIG"]) if env.get("ANCHOR_CONFIG") else Path("anchor.toml"))
     if path.exists():
         try:
             data = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path} is not valid TOML: {e}") from None
+        for name, table in _custom_profiles(path, data.pop("chains", {})).items():
+            profiles[name] = {**profiles.get(name, {}), **table}
         for key, value in data.items():
             name = key.replace("-", "_")
             if name not in _TYPES or name == "extra":
@@ -144,12 +193,57 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
         raw = env.get(ENV_PREFIX + name.upper())
         if raw and name != "extra":
             values[name] = _coerce(name, raw)
+    if values.get("chain"):
+        profile = profiles.get(values["chain"])
+        if profile is None:
+            raise ConfigError(f"unknown chain {values['chain']!r}: one of {', '.join(sorted(profiles))}, "
+                              "or define it in a [chains.<name>] table")
+        for name, value in profile.items():  # explicit settings win over the profile
+            values.setdefault(name, _coerce(name, value))
     settings = Settings(**values)
+    _check_chain_settings(settings)
     if settings.confirmations < 1:
         raise ConfigError("confirmations must be at least 1 (the anchoring block itself)")
     if settings.smtp_attempts < 1 or settings.smtp_backoff < 0 or settings.smtp_timeout <= 0:
         raise ConfigError("smtp_attempts must be at least 1, smtp_backoff at least 0 and smtp_timeout positive")
     return settings
+
+
+def _custom_profiles(path: Path, tables: Any) -> dict[str, dict[str, Any]]:
+    """The ``[chains.<name>]`` tables of a settings file, checked: chain settings only."""
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise ConfigError(f"{path}: chains is a set of [chains.<name>] tables")
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in tables.items():
+        keys = {k.replace("-", "_"): v for k, v in table.items()}
+        unknown = sorted(set(keys) - PROFILE_KEYS)
+        if unknown:
+            raise ConfigError(f"{path}: [chains.{name}] cannot set {', '.join(unknown)} (only {', '.join(sorted(PROFILE_KEYS))})")
+        out[str(name)] = {k: _coerce(k, v) for k, v in keys.items()}
+    return out
+
+
+def _check_chain_settings(s: Settings) -> None:
+    """One-line errors for chain settings that cannot work."""
+    for url in s.rpc_endpoints:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"an RPC URL is http(s)://host[:port][/path], got {url!r} (rpc_url / rpc_urls)")
+    if s.chain_id is not None and s.chain_id < 1:
+        raise ConfigError(f"chain_id must be a positive integer, got {s.chain_id}")
+    if s.finality not in FINALITIES:
+        raise ConfigError(f"finality must be one of {', '.join(FINALITIES)}, got {s.finality!r}")
+    if s.finality != "latest" and s.confirmations != 1:
+        raise ConfigError(f"confirmations counts blocks only with finality = 'latest'; with {s.finality!r} the node's "
+                          f"{s.finality} block decides: drop confirmations or set finality = 'latest'")
+    for name in ("max_fee_gwei", "max_priority_fee_gwei"):
+        cap = getattr(s, name)
+        if cap is not None and not cap > 0:
+            raise ConfigError(f"{name} must be a positive number of gwei, got {cap}")
+    if s.max_fee_gwei is not None and s.max_priority_fee_gwei is not None and s.max_priority_fee_gwei > s.max_fee_gwei:
+        raise ConfigError(f"max_priority_fee_gwei ({s.max_priority_fee_gwei}) cannot exceed max_fee_gwei ({s.max_fee_gwei})")
+    if not s.rpc_timeout > 0 or s.rpc_retry_seconds < 0 or s.rpc_backoff < 0 or s.rpc_cooldown < 0:
+        raise ConfigError("rpc_timeout must be positive; rpc_retry_seconds, rpc_backoff and rpc_cooldown at least 0")
 
 
 def read_deployment(path: Path) -> dict[str, Any] | None:

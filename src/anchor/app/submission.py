@@ -6,7 +6,8 @@ A write (anchor a batch's root; revoke indices of a batch; revoke a whole batch)
    change that goes with it (batch → ``submitted``, revocations → ``submitted``) *before* any
    byte leaves the machine;
 2. **broadcast**;
-3. **settled**: mined, and ``confirmations`` blocks deep on the canonical chain (the block that
+3. **settled**: mined, and final on the canonical chain: ``confirmations`` blocks deep, or at or
+   below the node's ``safe``/``finalized`` block when the chain's finality says so (the block that
    holds it is checked by hash, so a receipt from a block a reorg removed is waited out).
 
 A crash between any two steps is resumed from the stored rows (:meth:`Submitter.resume`): a
@@ -18,7 +19,9 @@ transaction are marked dropped and the caller signs the write again.
 under them on a public chain) are re-priced: the same call is signed again with the *same nonce*
 and both fee fields raised at least 12.5% (an EIP-1559 replacement) and stored as another
 candidate; whichever candidate is mined wins, the others are marked dropped. A stored
-transaction's fee cap is read back from its own signed bytes, so nothing extra is stored.
+transaction's fee cap is read back from its own signed bytes, so nothing extra is stored. A
+replacement never goes above the chain's fee caps (``max_fee_gwei``, ``max_priority_fee_gwei``):
+at the cap, the stored candidates wait at the price they have until they land or time out.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from anchor.app.faults import crashpoint
-from anchor.chain.node import Fees, Receipt
+from anchor.chain.node import FeeCapExceeded, Fees, Receipt, gwei
 from anchor.chain.rpc import RpcError
 from anchor.chain.writer import Registry, fees_of
 from anchor.core.errors import ChainError
@@ -83,6 +86,7 @@ class Submitter:
     poll: float = 0.05  # seconds between receipt checks
     on_wait: Callable[[int, int], None] | None = None  # told (confirmations so far, wanted) on change
     repriced: int = 0  # how many replacements were sent (for reports and tests)
+    held_by_cap: str | None = None  # why the last re-pricing was not sent (fee caps), for the timeout message
 
     @property
     def chain(self) -> Any:
@@ -143,11 +147,11 @@ class Submitter:
                     break
             if mined is not None:
                 c, r = mined
-                depth = self.chain.block_number() - r.block_number + 1
+                final, depth = self.chain.is_final(r.block_number, self.confirmations)
                 if depth != shown and self.on_wait is not None:
                     self.on_wait(max(depth, 0), self.confirmations)
                 shown = depth
-                if depth >= self.confirmations and self.chain.block(r.block_number).hash == r.block_hash:
+                if final and self.chain.block(r.block_number).hash == r.block_hash:
                     crashpoint(write.crash_prefix + "after_receipt")
                     for other in candidates:
                         if other.id != c.id:
@@ -167,7 +171,9 @@ class Submitter:
                             self.store.set_tx_status(c.id, TxStatus.DROPPED)
                         raise Dropped(f"nonce {nonce} of {self.signer.address} went to another transaction")
                 elif self.stuck_after is not None and time.monotonic() - since >= self.stuck_after:
-                    candidates.append(self._reprice(write, candidates[-1]))
+                    replacement = self._reprice(write, candidates[-1])
+                    if replacement is not None:
+                        candidates.append(replacement)
                     since = time.monotonic()
                 elif time.monotonic() - checked >= 1.0:
                     checked = time.monotonic()
@@ -175,8 +181,9 @@ class Submitter:
                         if not self.chain.transaction_known(c.tx_hash):
                             self._rebroadcast(c)
             if time.monotonic() > deadline:
-                state = f"mined but {max(shown, 0)} of {self.confirmations} confirmations" if mined else "not mined"
-                raise ChainError(f"{write.fn} transaction 0x{candidates[-1].tx_hash.hex()} {state} after {self.timeout:.0f} s",
+                state = self.chain.not_final(mined is not None, shown, self.confirmations)
+                held = f" ({self.held_by_cap})" if self.held_by_cap and mined is None else ""
+                raise ChainError(f"{write.fn} transaction 0x{candidates[-1].tx_hash.hex()} {state} after {self.timeout:.0f} s{held}",
                                  reason="tx_timeout")
             time.sleep(self.poll)
 
@@ -188,9 +195,22 @@ class Submitter:
         except RpcError:
             pass
 
-    def _reprice(self, write: Write, last: Transaction) -> Transaction:
-        """The same call, same nonce, fees raised: an EIP-1559 replacement, stored, then sent."""
-        fees: Fees = fees_of(last.raw).bumped(self.chain.fees())
+    def _reprice(self, write: Write, last: Transaction) -> Transaction | None:
+        """The same call, same nonce, fees raised: an EIP-1559 replacement, stored, then sent.
+        None (and :attr:`held_by_cap` says why) when the replacement would go above the chain's
+        fee caps: the stored candidates keep waiting at the price they have."""
+        try:
+            market = self.chain.fees()
+        except FeeCapExceeded as e:
+            self.held_by_cap = f"not re-priced: {e.message}"
+            return None
+        fees: Fees = fees_of(last.raw).bumped(market)
+        caps = self.chain.fee_caps
+        if not caps.allows(fees):
+            self.held_by_cap = (f"not re-priced: a replacement needs max fee {gwei(fees.max_fee)} gwei and tip "
+                                f"{gwei(fees.max_priority_fee)} gwei, over max_fee_gwei / max_priority_fee_gwei")
+            return None
+        self.held_by_cap = None
         prepared = self.registry.prepare(self.signer, write.fn, *write.args, nonce=last.nonce, fees=fees)
         tx_id = self.store.record_signed_tx(write.batch_id, write.kind, self.chain.chain_id, prepared.sender, prepared.nonce,
                                            prepared.tx_hash, prepared.raw, revocation_ids=write.revocation_ids)

@@ -78,12 +78,16 @@ class DevChain:
         log_file: Path | None = None,
         chain_id: int = 31337,
         block_time: float | None = None,
+        slots_in_an_epoch: int | None = None,
+        base_fee: int | None = None,
         detach: bool = False,
         timeout: float = 20.0,
     ) -> DevChain:
         """Start Anvil on 127.0.0.1 and wait until it answers RPC calls.
 
         ``detach`` starts it in its own session so it outlives this process (the demo).
+        ``slots_in_an_epoch``: Anvil's ``safe`` block is this many blocks behind the head and its
+        ``finalized`` block twice as many (default 32). ``base_fee``: the genesis base fee (wei).
         """
         port = port or free_port()
         args = [
@@ -96,6 +100,10 @@ class DevChain:
         ]  # fmt: skip
         if block_time:
             args += ["--block-time", str(block_time)]
+        if slots_in_an_epoch is not None:
+            args += ["--slots-in-an-epoch", str(slots_in_an_epoch)]
+        if base_fee is not None:
+            args += ["--block-base-fee-per-gas", str(base_fee)]
         if state_file is not None:
             state_file.parent.mkdir(parents=True, exist_ok=True)
             args += ["--state", str(state_file), "--state-interval", "1"]

@@ -1,23 +1,50 @@
-"""One JSON-RPC transport: keep-alive HTTP per thread, batched calls, a range-halving log pager.
+"""JSON-RPC transport: keep-alive HTTP per thread, batched calls, failover, a range-halving log pager.
 
 Stdlib ``http.client`` only (``requests`` costs ~0.3 s to import and a proxy scan per call).
-Transport failures raise :class:`ChainUnavailable`; a node's error answer raises
-:class:`RpcError` (a :class:`ChainError` carrying the JSON-RPC code, message and revert data).
+
+:class:`Endpoint` talks to one URL. :class:`JsonRpc` holds one or more of them (``rpc_url`` and
+its fallbacks) and sends each call to the first usable one, in the configured order:
+
+- a connection error, a timeout or an HTTP 5xx moves on to the next URL at once, and the URL that
+  failed is skipped for ``RetryPolicy.cooldown`` seconds (a simple circuit breaker);
+- HTTP 429, or a JSON-RPC rate-limit answer, leaves that URL alone for its ``Retry-After`` (or an
+  exponential back-off with jitter) and moves on to the next URL; when every URL is resting, the
+  call sleeps until the first one may be asked again;
+- the whole call gives up after ``RetryPolicy.budget`` seconds with one :class:`ChainUnavailable`
+  naming every URL and what it did. When every URL refused the connection outright (nothing
+  listens there) it gives up at once: waiting would not help.
+
+Every URL must serve the same chain: before its first call, a URL is asked its chain id and a
+URL on another chain than ``chain_id`` (default: the first URL that answers) is never used.
+
+Retrying a call is safe here: reads are idempotent, and ``eth_sendRawTransaction`` carries signed
+bytes, so a resend can only land the same transaction (``Chain.broadcast`` takes "already known"
+for that hash as success). Node-specific calls (``anvil_mine``) are not retried
+(:meth:`JsonRpc.call_once`).
+
+A node's error answer raises :class:`RpcError` (a :class:`ChainError` carrying the JSON-RPC code,
+message and revert data).
 """
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import itertools
 import json
+import random
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from anchor.core.errors import ChainError, ChainUnavailable, ConfigError
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a node's answer larger than this is refused
+_RATE_LIMIT_TEXT = ("rate limit", "rate-limit", "ratelimit", "too many requests", "request rate", "rate exceeded",
+                    "exceeded the rate", "compute units")
 
 
 class RpcError(ChainError):
@@ -46,12 +73,60 @@ class RpcError(ChainError):
     @property
     def range_refused(self) -> bool:
         """Whether an ``eth_getLogs`` was refused for its block range or result size."""
+        if self.rate_limited:
+            return False
         text = self.rpc_message.lower()
         return any(s in text for s in ("range", "limit", "too many", "exceed", "10000", "query returned more"))
 
+    @property
+    def rate_limited(self) -> bool:
+        """Whether the node refused the call for its request rate (hosted RPCs answer 200 with this)."""
+        text = self.rpc_message.lower()
+        return self.code == 429 or any(s in text for s in _RATE_LIMIT_TEXT)
 
-class JsonRpc:
-    """JSON-RPC over HTTP(S) to ``url``; safe to share between threads (one connection each)."""
+
+class TransportError(ChainUnavailable):
+    """One URL could not answer: ``kind`` is refused | timeout | disconnected | http_5xx |
+    rate_limited | bad_answer | wrong_chain; ``retry_after`` the seconds a 429 asked for."""
+
+    def __init__(self, message: str, *, kind: str, retry_after: float | None = None) -> None:
+        super().__init__(message, reason="rate_limited" if kind == "rate_limited" else None)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard a call tries before :class:`ChainUnavailable` (seconds)."""
+
+    budget: float = 20.0  # total time a call may spend retrying and backing off
+    backoff: float = 0.5  # first back-off after a 429 without Retry-After; doubled each time, with jitter
+    max_backoff: float = 8.0  # one back-off never exceeds this
+    cooldown: float = 30.0  # a URL that failed is skipped this long while another URL works
+
+    def delay(self, attempt: int) -> float:
+        """Exponential back-off with full jitter in its upper half: ``attempt`` 0, 1, 2..."""
+        top = min(self.max_backoff, self.backoff * 2.0 ** min(attempt, 16))
+        return top / 2 + random.random() * top / 2  # jitter, not a secret
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Endpoint:
+    """One JSON-RPC URL over HTTP(S); safe to share between threads (one connection each)."""
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         parts = urlsplit(url)
@@ -64,16 +139,18 @@ class JsonRpc:
         self._port = parts.port
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._local = threading.local()
-        self._ids = itertools.count(1)
-        self.http_requests = 0  # counters for benchmarks and tests
-        self.rpc_calls = 0
+        # circuit state, shared by threads (a benign race: the worst case is one extra attempt)
+        self.skip_until = 0.0  # failed: other URLs first until then
+        self.not_before = 0.0  # rate-limited: not asked again before then
+        self.chain_id: int | None = None  # checked before first use
+        self.refused_chain: str | None = None  # set when it serves another chain: never used
 
     def __repr__(self) -> str:
-        return f"JsonRpc({self.shown_url!r})"
+        return f"Endpoint({self.shown_url!r})"
 
     @property
     def shown_url(self) -> str:
-        """The URL without credentials or query (API keys live there on hosted RPCs)."""
+        """The URL without credentials, path or query (API keys live there on hosted RPCs)."""
         port = f":{self._port}" if self._port else ""
         return f"{'https' if self._https else 'http'}://{self._host}{port}"
 
@@ -82,9 +159,10 @@ class JsonRpc:
         if conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             conn = self._local.conn = cls(self._host, self._port, timeout=self.timeout)
-        return conn  # type: ignore[no-any-return]
+        return conn
 
-    def _post(self, body: bytes) -> Any:
+    def post(self, body: bytes) -> Any:
+        """POST ``body``, return the decoded JSON answer; :class:`TransportError` otherwise."""
         for attempt in (1, 2):  # a keep-alive connection the server closed is retried once, fresh
             conn = self._connection()
             try:
@@ -94,43 +172,193 @@ class JsonRpc:
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 self._local.conn = None
-                if attempt == 1 and isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+                stale = isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError))
+                if attempt == 1 and stale:
                     continue
-                raise ChainUnavailable(f"cannot reach the chain at {self.shown_url} ({type(e).__name__})") from None
+                kind = ("refused" if isinstance(e, ConnectionRefusedError) else "timeout" if isinstance(e, TimeoutError)
+                        else "disconnected")
+                raise TransportError(f"cannot reach the chain at {self.shown_url} ({type(e).__name__})", kind=kind) from None
+            if resp.will_close:
+                conn.close()
+                self._local.conn = None
             if resp.status == 429:
-                raise ChainUnavailable(f"the chain at {self.shown_url} is rate-limiting (HTTP 429)", reason="rate_limited")
+                raise TransportError(f"the chain at {self.shown_url} is rate-limiting (HTTP 429)", kind="rate_limited",
+                                     retry_after=_retry_after(resp.getheader("Retry-After")))
             if resp.status != 200:
-                raise ChainUnavailable(f"the chain at {self.shown_url} answered HTTP {resp.status}")
+                kind = "http_5xx" if resp.status >= 500 else "bad_answer"
+                raise TransportError(f"the chain at {self.shown_url} answered HTTP {resp.status}", kind=kind)
             if len(raw) > MAX_ANSWER_BYTES:
-                raise ChainUnavailable(f"the chain at {self.shown_url} sent an answer over {MAX_ANSWER_BYTES} bytes")
+                raise TransportError(f"the chain at {self.shown_url} sent an answer over {MAX_ANSWER_BYTES} bytes",
+                                     kind="bad_answer")
             try:
                 return json.loads(raw)
             except ValueError:
-                raise ChainUnavailable(f"the chain at {self.shown_url} sent something that is not JSON") from None
+                raise TransportError(f"the chain at {self.shown_url} sent something that is not JSON", kind="bad_answer") from None
         raise AssertionError("unreachable")
+
+
+def _said(failure: TransportError | None, endpoint: Endpoint) -> str:
+    if endpoint.refused_chain:
+        return endpoint.refused_chain
+    if failure is None:
+        return "not tried (resting after an earlier failure)"
+    return failure.message.replace(f"the chain at {endpoint.shown_url} ", "").replace(f" the chain at {endpoint.shown_url}", "")
+
+
+class JsonRpc:
+    """JSON-RPC to ``urls`` (the first preferred, the others fallbacks); safe to share between threads.
+
+    ``chain_id``: the chain every URL must serve (None: the chain of the first URL that answers).
+    """
+
+    def __init__(self, urls: str | Sequence[str], *, timeout: float = 10.0, policy: RetryPolicy | None = None,
+                 chain_id: int | None = None) -> None:
+        listed = [urls] if isinstance(urls, str) else list(dict.fromkeys(urls))
+        if not listed:
+            raise ConfigError("no RPC URL configured: set rpc_url")
+        self.endpoints = [Endpoint(u, timeout=timeout) for u in listed]
+        self.url = listed[0]
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.expected_chain_id = chain_id
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.http_requests = 0  # counters for benchmarks and tests
+        self.rpc_calls = 0
+        self.failovers = 0  # calls answered by another URL than the one first tried
+
+    def __repr__(self) -> str:
+        return f"JsonRpc({', '.join(e.shown_url for e in self.endpoints)})"
+
+    @property
+    def shown_url(self) -> str:
+        return self.endpoints[0].shown_url
+
+    # ------------------------------------------------------------------ calls
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Several calls in one round trip; results in order. The first failed call raises."""
         if not calls:
             return []
         payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": list(p)} for m, p in calls]
-        self.http_requests += 1
         self.rpc_calls += len(payload)
-        body = self._post(json.dumps(payload if len(payload) > 1 else payload[0]).encode())
-        answers = body if isinstance(body, list) else [body]
+        body = json.dumps(payload if len(payload) > 1 else payload[0]).encode()
+        return self._send(payload, body, retry=True)
+
+    def call(self, method: str, *params: Any) -> Any:
+        return self.batch([(method, params)])[0]
+
+    def call_once(self, method: str, *params: Any) -> Any:
+        """One call to the first usable URL, never repeated (for calls that change a node's state)."""
+        payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}]
+        self.rpc_calls += 1
+        return self._send(payload, json.dumps(payload[0]).encode(), retry=False)[0]
+
+    def chain_id(self) -> int:
+        """The chain these URLs serve (asked of the first usable URL if not known yet)."""
+        if self.expected_chain_id is None:
+            self.call("eth_blockNumber")  # checks the first usable URL, which sets it
+        assert self.expected_chain_id is not None
+        return self.expected_chain_id
+
+    def _send(self, payload: list[dict[str, Any]], body: bytes, *, retry: bool) -> list[Any]:
+        """Ask the URLs in turn (each at most once per round) until one answers; between rounds,
+        wait for the soonest URL allowed again, within the policy's budget."""
+        deadline = time.monotonic() + self.policy.budget
+        failures: dict[str, TransportError] = {}
+        tried: set[int] = set()
+        rounds = 0
+        first: Endpoint | None = None
+        while True:
+            usable = [e for e in self.endpoints if e.refused_chain is None]
+            if not usable:
+                raise ConfigError("no RPC URL serves the configured chain: " + "; ".join(
+                    f"{e.shown_url} {e.refused_chain}" for e in self.endpoints))
+            endpoint = self._pick(usable, tried, time.monotonic())
+            if endpoint is None:  # every URL failed this round or is resting under a rate limit
+                if not retry or all(getattr(failures.get(e.shown_url), "kind", "") == "refused" for e in usable):
+                    raise self._gave_up(failures)  # nothing listens anywhere: waiting would not help
+                now = time.monotonic()
+                wait = max(0.0, min(e.not_before for e in usable) - now)
+                if now + wait > deadline:
+                    raise self._gave_up(failures)
+                time.sleep(wait)
+                tried.clear()
+                rounds += 1
+                continue
+            tried.add(id(endpoint))
+            first = first or endpoint
+            try:
+                self._check_chain(endpoint)
+                self.http_requests += 1
+                answer = endpoint.post(body)
+                answers = answer if isinstance(answer, list) else [answer]
+                if any(isinstance(a, dict) and "error" in a and RpcError("", a["error"]).rate_limited for a in answers):
+                    raise TransportError(f"the chain at {endpoint.shown_url} is rate-limiting (JSON-RPC error)",
+                                         kind="rate_limited")
+            except TransportError as e:
+                failures[endpoint.shown_url] = e
+                now = time.monotonic()
+                if not retry:
+                    raise self._gave_up(failures) from None
+                if e.kind == "rate_limited":
+                    endpoint.not_before = now + (e.retry_after if e.retry_after is not None else self.policy.delay(rounds))
+                elif e.kind != "wrong_chain":
+                    endpoint.skip_until = now + self.policy.cooldown
+                    endpoint.not_before = now + (0.0 if e.kind == "refused" else self.policy.delay(rounds))
+                continue
+            endpoint.skip_until = endpoint.not_before = 0.0
+            if endpoint is not first:
+                self.failovers += 1
+            return self._results(endpoint, payload, answers)
+
+    @staticmethod
+    def _pick(usable: list[Endpoint], tried: set[int], now: float) -> Endpoint | None:
+        """The URL to ask next: the first healthy one in order not tried this round; else the first
+        one resting after a failure (better than none); None when every URL was tried this round
+        or is rate-limited."""
+        fresh = [e for e in usable if id(e) not in tried and e.not_before <= now]
+        healthy = [e for e in fresh if e.skip_until <= now]
+        chosen = healthy or fresh
+        return chosen[0] if chosen else None
+
+    def _check_chain(self, endpoint: Endpoint) -> None:
+        """Ask a URL its chain id before its first real call; refuse it for good if it is another chain."""
+        if endpoint.chain_id is not None:
+            return
+        self.http_requests += 1
+        answer = endpoint.post(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId", "params": []}).encode())
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise TransportError(f"the chain at {endpoint.shown_url} did not say its chain id", kind="bad_answer")
+        found = int(answer["result"], 16) if isinstance(answer["result"], str) else int(answer["result"])
+        with self._lock:
+            if self.expected_chain_id is None:
+                self.expected_chain_id = found
+        if found != self.expected_chain_id:
+            endpoint.refused_chain = f"is on chain {found}, not {self.expected_chain_id}"
+            raise TransportError(f"{endpoint.shown_url} {endpoint.refused_chain}: not used", kind="wrong_chain")
+        endpoint.chain_id = found
+
+    def _results(self, endpoint: Endpoint, payload: list[dict[str, Any]], answers: list[Any]) -> list[Any]:
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         out = []
         for req in payload:
             a = by_id.get(req["id"])
             if a is None:
-                raise ChainUnavailable(f"the chain at {self.shown_url} dropped a request ({req['method']})")
+                raise ChainUnavailable(f"the chain at {endpoint.shown_url} dropped a request ({req['method']})")
             if "error" in a:
                 raise RpcError(str(req["method"]), a["error"])
             out.append(a.get("result"))
         return out
 
-    def call(self, method: str, *params: Any) -> Any:
-        return self.batch([(method, params)])[0]
+    def _gave_up(self, failures: dict[str, TransportError]) -> ChainUnavailable:
+        if len(self.endpoints) == 1 and failures:
+            only = next(iter(failures.values()))
+            return ChainUnavailable(only.message, reason=only.reason)
+        said = "; ".join(f"{e.shown_url}: {_said(failures.get(e.shown_url), e)}" for e in self.endpoints)
+        return ChainUnavailable(f"no RPC URL answered ({len(self.endpoints)} tried within {self.policy.budget:.0f} s): {said}")
+
+    # ------------------------------------------------------------------ logs
 
     def get_logs(self, flt: dict[str, Any], *, from_block: int, to_block: int, page: int = 10_000) -> Iterator[list[dict[str, Any]]]:
         """Raw logs matching ``flt`` in ``[from_block, to_block]``, oldest first, one list per page.

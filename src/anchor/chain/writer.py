@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from anchor.chain.abi import encode
 from anchor.chain.artifact import load_artifact
-from anchor.chain.node import Chain, Fees, Receipt
+from anchor.chain.node import Chain, FeeCapExceeded, Fees, Receipt
 from anchor.chain.reader import RegistryReader
 from anchor.chain.rpc import RpcError
 from anchor.core.addresses import checksum
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from anchor.chain.signer import Signer
 
 GAS_HEADROOM = (6, 5)  # 20%: the estimate is exact for the state it ran on, and the state may move
+# How a refusal names the write (``anchoring refused: base fee ... exceeds max_fee_gwei ...``).
+_ACTIONS = {None: "deployment", "anchor": "anchoring", "revoke": "revocation", "revokeBatch": "revocation",
+            "addIssuer": "adding the issuer", "removeIssuer": "removing the issuer", "bindSigningKey": "binding the signing key"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +64,12 @@ class Registry(RegistryReader):
         """Build, gas-estimate (a revert raises :class:`ContractRevert`), price and sign a call.
 
         Raises ChainError ``insufficient_funds`` (one line saying how much is needed) when the
-        sender cannot pay for it at current fees, before anything is sent.
+        sender cannot pay for it at current fees, and :class:`FeeCapExceeded` when the market is
+        above the chain's fee caps, before anything is signed or sent.
         """
         try:
-            return _prepare(self.chain, signer, self.address, self.abi.fn(fn_name).data(*args), nonce=nonce, fees=fees)
+            return _prepare(self.chain, signer, self.address, self.abi.fn(fn_name).data(*args), nonce=nonce, fees=fees,
+                            action=_ACTIONS.get(fn_name, fn_name))
         except RpcError as e:
             data = e.revert_data
             if data is not None:
@@ -106,11 +111,15 @@ class Registry(RegistryReader):
 
 
 def _prepare(chain: Chain, signer: Signer, to: str | None, data: bytes, *, nonce: int | None = None,
-             fees: Fees | None = None) -> PreparedTx:
+             fees: Fees | None = None, action: str = "deployment") -> PreparedTx:
     call: dict[str, Any] = {"from": signer.address, "data": "0x" + data.hex()}
     if to is not None:
         call["to"] = to
-    fees = fees or chain.fees()
+    if fees is None:
+        try:
+            fees = chain.fees()
+        except FeeCapExceeded as e:
+            raise FeeCapExceeded(f"{action} refused: {e.message}") from None
     gas = chain.estimate_gas(call) * GAS_HEADROOM[0] // GAS_HEADROOM[1]
     need = gas * fees.max_fee
     balance = chain.balance_of(signer.address)

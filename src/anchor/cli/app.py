@@ -70,7 +70,7 @@ class App:
     def chain(self) -> Chain:
         from anchor.chain.node import Chain
 
-        return Chain(self.settings.rpc_url)
+        return Chain.from_settings(self.settings)
 
     @cached_property
     def registry(self) -> Registry:
