@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -170,6 +171,10 @@ def test_three_replicas_share_only_the_database_and_the_chain(
         assert reports[0]["verdict"] == "valid"
     issuers = answers("/api/v1/issuers")
     assert issuers[0] == issuers[1] == issuers[2] and issuers[0]["registry"] == registry["registry"]
+    # What comes from the issuer rows in the database: the signed status list the badges name.
+    status_list = urlparse(json.loads(badges[0].read_text())["credentialStatus"]["statusListCredential"]).path
+    lists = answers(status_list)
+    assert lists[0] == lists[1] == lists[2] and lists[0]["credentialSubject"]["statusPurpose"] == "revocation"
 
     # A revocation, then one more block: every replica says revoked within its head TTL of that block.
     victim, victim_badge = ids[0], badges[0]
