@@ -38,8 +38,8 @@ def serve(app: App, bind: str, workers: int, threads: int, detach: bool, stop: b
     if stop:
         say("service stopped" if serving.stop(app.settings) else "no detached service is running")
         return
-    choice = app.registry_choice  # looked up once here; the workers get the address and chain id
     app.existing_store()  # opening checks the schema: an older one is refused, naming `anchor db upgrade`
+    choice = app.registry_choice  # looked up once here; the workers get the address and chain id
     if detach:
         url = serving.start_detached(app.settings, choice, bind=bind, workers=workers, threads=threads)
         say(f"serving {url} (registry {choice.address} from {_SOURCES[choice.source]}); log {serving.log_file(app.settings)}; "

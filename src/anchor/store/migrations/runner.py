@@ -93,6 +93,9 @@ def upgrade(url: str, *, backup: bool = True, target: str = "head") -> Upgraded:
                 assert before is not None
                 command.stamp(cfg, before)
             command.upgrade(cfg, target)
+            if stamped:  # a version-4 database extended in place is revision 0005 with nothing to run
+                conn.execute(text("UPDATE anchor_meta SET value = :v WHERE key = 'schema_version'"),
+                             {"v": str(int(current_revision(conn) or "0"))})
             if engine.dialect.name == "sqlite":
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:

@@ -57,16 +57,25 @@ def _batches_v2(meta: sa.MetaData) -> sa.Table:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    # New keys first, in one pass (a few seconds per million credentials).
-    rows = conn.execute(sa.text(
-        "SELECT c.id, c.recipient_ref, a.achievement_uri FROM credentials c JOIN achievements a ON a.id = c.achievement_id"
-    )).all()
-    if rows:
-        conn.execute(sa.text("UPDATE credentials SET recipient_ref = :ref WHERE id = :id"),
-                     [{"id": row.id, "ref": legacy_ref(row.achievement_uri, row.recipient_ref)} for row in rows])
-
     with op.batch_alter_table("credentials") as batch:
         batch.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
+    # New keys, in one pass (a few seconds per million credentials). Two credentials of one
+    # achievement for one email (two schema-2 runs of a roster at once could both insert) become
+    # generations 0, 1, … of the award instead of breaking the new unique key.
+    rows = conn.execute(sa.text(
+        "SELECT c.id, c.issuer_id, c.recipient_ref, a.achievement_uri FROM credentials c "
+        "JOIN achievements a ON a.id = c.achievement_id ORDER BY c.id"
+    )).all()
+    seen: dict[tuple[int, str], int] = {}
+    updates = []
+    for row in rows:
+        ref = legacy_ref(row.achievement_uri, row.recipient_ref)
+        generation = seen[(row.issuer_id, ref)] = seen.get((row.issuer_id, ref), -1) + 1
+        updates.append({"id": row.id, "ref": ref, "generation": generation})
+    if updates:
+        conn.execute(sa.text("UPDATE credentials SET recipient_ref = :ref, generation = :generation WHERE id = :id"),
+                     updates)
+    with op.batch_alter_table("credentials") as batch:
         batch.create_unique_constraint("uq_credentials_award", ["issuer_id", "recipient_ref", "generation"])
 
     if conn.dialect.name == "sqlite":

@@ -19,26 +19,27 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-ADDED_COLUMNS: dict[str, list[sa.Column[object]]] = {
-    "issuers": [sa.Column("public_pages", sa.Boolean(), nullable=False, server_default=sa.true())],
-    "credentials": [
-        sa.Column("holder_name", sa.Text(), nullable=True),
-        sa.Column("holder_email", sa.Text(), nullable=True),
-        sa.Column("exported_at", sa.BigInteger(), nullable=True),
-        sa.Column("hidden", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("supersedes", sa.String(64), nullable=True),
-    ],
-    "credential_documents": [sa.Column("signature", sa.LargeBinary(), nullable=True)],
-}
+def added_columns() -> dict[str, list[sa.Column[object]]]:
+    return {
+        "issuers": [sa.Column("public_pages", sa.Boolean(), nullable=False, server_default=sa.true())],
+        "credentials": [
+            sa.Column("holder_name", sa.Text(), nullable=True),
+            sa.Column("holder_email", sa.Text(), nullable=True),
+            sa.Column("exported_at", sa.BigInteger(), nullable=True),
+            sa.Column("hidden", sa.Boolean(), nullable=False, server_default=sa.false()),
+            sa.Column("supersedes", sa.String(64), nullable=True),
+        ],
+        "credential_documents": [sa.Column("signature", sa.LargeBinary(), nullable=True)],
+    }
 
 
 def upgrade() -> None:
     inspector = sa.inspect(op.get_bind())
-    for table, columns in ADDED_COLUMNS.items():
+    for table, columns in added_columns().items():
         present = {c["name"] for c in inspector.get_columns(table)}
         for column in columns:
             if column.name not in present:
-                op.add_column(table, column.copy())
+                op.add_column(table, column)
     if "deliveries" not in inspector.get_table_names():
         op.create_table(
             "deliveries",
