@@ -138,6 +138,8 @@ class RegistryReader(RegistryViews):
               public_key: bytes | None) -> tuple[int, BatchInfo, IssuerInfo | None, int, int | None]:
         who = self._address(issuer)
         key, word = (who, root), index >> 8
+        if public_key is not None and self.keyless:
+            public_key = None  # a registry from before signing keys: the key was never bound (None below)
         signing = (who, public_key) if public_key is not None else None
         cache = self.cache
         if cache is None:
@@ -240,6 +242,8 @@ class RegistryReader(RegistryViews):
         head refresh that sees the binding.
         """
         who, key = self._address(issuer), self._signing_key(public_key)
+        if self.keyless:
+            return None
         cache = self.cache
         if cache is None:
             return int(self.view("signingKeyBlock", who, key)[0]) or None

@@ -5,6 +5,7 @@ reorg-aware reads on top; :class:`~anchor.chain.writer.Registry` adds writes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,6 +18,12 @@ from anchor.core.errors import ChainError, InputError
 from anchor.core.registry import BatchInfo, IssuerInfo, LogEvent, SigningKeyRecord
 
 SIGNING_KEY_BYTES = 32  # a raw Ed25519 public key
+
+# SHA-256 of the runtime code of the registry that releases 30e78f8 to 2e19140 deployed (batches
+# keyed by issuer and root, before signing keys): its views and events are today's minus the
+# signing-key ones. Issuers keep their registry when they upgrade anchor, so it stays genuine;
+# no key was ever bound in it.
+KEYLESS_RUNTIME_SHA256 = "bbfd833916d9ea1f34c503c2c0405704fefc535cc1bb4bf6dd77c89f240bc068"
 
 
 def int_of(value: Any) -> int:
@@ -41,6 +48,9 @@ class RegistryViews:
         self.artifact = artifact or load_artifact()
         self.abi = AbiTable(self.artifact.abi)
         self._code_ok: bool | None = None
+        # A genuine registry from before signing keys (none was ever bound in it); known once
+        # code_matches() has read the code, as the verifier does before anything else.
+        self.keyless = False
 
     @property
     def rpc_url(self) -> str:
@@ -90,16 +100,20 @@ class RegistryViews:
     # ------------------------------------------------------------------ the contract
 
     def code_matches(self) -> bool:
+        """Whether the code at the address is this registry's runtime code, or the earlier
+        registry's without signing keys (:data:`KEYLESS_RUNTIME_SHA256`)."""
         if self._code_ok is None:
-            self._code_ok = self.chain.code_at(self.address) == bytes.fromhex(self.artifact.deployed_bytecode[2:])
+            code = self.chain.code_at(self.address)
+            self.keyless = hashlib.sha256(code).hexdigest() == KEYLESS_RUNTIME_SHA256
+            self._code_ok = code == bytes.fromhex(self.artifact.deployed_bytecode[2:]) or self.keyless
         return self._code_ok
 
     def check_deployed(self) -> None:
-        """Raise unless the code at the address is this registry's runtime code."""
+        """Raise unless the code at the address is this registry's runtime code (or the keyless one's)."""
         code = self.chain.code_at(self.address)
         if not code:
             raise ChainError(f"no contract at {self.address} on chain {self.chain_id}", reason="no_registry")
-        if code != bytes.fromhex(self.artifact.deployed_bytecode[2:]):
+        if code != bytes.fromhex(self.artifact.deployed_bytecode[2:]) and hashlib.sha256(code).hexdigest() != KEYLESS_RUNTIME_SHA256:
             raise ChainError(f"the contract at {self.address} is not a CredentialRegistry of this version", reason="wrong_registry")
 
     def admin(self) -> str:
@@ -134,6 +148,8 @@ class RegistryViews:
 
     def signing_key_count(self, issuer: str, *, block: int | str = "latest") -> int:
         """Number of signing keys ``issuer`` ever bound (bindings are never undone)."""
+        if self.keyless:
+            return 0
         return int(self.view("signingKeyCount", self._address(issuer), block=block)[0])
 
     def signing_key_at(self, issuer: str, index: int, *, block: int | str = "latest") -> SigningKeyRecord:
@@ -145,6 +161,8 @@ class RegistryViews:
 
     def signing_key_block(self, issuer: str, public_key: bytes, *, block: int | str = "latest") -> int:
         """The block in which ``issuer`` bound ``public_key``; 0 if it never did."""
+        if self.keyless:
+            return 0
         return int(self.view("signingKeyBlock", self._address(issuer), self._signing_key(public_key), block=block)[0])
 
     def signing_keys(self, issuer: str, *, block: int | str = "latest") -> list[SigningKeyRecord]:
