@@ -226,6 +226,25 @@ def test_recipient_keys_of_schema_2_become_per_achievement_keys(new_url: Callabl
     assert sorted(s for *_, s, _ in new) == list(range(CREDENTIALS_PER_FIXTURE)) and issuer_next == CREDENTIALS_PER_FIXTURE
 
 
+def test_two_schema_2_credentials_of_one_award_become_two_generations(new_url: Callable[[], str], tmp_path: Path) -> None:
+    """Two schema-2 runs of one roster at once could both insert: the copies become generations
+    0 and 1 of the award instead of stopping the upgrade on the new unique key."""
+    url = new_url()
+    load_legacy("schema2", url, tmp_path)
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        first = conn.execute(text("SELECT * FROM credentials ORDER BY id LIMIT 1")).mappings().one()
+        copy = {**first, "id": 1000, "credential_id": "urn:uuid:00000000-0000-7000-8000-000000000001",
+                "batch_id": None, "leaf_index": None}
+        conn.execute(text(f"INSERT INTO credentials ({', '.join(copy)}) VALUES ({', '.join(':' + k for k in copy)})"), copy)
+    runner.upgrade(url, backup=False)
+    with engine.connect() as conn:
+        pair = conn.execute(text("SELECT id, recipient_ref, generation FROM credentials WHERE id IN (:a, 1000) ORDER BY id"),
+                            {"a": first["id"]}).all()
+    engine.dispose()
+    assert [(r.id, r.generation) for r in pair] == [(first["id"], 0), (1000, 1)] and pair[0].recipient_ref == pair[1].recipient_ref
+
+
 # ---------------------------------------------------------------------------- schema
 
 def test_a_new_database_is_the_same_created_at_head_or_by_every_migration(new_url: Callable[[], str]) -> None:

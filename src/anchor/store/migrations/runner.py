@@ -59,7 +59,7 @@ def history() -> list[Revision]:
     script = ScriptDirectory.from_config(config())
     revisions = list(script.walk_revisions("base", "heads"))
     revisions.reverse()
-    return [Revision(r.revision, r.down_revision if isinstance(r.down_revision, str) else None,  # type: ignore[arg-type]
+    return [Revision(r.revision, r.down_revision if isinstance(r.down_revision, str) else None,
                      (r.doc or "").strip().splitlines()[0] if r.doc else "") for r in revisions]
 
 
