@@ -21,10 +21,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from anchor.core.errors import StoreError
+from anchor.core.errors import InputError, StoreError
 from anchor.store.engine import db_error_line, normalize_url, safe_url
 from anchor.store.migrations import HEAD, current_revision, stamped_revision
 from anchor.store.schema import Meta
@@ -123,6 +124,11 @@ def _check_recorded(conn: Any, revision: str | None) -> None:
 
 def _engine(url: str) -> Engine:
     url = normalize_url(url)
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise InputError(f"not a database URL: {url!r} (sqlite:///path/to/anchor.db or postgresql://…)",
+                         reason="bad_database_url") from None
     if not url.startswith("sqlite"):
         return create_engine(url, poolclass=NullPool)
     engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
