@@ -84,7 +84,7 @@ def _finish(response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule is not None else None
     metrics.request(rule, request.method, response.status_code, time.perf_counter() - g.started)
     monitoring.sync_caches(credentials.service())
-    logs.access(method=request.method, route=rule, path=request.path, status=response.status_code, started=g.started)
+    logs.access(request_id=rid, method=request.method, route=rule, path=request.path, status=response.status_code, started=g.started)
     return response
 
 

@@ -17,7 +17,6 @@ import re
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from flask import g, has_request_context
@@ -48,11 +47,13 @@ class JsonFormatter(logging.Formatter):
     request, the access fields when given, and a redacted traceback when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
+        ms = int(record.msecs)
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{ms:03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": redact(record.getMessage()),
+            # An access line is made of the method, URL rule and status only; any other can quote an error.
+            "msg": record.getMessage() if record.name == ACCESS.name else redact(record.getMessage()),
         }
         rid = getattr(record, "request_id", None) or current_request_id()
         if rid is not None:
@@ -97,8 +98,10 @@ def install() -> None:
     anchor.addHandler(handler)
 
 
-def access(*, method: str, route: str | None, path: str, status: int, started: float) -> None:
+def access(*, request_id: str, method: str, route: str | None, path: str, status: int, started: float) -> None:
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     ACCESS.info("%s %s %d %.2fms", method, route or "unmatched", status, duration_ms,
-                extra={"method": method, "route": route, "path": path[:MAX_PATH], "status": status,
+                extra={"request_id": request_id, "method": method, "route": route, "path": path[:MAX_PATH], "status": status,
                        "duration_ms": duration_ms})

@@ -71,13 +71,20 @@ def start() -> None:
     _get()
 
 
+_children: dict[tuple[str | None, str, int], tuple[Any, Any]] = {}
+
+
 def request(route: str | None, method: str, status: int, seconds: float) -> None:
     """One answered request; ``route`` is the URL rule that matched (None: none did)."""
-    c = _get()
-    route = route or UNMATCHED
-    method = method if method in METHODS else "other"
-    c.requests.labels(route, method, str(status)).inc()
-    c.latency.labels(route, method).observe(seconds)
+    verb = method if method in METHODS else "other"
+    key = (route, verb, status)  # bounded: URL rules, seven methods, HTTP statuses
+    children = _children.get(key)
+    if children is None:  # once per label set: labels() takes a lock and builds the key
+        c = _get()
+        label = route or UNMATCHED
+        children = _children[key] = (c.requests.labels(label, verb, str(status)), c.latency.labels(label, verb))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def verdict(verdict: str, form: str | None) -> None:
