@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -79,13 +80,19 @@ def write_problem(sock: socket.socket, status_int: int, reason: str, mesg: str) 
 _OPERATORS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
+_TEMPORARY: list[Path] = []  # a directory made here, removed when the master exits
+
+
 def metrics_dir() -> Path:
     """Where the workers keep their counters: the operator's ``PROMETHEUS_MULTIPROC_DIR``, else
     ``$ANCHOR_HOME/service/metrics``, else a new temporary directory."""
     if _OPERATORS_DIR:
         return Path(_OPERATORS_DIR)
     home = os.environ.get("ANCHOR_HOME")
-    return Path(home) / "service" / "metrics" if home else Path(tempfile.mkdtemp(prefix="anchor-metrics-"))
+    if home:
+        return Path(home) / "service" / "metrics"
+    _TEMPORARY.append(Path(tempfile.mkdtemp(prefix="anchor-metrics-")))
+    return _TEMPORARY[-1]
 
 
 # Set when gunicorn reads this file, in the master: before any app is loaded (even with --preload),
@@ -104,6 +111,11 @@ def on_starting(server: Any) -> None:
     d.mkdir(parents=True, exist_ok=True)
     for stale in d.glob("*.db"):  # counters of a previous run
         stale.unlink(missing_ok=True)
+
+
+def on_exit(server: Any) -> None:
+    for d in _TEMPORARY:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:
