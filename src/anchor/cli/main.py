@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from anchor.cli import admin, audit, chain, db, demo, holders, issuing, serve, stacking, verify
+from anchor.cli import admin, audit, chain, db, demo, doctor, holders, issuing, serve, stacking, verify
 from anchor.cli.app import EXIT_CODES, App, run
 from anchor.config import load_settings
 
@@ -45,6 +45,7 @@ for command in (
     audit.audit, audit.repair, audit.reanchor,
     serve.serve,
     demo.demo,
+    doctor.doctor,
 ):  # fmt: skip
     cli.add_command(command)
 
