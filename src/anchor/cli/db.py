@@ -33,11 +33,10 @@ def db() -> None:
 def db_upgrade(app: App, no_backup: bool) -> None:
     """Bring the database to this anchor's schema, in one transaction (nothing changes if a step
     fails). SQLite: the file is copied next to itself first. PostgreSQL: take a pg_dump first."""
-    from anchor.store.engine import safe_url
-    from anchor.store.migrations import runner
+    from anchor.store import migrations, safe_url
 
     url = app.settings.db_url
-    done = runner.upgrade(url, backup=not no_backup)
+    done = migrations.upgrade(url, backup=not no_backup)
     if done.before == done.after:
         say(f"{safe_url(url)} is at schema {int(done.after)} (revision {done.after}): nothing to do")
         return
@@ -53,19 +52,18 @@ def db_upgrade(app: App, no_backup: bool) -> None:
 @pass_app
 def db_current(app: App) -> None:
     """The database's schema revision, and this anchor's."""
-    from anchor.store.engine import safe_url
-    from anchor.store.migrations import HEAD, runner
+    from anchor.store import migrations, safe_url
 
-    found = runner.current(app.settings.db_url)
+    found = migrations.current(app.settings.db_url)
     state = "new (no tables)" if found is None else found
-    hint = "" if found in (None, HEAD) else ": run `anchor db upgrade`"
-    say(f"{safe_url(app.settings.db_url)}: {state}; this anchor: {HEAD}{hint}")
+    hint = "" if found in (None, migrations.HEAD) else ": run `anchor db upgrade`"
+    say(f"{safe_url(app.settings.db_url)}: {state}; this anchor: {migrations.HEAD}{hint}")
 
 
 @db.command("history")
 def db_history() -> None:
     """Every schema revision, oldest first."""
-    from anchor.store.migrations import runner
+    from anchor.store import migrations
 
-    for revision in runner.history():
+    for revision in migrations.history():
         say(f"{revision.revision}  {revision.title}")

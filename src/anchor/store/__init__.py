@@ -25,12 +25,16 @@ from anchor.core.records import (
     StatusList,
     Transaction,
 )
+from anchor.store import migrations  # the schema's revisions (`anchor db`)
 from anchor.store.deployment import RegistryDeployment
+from anchor.store.engine import safe_url
 from anchor.store.schema import SCHEMA_VERSION
 from anchor.store.store import Store
 
 __all__ = [
     "SCHEMA_VERSION",
+    "migrations",
+    "safe_url",
     "Achievement",
     "Batch",
     "Counts",

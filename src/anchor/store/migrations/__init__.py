@@ -90,3 +90,26 @@ def create_at_head(conn: Any) -> None:
     VERSION_TABLE.create(conn, checkfirst=True)
     if conn.execute(select(VERSION_TABLE.c.version_num)).first() is None:
         conn.execute(VERSION_TABLE.insert().values(version_num=HEAD))
+
+
+# What ``anchor db`` runs; Alembic is imported only here, when a command needs it.
+
+def upgrade(url: str, *, backup: bool = True) -> Any:
+    """:func:`anchor.store.migrations.runner.upgrade`."""
+    from anchor.store.migrations import runner
+
+    return runner.upgrade(url, backup=backup)
+
+
+def current(url: str) -> str | None:
+    """The database's revision (:func:`anchor.store.migrations.runner.current`)."""
+    from anchor.store.migrations import runner
+
+    return runner.current(url)
+
+
+def history() -> list[Any]:
+    """Every revision, oldest first (:func:`anchor.store.migrations.runner.history`)."""
+    from anchor.store.migrations import runner
+
+    return runner.history()
