@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from anchor.api import create_app
 from anchor.api.service import ServiceConfig
 from anchor.app.issuing import issue_credentials
-from anchor.chain.anvil import DevChain
+from anchor.chain.anvil import DevChain, free_port
 from anchor.chain.node import Chain
+from anchor.cli import serving
+from anchor.config import Settings
 from anchor.core.roster import parse_roster
-from tests.api_support import DEAD_RPC, REGISTRY, gunicorn
+from tests.api_support import DEAD_RPC, REGISTRY
 from tests.world import World, achievement, make_world
 
 pytestmark = pytest.mark.chain
@@ -157,10 +161,20 @@ def test_a_scrape_with_the_chain_and_database_down_still_answers(tmp_path: Path)
     assert "anchor_http_requests_total" in names
 
 
+@contextmanager
+def served(world: World, anvil: DevChain, home: Path, bind: str) -> Iterator[str]:
+    """``anchor serve --detach`` with 2 sync workers on ``bind``."""
+    settings = Settings(home=home, rpc_url=anvil.rpc_url, registry=world.registry.address, database_url=world.db_url)
+    url = serving.start_detached(settings, world.registry.address, bind=bind, workers=2, threads=1)
+    try:
+        yield url
+    finally:
+        serving.stop(settings)
+
+
 def test_counts_are_summed_over_two_gunicorn_workers(world: World, anvil: DevChain, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    with gunicorn(rpc_url=anvil.rpc_url, registry=world.registry.address, db_url=world.db_url, home=home,
-                  workers=2, threads=1) as url:
+    home, bind = tmp_path / "home", f"127.0.0.1:{free_port()}"
+    with served(world, anvil, home, bind) as url:
         files = home / "service" / "metrics"
         before = parse(requests.get(url + "/metrics", timeout=10).text)  # (start_detached asked /healthz already)
         sent = 0
@@ -184,3 +198,10 @@ def test_counts_are_summed_over_two_gunicorn_workers(world: World, anvil: DevCha
         assert value(samples, "anchor_verifications_total", verdict="invalid", form="json") == 1
         assert value(samples, "anchor_chain_up") == 1
         assert len(list(files.glob("*/counter_*.db"))) >= 2
+        assert list(files.glob("*/gauge_livesum_*.db"))  # the cache gauges, one file per live worker
+    assert not list(files.glob("*/gauge_livesum_*.db"))  # the workers exited: their gauges are gone (child_exit)
+    # A new run in the same home, on the same address, starts from zero: nothing of the last run is summed in.
+    with served(world, anvil, home, bind) as url:
+        samples = parse(requests.get(url + "/metrics", timeout=10).text)
+        assert 1 <= value(samples, "anchor_http_requests_total", route="/healthz", method="GET", status="200") < sent
+        assert value(samples, "anchor_verifications_total", verdict="valid", form="json") == 0
