@@ -207,6 +207,11 @@ def test_a_database_written_by_an_old_release_upgrades_and_exports_every_credent
         expected = {cid: 10 if cid == facts["revoked"] else 0 for cid in facts["credentials"]}
         assert verdicts == expected, report
 
+        # The issuer keeps its registry: today's code revokes in it too.
+        another = next(cid for cid in facts["credentials"] if cid != facts["revoked"])
+        assert anchor(*common, "revoke", another, "--reason", "issued_in_error") == 0, capsys.readouterr().err
+        assert anchor(*common, "verify", str(out / f"{another.removeprefix('urn:uuid:')}.json")) == 10
+
 
 def test_recipient_keys_of_schema_2_become_per_achievement_keys(new_url: Callable[[], str], tmp_path: Path) -> None:
     """Schema 2 keyed a recipient by email alone: one email holding two of an issuer's achievements
