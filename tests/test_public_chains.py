@@ -446,3 +446,33 @@ def test_dev_keys_are_refused_on_chain_8453(base_node: DevChain, tmp_path: Path,
     assert code == 3 and "no admin key" in err
     assert dev_signer(0).address  # (the dev accounts exist; they are just not used here)
 
+
+
+def test_verification_counts_a_batch_confirmed_only_at_or_below_the_tag(tmp_path: Path) -> None:
+    """Anchored (finality latest, for speed) and verified under finality finalized: not final
+    until the chain's finalized block reaches the batch, by the offline verifier and the service."""
+    from anchor.api import create_app
+    from anchor.api.service import ServiceConfig
+    from anchor.app.verifying import Verifier, VerifyOptions
+    from anchor.chain.reader import RegistryReader
+    from tests.world import make_world
+
+    with DevChain.start(slots_in_an_epoch=2) as node:  # finalized: head - 4
+        w = make_world(Chain(node.rpc_url), tmp_path, n=2)
+        badge = w.badge(0)
+        finalized = Chain(node.rpc_url, finality="finalized")
+        verifier = Verifier(lambda a: RegistryReader(finalized, a), VerifyOptions(registry=w.registry.address))
+        app = create_app(ServiceConfig(rpc_url=node.rpc_url, registry=w.registry.address, database_url=w.db_url,
+                                       head_ttl=0.01, finality="finalized"))
+        client = app.test_client()
+        report = verifier.verify(badge)
+        assert report.verdict.value == "pending" and any(c.reason == "not_final" for c in report.checks)
+        assert client.post("/api/v1/verify", json=badge).json["verdict"] == "pending"
+        latest = Verifier(lambda a: RegistryReader(Chain(node.rpc_url), a), VerifyOptions(registry=w.registry.address))
+        assert latest.verify(badge).verdict.value == "valid"  # one confirmation is enough under "latest"
+        node_chain = Chain(node.rpc_url)
+        node_chain.dev_rpc("anvil_mine", hex(5))
+        time.sleep(1.1)  # the tag's block is re-read at most every second
+        finalized._settled = None
+        assert verifier.verify(badge).verdict.value == "valid"
+        assert client.post("/api/v1/verify", json=badge).json["verdict"] == "valid"

@@ -47,6 +47,9 @@ def config_from_settings(settings: Settings, **overrides: Any) -> ServiceConfig:
         "registry": overrides.get("registry") or registry_from_settings(settings).address,
         "database_url": settings.db_url,
         "confirmations": settings.confirmations,
+        "rpc_urls": settings.rpc_urls,
+        "chain_id": settings.chain_id,
+        "finality": settings.finality,
         "proof_cache_bytes": settings.proof_cache_bytes,
     }
     values.update(overrides)

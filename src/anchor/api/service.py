@@ -12,6 +12,7 @@ from typing import Any
 
 from anchor.api.caches import ByteLRU, TreeParts
 from anchor.app.verifying import Prepared, prepare
+from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
 from anchor.core.credential import credential_urn
 from anchor.core.errors import ConfigError, NotFound
@@ -43,6 +44,9 @@ class ServiceConfig:
     database_url: str | None
     confirmations: int = 1
     head_ttl: float = 0.5  # seconds; keep below the chain's block time
+    rpc_urls: tuple[str, ...] = ()  # fallbacks after rpc_url
+    chain_id: int | None = None  # the chain every RPC URL must serve (None: the first one's)
+    finality: str = "latest"  # or "safe" / "finalized": what counts as confirmed
     max_body: int = 256 * 1024  # bytes of request body
     proof_cache_bytes: int = 64 * 1024 * 1024  # rendered proofs and tree parts, per worker
     # Prepared (parsed and checked) documents, per worker, kept pickled: a bytes object each, which
@@ -54,7 +58,8 @@ class ServiceConfig:
 class Service:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.view = RegistryReader.connect(config.rpc_url, config.registry, head_ttl=config.head_ttl)
+        chain = Chain([config.rpc_url, *config.rpc_urls], timeout=5.0, chain_id=config.chain_id, finality=config.finality)
+        self.view = RegistryReader(chain, config.registry, head_ttl=config.head_ttl)
         self._store: Store | None = None
         self._lock = threading.Lock()
         tree_budget = int(config.proof_cache_bytes * TREE_SHARE)

@@ -40,7 +40,7 @@ def credential_status(loc: CredentialLocation, reader: RegistryReader, *, now: i
                      "onChain": batch.anchored, "confirmations": max(depth, 0) if batch.anchored else 0}
     if not batch.anchored:  # the database says anchored, the chain does not (reset? reorg?)
         out["status"] = "not_on_chain"
-    elif depth < confirmations:
+    elif reader.chain.settled_head(head) - batch.anchored_block + 1 < confirmations:  # finality: safe/finalized block
         out["status"] = "pending"
     elif is_revoked(batch, bits, loc.leaf_index):
         out["status"] = "revoked"

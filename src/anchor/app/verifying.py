@@ -50,7 +50,9 @@ def chain_facts(reader: RegistryReader, proof: AnchorProof, signing_key: bytes |
         first = None
         if signing_key is None and batch.anchored and reader.signing_key_count(proof.issuer_address, block=head):
             first = reader.signing_key_at(proof.issuer_address, 0, block=head).bound_block  # did it sign then?
-        return ChainFacts(chain_id, True, head, batch, issuer, bits, record, bound, first)
+        # Under finality safe/finalized the tag's block stands in for the head: a batch (or a key
+        # binding) counts as confirmed only at or below it.
+        return ChainFacts(chain_id, True, reader.chain.settled_head(head), batch, issuer, bits, record, bound, first)
     except ChainUnavailable as e:
         return ChainUnreadable(e.message)
     except ChainError as e:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 FINALITIES = ("latest", "safe", "finalized")
 GWEI = 10**9
+TAG_TTL = 1.0  # seconds a verifier reuses the safe/finalized block number it read
 
 
 def _int(value: Any) -> int:
@@ -127,6 +128,7 @@ class Chain:
         self.rpc_url = self.rpc.url
         self.finality = finality
         self.fee_caps = fee_caps or FeeCaps()
+        self._settled: tuple[float, int] | None = None  # (when read, the finality tag's block)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, timeout: float | None = None) -> Chain:
@@ -187,6 +189,19 @@ class Chain:
         if b is None:  # a node that has nothing safe/finalized yet (a fresh chain)
             return -1
         return _int(b["number"])
+
+    def settled_head(self, head: int) -> int:
+        """The block a verifier counts confirmations up to: ``head`` under ``latest``; the node's
+        ``safe``/``finalized`` block otherwise (read at most every :data:`TAG_TTL` seconds: an
+        older tag block only delays "confirmed", it never calls a block final too early)."""
+        if self.finality == "latest":
+            return head
+        cached = self._settled
+        if cached is not None and time.monotonic() - cached[0] < TAG_TTL:
+            return min(cached[1], head)
+        number = self.finalized_block()
+        self._settled = (time.monotonic(), number)
+        return min(number, head)
 
     def is_final(self, block_number: int, confirmations: int = 1) -> tuple[bool, int]:
         """Whether ``block_number`` is final, and how many confirmations it has: under ``latest``

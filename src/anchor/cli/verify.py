@@ -61,7 +61,7 @@ def verify(app: App, badge: Path, email: str | None, at_time: str | None, chain_
         registry = str(record["registry"]) if record else None
     options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries, chain_id=chain_id, confirmations=app.settings.confirmations,
                             at=parse_ts(at_time, what="--at") if at_time else None, email=email)
-    verifier = Verifier(lambda address: RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0), options)
+    verifier = Verifier(lambda address: RegistryReader(app.chain, address), options)
     if components is not None:
         from anchor.cli.stacking import verify_stack_command
 
