@@ -255,9 +255,10 @@ class JsonRpc:
         return self._send(payload, json.dumps(payload[0]).encode(), retry=False)[0]
 
     def chain_id(self) -> int:
-        """The chain these URLs serve (asked of the first usable URL if not known yet)."""
-        if self.expected_chain_id is None:
-            self.call("eth_blockNumber")  # checks the first usable URL, which sets it
+        """The chain these URLs serve, once a URL has confirmed it: the first call checks the first
+        usable URL (ChainUnavailable when none answers; ConfigError when none serves ``chain_id``)."""
+        if self.expected_chain_id is None or not any(e.chain_id is not None for e in self.endpoints):
+            self.call("eth_chainId")
         assert self.expected_chain_id is not None
         return self.expected_chain_id
 
