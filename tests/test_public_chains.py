@@ -476,3 +476,13 @@ def test_verification_counts_a_batch_confirmed_only_at_or_below_the_tag(tmp_path
         finalized._settled = None
         assert verifier.verify(badge).verdict.value == "valid"
         assert client.post("/api/v1/verify", json=badge).json["verdict"] == "valid"
+
+
+def test_all_urls_down_through_the_cli_is_one_line_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANCHOR_RPC_URLS", "http://127.0.0.1:2/v2/secret")
+    monkeypatch.setenv("ANCHOR_ISSUER_KEY", "0x" + secrets.token_hex(32))
+    code, out, err = Cli(tmp_path / "home", "http://127.0.0.1:1", capsys)("anchor")
+    assert code == 4 and out == ""
+    assert err == ("error: no RPC URL answered (2 tried): http://127.0.0.1:1: cannot reach "
+                   "(ConnectionRefusedError); http://127.0.0.1:2: cannot reach (ConnectionRefusedError)\n")

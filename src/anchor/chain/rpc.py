@@ -357,7 +357,7 @@ class JsonRpc:
             only = next(iter(failures.values()))
             return ChainUnavailable(only.message, reason=only.reason)
         said = "; ".join(f"{e.shown_url}: {_said(failures.get(e.shown_url), e)}" for e in self.endpoints)
-        return ChainUnavailable(f"no RPC URL answered ({len(self.endpoints)} tried within {self.policy.budget:.0f} s): {said}")
+        return ChainUnavailable(f"no RPC URL answered ({len(self.endpoints)} tried): {said}")
 
     # ------------------------------------------------------------------ logs
 
