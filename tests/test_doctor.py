@@ -117,3 +117,20 @@ def test_a_fallback_url_that_is_down_and_fees_over_the_cap(setup: Funded, tmp_pa
                       "fix: check the URL and that the node is up (or remove it from rpc_urls)")
     assert bad[1].startswith("FAIL  fees: base fee ") and "exceeds max_fee_gwei 0.5; raise the cap or wait; fix: raise max_fee_gwei" in bad[1]
     assert "key-in-path" not in "\n".join(lines)
+
+
+def test_no_rpc_answering_says_so_once(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANCHOR_ISSUER_KEY", "0x" + secrets.token_hex(32))
+    code, out, err = Cli(tmp_path / "home", "http://127.0.0.1:1", capsys)("doctor")
+    assert code == 1, err
+    assert [line.split(":")[0] for line in failing(out.splitlines())] == [
+        "FAIL  rpc_url http", "FAIL  chain checks", "FAIL  issuer key", "FAIL  database sqlite"]
+    assert "not run: no RPC URL answered" in out and "`anchor issuer register` creates it" in out
+
+
+def test_settings_that_do_not_load_are_one_line_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANCHOR_CHAIN", "bsae")
+    code, out, err = Cli(tmp_path / "home", "http://127.0.0.1:1", capsys)("doctor")
+    assert code == 3 and out == ""
+    assert err.startswith("error: unknown chain 'bsae': one of anvil, base, ethereum, optimism, sepolia") and err.count("\n") == 1

@@ -81,10 +81,16 @@ class Doctor:
         if reachable:
             reg_finding, registry = self._registry(chain)
             yield reg_finding
+        else:
+            yield Finding("chain checks", False, "not run: no RPC URL answered (finality, fees, registry, issuer, balance, "
+                          "signing key)", "fix the RPC URLs above, then run `anchor doctor` again")
         signer: Signer | None = None
         try:
             signer = self.issuer_signer()
             yield Finding("issuer key", True, f"{signer.address} (the key itself is not shown)")
+        except ChainUnavailable:
+            yield Finding("issuer key", False, "not checked: no RPC URL answered (which keys apply depends on the chain)",
+                          "fix the RPC URLs above")
         except AnchorError as e:
             yield Finding("issuer key", False, e.message, "set $ANCHOR_ISSUER_KEY or issuer_keystore "
                           "(password in $ANCHOR_KEYSTORE_PASSWORD)")
@@ -93,7 +99,8 @@ class Doctor:
         if signer is not None and reachable:
             yield self._balance(chain, registry, signer, fees)
         yield self._database()
-        yield self._signing_key(registry, signer)
+        if reachable:
+            yield self._signing_key(registry, signer)
 
     # ------------------------------------------------------------------ the chain
 
