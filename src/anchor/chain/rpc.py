@@ -266,7 +266,7 @@ class JsonRpc:
         """Ask the URLs in turn (each at most once per round) until one answers; between rounds,
         wait for the soonest URL allowed again, within the policy's budget."""
         deadline = time.monotonic() + self.policy.budget
-        failures: dict[str, TransportError] = {}
+        failures: dict[int, TransportError] = {}  # by id() of the endpoint
         tried: set[int] = set()
         rounds = 0
         first: Endpoint | None = None
@@ -277,7 +277,7 @@ class JsonRpc:
                     f"{e.shown_url} {e.refused_chain}" for e in self.endpoints))
             endpoint = self._pick(usable, tried, time.monotonic())
             if endpoint is None:  # every URL failed this round or is resting under a rate limit
-                if not retry or all(getattr(failures.get(e.shown_url), "kind", "") == "refused" for e in usable):
+                if not retry or all(getattr(failures.get(id(e)), "kind", "") == "refused" for e in usable):
                     raise self._gave_up(failures)  # nothing listens anywhere: waiting would not help
                 now = time.monotonic()
                 wait = max(0.0, min(e.not_before for e in usable) - now)
@@ -298,7 +298,7 @@ class JsonRpc:
                     raise TransportError(f"the chain at {endpoint.shown_url} is rate-limiting (JSON-RPC error)",
                                          kind="rate_limited")
             except TransportError as e:
-                failures[endpoint.shown_url] = e
+                failures[id(endpoint)] = e
                 now = time.monotonic()
                 if not retry:
                     raise self._gave_up(failures) from None
@@ -352,11 +352,11 @@ class JsonRpc:
             out.append(a.get("result"))
         return out
 
-    def _gave_up(self, failures: dict[str, TransportError]) -> ChainUnavailable:
+    def _gave_up(self, failures: dict[int, TransportError]) -> ChainUnavailable:
         if len(self.endpoints) == 1 and failures:
             only = next(iter(failures.values()))
             return ChainUnavailable(only.message, reason=only.reason)
-        said = "; ".join(f"{e.shown_url}: {_said(failures.get(e.shown_url), e)}" for e in self.endpoints)
+        said = "; ".join(f"{e.shown_url}: {_said(failures.get(id(e)), e)}" for e in self.endpoints)
         return ChainUnavailable(f"no RPC URL answered ({len(self.endpoints)} tried): {said}")
 
     # ------------------------------------------------------------------ logs
