@@ -186,6 +186,7 @@ from anchor.chain.node import Chain  # noqa: E402
 from anchor.chain.reader import RegistryReader  # noqa: E402
 from anchor.chain.signer import Signer, dev_signer  # noqa: E402
 from anchor.chain.writer import Registry  # noqa: E402
+from anchor.core import merkle  # noqa: E402
 from anchor.core.forms import Presented  # noqa: E402
 from anchor.core.pathway import parse_pathway  # noqa: E402
 from anchor.core.roster import parse_roster  # noqa: E402
@@ -394,6 +395,96 @@ def test_stacking_end_to_end_on_anvil(anvil: DevChain, chain: Chain, tmp_path: P
     record("cross-issuer component revoked by its issuer after stacking", xrev.verdict.value, xrev.reason)
 
 
+def _tamper(store: Store, credential_id: str, column: str, edit: Any) -> None:
+    """Rewrite a stored column of one credential's document row, behind anchor's back."""
+    from sqlalchemy import text
+
+    where = "credential_pk = (SELECT id FROM credentials WHERE credential_id = :c)"
+    with store.engine.begin() as conn:
+        value = bytes(conn.execute(text(f"SELECT {column} FROM credential_documents WHERE {where}"), {"c": credential_id}).scalar_one())
+        edited = edit(value)
+        assert edited != value
+        conn.execute(text(f"UPDATE credential_documents SET {column} = :v WHERE {where}"), {"v": edited, "c": credential_id})
+
+
+def test_stacking_checks_every_stored_component_against_the_chain(anvil: DevChain, chain: Chain, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk path of ``anchor stack`` (stored documents, each batch's tree once, the chain's
+    facts per batch) refuses what the full verifier of the delivered badge refuses, component by
+    component: revoked one by one or with its whole batch, altered in the database (document or
+    signature), expired, not anchored, in a batch whose stored tree was altered."""
+    from anchor.app.revoking import request_batch_revocation
+    from anchor.app.stack_components import OwnComponents
+    from anchor.app.stacking import _Badges
+
+    admin = dev_signer(0)
+    registry, _ = Registry.deploy(chain, admin)
+    uni = Org(chain, registry, admin, dev_signer(1), "Uni", tmp_path)
+    verifier = Verifier(lambda a: RegistryReader.connect(anvil.rpc_url, a, head_ttl=0.5), VerifyOptions(registry=registry.address))
+    everyone = [f"{h}@example.org" for h in ("ada", "bob", "cat", "dan", "eve", "fay", "gus", "hal", "ivy", "jo")]
+    sql, py = raw_achievement(UNI + "sql", "SQL"), raw_achievement(UNI + "python", "Python")
+    uni.issue(sql, everyone)
+    uni.issue(py, ["ada@example.org", "bob@example.org", "dan@example.org", "eve@example.org"])
+    uni.issue(py, ["gus@example.org"], valid_until=datetime(2030, 1, 1, tzinfo=UTC))
+    uni.issue(py, ["fay@example.org"], valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_until=datetime(2021, 1, 1, tzinfo=UTC))
+    uni.anchor()
+    uni.issue(py, ["cat@example.org"])  # a batch of its own, revoked as a whole below
+    uni.anchor()
+    uni.issue(py, ["ivy@example.org", "jo@example.org"])  # a batch whose stored tree is altered below
+    uni.anchor()
+    uni.issue(py, ["hal@example.org"])  # never anchored
+    ids = {(email.split("@")[0], uri.rsplit("/", 1)[1]): cid for cid, email, _n, uri in uni.store.stack_candidates(uni.row.id, None)}
+
+    uni.revoke(ids[("bob", "python")])
+    cat = uni.store.locate(ids[("cat", "python")])
+    assert cat is not None and cat.root is not None
+    assert request_batch_revocation(uni.store, uni.row.id, cat.root, 1, "test")
+    submit_revocations(uni.store, registry, uni.account, uni.row.id)
+    _tamper(uni.store, ids[("dan", "python")], "document", lambda d: d.replace(b'"creditsAvailable":2', b'"creditsAvailable":9'))
+    _tamper(uni.store, ids[("eve", "python")], "signature", lambda s: s[:-3] + (b"1" if s[-3:-2] != b"1" else b"2") + s[-2:])
+    ivy = uni.store.locate(ids[("ivy", "python")])
+    assert ivy is not None and ivy.batch_id is not None
+    from sqlalchemy import text
+
+    with uni.store.engine.begin() as conn:  # jo's leaf replaced: ivy's path (jo's leaf) no longer leads to the root
+        leaves = bytes(conn.execute(text("SELECT nodes FROM tree_chunks WHERE batch_id = :b AND level = 0"), {"b": ivy.batch_id}).scalar_one())
+        assert len(leaves) == 64
+        mine = 0 if ivy.leaf_index == 0 else 32
+        other = merkle.hash_leaf(b"{}")
+        altered = leaves[:32] + other if mine == 0 else other + leaves[32:]
+        conn.execute(text("UPDATE tree_chunks SET nodes = :n WHERE batch_id = :b AND level = 0"), {"n": altered, "b": ivy.batch_id})
+
+    # The bulk path and the full verification of each delivered badge agree, component by component.
+    own = OwnComponents(uni.store, uni.row, uni.did, verifier, datetime.now(UTC))
+    fast = own.check({cid: UNI + key for (_h, key), cid in ids.items()})
+    badges = _Badges(uni.store)
+    expected = {("ada", "python"): "ok", ("gus", "python"): "ok", ("bob", "python"): "revoked", ("cat", "python"): "revoked",
+                ("dan", "python"): "invalid", ("eve", "python"): "invalid", ("fay", "python"): "expired",
+                ("hal", "python"): "unanchored", ("ivy", "python"): "invalid", ("jo", "python"): "ok"}
+    for (holder, key), cid in sorted(ids.items()):
+        built = badges.badge(cid)
+        full = "unanchored" if built is None else (lambda r: "ok" if r.verdict is Verdict.VALID else r.verdict.value)(
+            verifier.verify(json.loads(built[0])))
+        assert (fast[cid][0].status, full) == (expected.get((holder, key), "ok"),) * 2, (holder, key, fast[cid][0], full)
+
+    pathway = parse_pathway(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
+    monkeypatch.setattr("anchor.app.stacking.HOLDERS_PER_READ", 3)  # holders read and verified 3 at a time
+    run = stack_pathway(uni.store, uni.row, pathway, verifier, sign=uni.sign())
+    short = dict(run.short)
+    assert run.created == 3 and set(short) == {f"{h}@example.org" for h in ("bob", "cat", "dan", "eve", "fay", "hal", "ivy")}, run
+    for holder, word in (("bob", "is revoked"), ("cat", "is revoked"), ("dan", "is invalid"), ("eve", "is invalid"),
+                         ("fay", "is expired"), ("hal", "is unanchored"), ("ivy", "is invalid")):
+        assert word in short[f"{holder}@example.org"], (holder, short[f"{holder}@example.org"])
+    record("bulk path: component revoked on its own (bob)", "not issued", short["bob@example.org"].split(": ", 1)[1])
+    record("bulk path: component's whole batch revoked (cat)", "not issued", short["cat@example.org"].split(": ", 1)[1])
+    record("bulk path: component document altered in the database (dan)", "not issued", short["dan@example.org"].split(": ", 1)[1])
+    record("bulk path: component signature altered in the database (eve)", "not issued", short["eve@example.org"].split(": ", 1)[1])
+    record("bulk path: component expired (fay)", "not issued", short["fay@example.org"].split(": ", 1)[1])
+    record("bulk path: component not anchored (hal)", "not issued", short["hal@example.org"].split(": ", 1)[1])
+    record("bulk path: component whose path in the stored tree was altered (ivy; jo, whose leaf it was, still qualifies)",
+           "not issued", short["ivy@example.org"].split(": ", 1)[1])
+
+
 def test_the_cli_stacks_and_verifies_with_components(anvil: DevChain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.helpers import Cli
 
@@ -408,6 +499,12 @@ def test_the_cli_stacks_and_verifies_with_components(anvil: DevChain, tmp_path: 
     cli.ok("issue", str(tmp_path / "roster.csv"), "--achievement", str(tmp_path / "sql.yaml"))
     cli.ok("issue", str(tmp_path / "ada.csv"), "--achievement", str(tmp_path / "python.yaml"))
     cli.ok("anchor")
+    # A pathway naming an achievement this issuer never awarded is refused, before anything is verified or issued.
+    (tmp_path / "typo.yaml").write_text(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "pyhton", None)]))
+    code, out, err = cli("stack", str(tmp_path / "typo.yaml"))
+    assert code == 2 and "issued" not in out, (code, out, err)
+    assert err.strip().count("\n") == 0 and "unknown achievement(s) https://uni.example/achievements/pyhton" in err, err
+    record("CLI: anchor stack PATHWAY naming an achievement nobody issued", "refused (exit 2)", "pathway_unknown_achievement")
     (tmp_path / "pathway.yaml").write_text(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
     out = cli.ok("stack", str(tmp_path / "pathway.yaml"))
     assert "issued 1 pending stacked credential(s)" in out and "bob@example.org: " in out and "1 holder(s) do not qualify" in out

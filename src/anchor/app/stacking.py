@@ -2,12 +2,13 @@
 verifying a stacked badge with its components.
 
 Earning. The issuer's database says who holds which component (its holders' emails are
-issuer-private columns); the chain has the last word: every component is assembled into the
-badge the holder has (document, signature, anchor receipt) and verified in full by the same
-:class:`~anchor.app.verifying.Verifier` as ``anchor verify``, so a component revoked, expired or
-unanchored on chain never counts, whatever the database thinks. Components from other issuers
-are the holder's own badges (``--evidence``), verified on chain the same way and matched to a
-holder by the salted email hash. :meth:`~anchor.core.pathway.Pathway.evaluate` then decides.
+issuer-private columns); the chain has the last word: every component is verified by the same
+:class:`~anchor.app.verifying.Verifier` as ``anchor verify``, on its stored document and
+signature and its place in its batch's tree (:mod:`anchor.app.stack_components`, in bulk), so a
+component revoked, expired, altered or unanchored on chain never counts, whatever the database
+thinks. Components from other issuers are the holder's own badges (``--evidence``), verified on
+chain the same way and matched to a holder by the salted email hash.
+:meth:`~anchor.core.pathway.Pathway.evaluate` then decides.
 
 Issuing goes through :func:`~anchor.app.issuing.issue_credentials` (signed, with
 ``credentialStatus``, insert-or-skip on the award's unique key): a rerun issues nothing twice.
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from anchor.app.exporting import credential_with_proof
 from anchor.app.issuing import Sign, issue_credentials, recipient_refs
+from anchor.app.stack_components import Checked, OwnComponents, held, issuer_dids
 from anchor.app.verifying import Verifier
 from anchor.core import merkle
 from anchor.core.credential import CredentialFactory, IssuerProfile, normalize_email, recipient_matches
@@ -35,11 +37,10 @@ from anchor.core.stack import (
     StackReport,
     component_description,
     component_digest,
-    digest_of_canonical,
     judge_stack,
     match_components,
 )
-from anchor.core.timefmt import parse_ts, utcnow
+from anchor.core.timefmt import utcnow
 from anchor.core.verdict import Report, Verdict, prepare_presented
 from anchor.store import Issuer, Store
 
@@ -65,11 +66,12 @@ def verify_stack(verifier: Verifier, stack: Presented, components: Sequence[Pres
     return out
 
 
-# ---------------------------------------------------------------------------- badges from the database
+# ---------------------------------------------------------------------------- components from the database
 
 
 class _Badges:
-    """Assembles the issuer's own anchored badges from the database (as the export does)."""
+    """Assembles the issuer's own anchored badges from the database, as delivered (as the export
+    does): for the bench and tests that need one badge as its holder has it."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -94,9 +96,6 @@ class _Badges:
         return credential_with_proof(document, receipts.render(loc.leaf_index, path), signature), document
 
 
-# ---------------------------------------------------------------------------- earning
-
-
 @dataclass
 class StackRun:
     """What ``anchor stack`` did."""
@@ -110,42 +109,28 @@ class StackRun:
     evidence_refused: list[tuple[str, str]] = field(default_factory=list)  # (what was presented, why refused)
 
 
-def _issuer_dids(credential: Mapping[str, Any]) -> tuple[str, str]:
-    issuer = credential.get("issuer")
-    if isinstance(issuer, dict):
-        return str(issuer.get("id")), str(issuer.get("name") or issuer.get("id"))
-    return str(issuer), str(issuer)
-
-
-def _held(credential: Mapping[str, Any], report: Report | None) -> HeldComponent:
-    subject = credential.get("credentialSubject") or {}
-    achievement = subject.get("achievement") or {} if isinstance(subject, dict) else {}
-    credits = achievement.get("creditsAvailable") if isinstance(achievement, dict) else None
-    status = "ok" if report is not None and report.verdict is Verdict.VALID else report.verdict.value if report else "unverified"
-    return HeldComponent(achievement_id=str(achievement.get("id")), issuer=_issuer_dids(credential)[0],
-                         credential_id=str(credential.get("id")), valid_from=_valid_from(credential),
-                         credits=float(credits) if isinstance(credits, int | float) and not isinstance(credits, bool) else None,
-                         status=status)
-
-
-def _valid_from(credential: Mapping[str, Any]) -> datetime:
-    return parse_ts(str(credential.get("validFrom")), what="validFrom")
+HOLDERS_PER_READ = 1_000  # holders whose components are read from the database (and verified) at a time
 
 
 def stack_pathway(store: Store, issuer: Issuer, pathway: Pathway, verifier: Verifier, *, sign: Sign | None = None,
                   evidence: Sequence[tuple[str, Presented]] = (), now: datetime | None = None) -> StackRun:
     """Issue ``pathway``'s stacked credential to every holder of ``issuer``'s database who
     qualifies (see the module doc). ``evidence``: (name, badge) of badges from other issuers
-    presented by holders; each is verified on chain and used for the holder it was issued to."""
+    presented by holders; each is verified on chain and used for the holder it was issued to.
+
+    Holders who hold the stack already are skipped before anything is verified; the others'
+    components are read and verified :data:`HOLDERS_PER_READ` holders at a time (documents and
+    signatures in a few queries, each batch's tree once per run, the chain's facts through the
+    verifier's reader), then the stacks are issued."""
     now = now or utcnow()
     profile = json.loads(issuer.profile_json)
     own_did = str(profile["id"])
     run = StackRun(pathway.id, pathway.achievement_id)
     own_uris = [c.achievement_id for c in pathway.components if c.issuer in (None, own_did)]
     rows = store.stack_candidates(issuer.id, own_uris)
-    holders: dict[str, tuple[str, list[str]]] = {}
-    for cid, email, name, _uri in rows:
-        holders.setdefault(email, (name or email, []))[1].append(cid)
+    holders: dict[str, tuple[str, dict[str, str]]] = {}
+    for cid, email, name, uri in rows:
+        holders.setdefault(email, (name or email, {}))[1][cid] = uri
 
     # Other issuers' badges: verified on chain, then matched to a holder by the salted email hash.
     presented_for: dict[str, list[tuple[dict[str, Any], Report]]] = {}
@@ -160,53 +145,24 @@ def stack_pathway(store: Store, issuer: Issuer, pathway: Pathway, verifier: Veri
             if report.verdict is not Verdict.VALID:  # listed, never used (nor parsed further: it may be anything)
                 run.evidence_refused.append((what, report.summary))
                 continue
-            holders.setdefault(owner, (emails[owner] or owner, []))
+            holders.setdefault(owner, (emails[owner] or owner, {}))
             presented_for.setdefault(owner, []).append((badge.credential, report))
 
     stacked = store.recipients_of(pathway.achievement_id, issuer.id)
     ref_of = recipient_refs(pathway.achievement_id)
-    badges = _Badges(store)
-    groups: dict[tuple[tuple[str, str], ...], list[tuple[str, str, tuple[tuple[str, str], ...]]]] = {}
+    todo = []
     for email in sorted(holders):
-        name, cids = holders[email]
         if ref_of(email) in stacked:
             run.already += 1
-            continue
-        held: list[HeldComponent] = []
-        # Each held component → (its credential, digest). Keyed by the HeldComponent, not the id: a
-        # forged copy presented with a genuine one shares its id, and must not stand in for it.
-        documents: dict[HeldComponent, tuple[dict[str, Any], str]] = {}
-        for cid in cids:
-            built = badges.badge(cid)
-            if built is None:  # not anchored (yet): it does not count, and the holder is told why
-                stored = store.document_of(cid)
-                if stored is not None:
-                    pending = json.loads(stored[0])
-                    held.append(replace(_held(pending, None), status="unanchored"))
-                continue
-            delivered, document = built
-            credential = json.loads(delivered)
-            one = _held(credential, verifier.verify(credential))
-            held.append(one)
-            documents[one] = (json.loads(document), digest_of_canonical(document))
-        for credential, report in presented_for.get(email, []):
-            one = _held(credential, report)
-            held.append(one)
-            documents.setdefault(one, (credential, component_digest(credential)))
-        result = pathway.evaluate(held, issuer=own_did, now=now)
-        if not isinstance(result, Selection):
-            run.short.append((email, result.describe()))
-            continue
-        labels, parts = [], []
-        for _component, chosen in result.used:
-            credential, digest = documents[chosen]
-            subject = credential.get("credentialSubject") or {}
-            label = str((subject.get("achievement") or {}).get("name") or credential.get("name") or chosen.credential_id)
-            labels.append((label, component_description(str(pathway.achievement["name"]), _issuer_dids(credential)[1])))
-            parts.append((chosen.credential_id, digest))
-            if chosen.issuer != own_did:
-                run.evidence_used += 1
-        groups.setdefault(tuple(labels), []).append((email, name, tuple(parts)))
+        else:
+            todo.append(email)
+    own = OwnComponents(store, issuer, own_did, verifier, now)
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[str, str, tuple[tuple[str, str], ...]]]] = {}
+    for first in range(0, len(todo), HOLDERS_PER_READ):
+        chunk = todo[first : first + HOLDERS_PER_READ]
+        checked = own.check({cid: uri for email in chunk for cid, uri in holders[email][1].items()})
+        for email in chunk:
+            _select(pathway, run, groups, email, holders[email], checked, presented_for.get(email, []), own_did, now)
 
     for group, members in groups.items():
         factory = CredentialFactory(IssuerProfile.from_json(profile), pathway.achievement, components=group)
@@ -217,3 +173,41 @@ def stack_pathway(store: Store, issuer: Issuer, pathway: Pathway, verifier: Veri
         run.created += issued.created
         run.already += len(issued.already_issued)
     return run
+
+
+def _select(pathway: Pathway, run: StackRun, groups: dict[tuple[tuple[str, str], ...], list[tuple[str, str, tuple[tuple[str, str], ...]]]],
+            email: str, holder: tuple[str, dict[str, str]], checked: Mapping[str, Checked],
+            presented: Sequence[tuple[dict[str, Any], Report]], own_did: str, now: datetime) -> None:
+    """Evaluate one holder's components; a holder who qualifies joins the group of holders whose
+    stacks name the same component labels."""
+    name, cids = holder
+    holds: list[HeldComponent] = []
+    # Each held component → (its credential, digest). Keyed by the HeldComponent, not the id: a
+    # forged copy presented with a genuine one shares its id, and must not stand in for it.
+    documents: dict[HeldComponent, tuple[dict[str, Any], str]] = {}
+    for cid in cids:
+        found = checked.get(cid)
+        if found is None:  # gone from the database since it was listed
+            continue
+        one, credential, digest = found
+        holds.append(one)
+        if credential is not None:
+            documents[one] = (credential, digest)
+    for credential, report in presented:
+        one = held(credential, report)
+        holds.append(one)
+        documents.setdefault(one, (credential, component_digest(credential)))
+    result = pathway.evaluate(holds, issuer=own_did, now=now)
+    if not isinstance(result, Selection):
+        run.short.append((email, result.describe()))
+        return
+    labels, parts = [], []
+    for _component, chosen in result.used:
+        credential, digest = documents[chosen]
+        subject = credential.get("credentialSubject") or {}
+        label = str((subject.get("achievement") or {}).get("name") or credential.get("name") or chosen.credential_id)
+        labels.append((label, component_description(str(pathway.achievement["name"]), issuer_dids(credential)[1])))
+        parts.append((chosen.credential_id, digest))
+        if chosen.issuer != own_did:
+            run.evidence_used += 1
+    groups.setdefault(tuple(labels), []).append((email, name, tuple(parts)))

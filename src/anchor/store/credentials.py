@@ -14,7 +14,7 @@ from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, 
 from anchor.core.status import BatchStatus
 from anchor.store.engine import Database, db_error_line
 from anchor.store.locks import LockSpace, xact_lock
-from anchor.store.schema import BatchRow, CredentialRow, DocumentRow, IssuerRow
+from anchor.store.schema import AchievementRow, BatchRow, CredentialRow, DocumentRow, IssuerRow
 from anchor.store.status_lists import reserve_in
 
 _COLUMNS = ("id", "credential_id", "issuer_id", "achievement_id", "recipient_ref", "leaf_hash", "valid_from",
@@ -144,6 +144,33 @@ class CredentialQueries(Database):
             in_flight = s.scalar(select(func.coalesce(func.sum(BatchRow.leaf_count), 0))
                                  .where(BatchRow.status != BatchStatus.CONFIRMED.value))
         return waiting, int(in_flight or 0)
+
+    def stored_badges(self, credential_ids: Sequence[str], *,
+                      per_query: int = 500) -> list[tuple[str, bytes, bytes | None, int | None, int | None]]:
+        """(credential id, stored RFC 8785 document, stored signature entry or None, batch id,
+        leaf index) of each of these credentials that is in the database, ``per_query`` ids a
+        query (``anchor stack`` reads its holders' components in bulk)."""
+        out: list[tuple[str, bytes, bytes | None, int | None, int | None]] = []
+        ids = list(dict.fromkeys(credential_ids))
+        with self.connect() as conn:
+            for i in range(0, len(ids), per_query):
+                q = (
+                    select(CredentialRow.credential_id, DocumentRow.document, DocumentRow.signature, CredentialRow.batch_id,
+                           CredentialRow.leaf_index)
+                    .join(DocumentRow, DocumentRow.credential_pk == CredentialRow.id)
+                    .where(CredentialRow.credential_id.in_(ids[i : i + per_query]))
+                )
+                out += [(str(cid), bytes(doc), bytes(sig) if sig is not None else None,
+                         int(batch) if batch is not None else None, int(idx) if idx is not None else None)
+                        for cid, doc, sig, batch, idx in conn.execute(q)]
+        return out
+
+    def issued_achievement_uris(self, issuer_id: int) -> set[str]:
+        """The ids (URIs) of the achievements the issuer has awarded at least one credential of."""
+        awarded = select(CredentialRow.id).where(CredentialRow.achievement_id == AchievementRow.id).exists()
+        q = select(AchievementRow.achievement_uri).where(AchievementRow.issuer_id == issuer_id, awarded)
+        with self.connect() as conn:
+            return {str(uri) for (uri,) in conn.execute(q)}
 
     def iter_documents(self, batch_id: int, *, page: int = 5000, first: int = 0,
                        stop: int | None = None) -> Iterator[tuple[int, str, bytes]]:
