@@ -56,7 +56,8 @@ def read_presented(path: Path) -> list[tuple[str, Presented]]:
 @pass_app
 def stack(app: App, pathway_file: Path, evidence_path: Path | None) -> None:
     """Issue PATHWAY's stacked badge to every holder whose components are anchored, valid, not
-    revoked and not expired on chain. A rerun issues nothing twice; `anchor anchor` anchors them."""
+    revoked and not expired on chain. A rerun issues nothing twice; `anchor anchor` anchors them.
+    A pathway naming an achievement of this issuer that it never awarded is refused."""
     from anchor.app.stacking import stack_pathway
     from anchor.app.verifying import Verifier, VerifyOptions
     from anchor.chain.reader import RegistryReader
@@ -67,8 +68,12 @@ def stack(app: App, pathway_file: Path, evidence_path: Path | None) -> None:
         target = pathway_file.parent / name
         return parse_achievement_text(read_text(target), source=str(target))
 
-    pathway = parse_pathway(read_text(pathway_file), source=str(pathway_file), load_achievement=load_achievement)
     issuer = app.issuer_row()
+    # Components of this issuer must be achievements it has awarded (a typo would otherwise just
+    # leave everyone short); components of other issuers are checked against the evidence.
+    own_did = str(json.loads(issuer.profile_json)["id"])
+    pathway = parse_pathway(read_text(pathway_file), source=str(pathway_file), load_achievement=load_achievement,
+                            known=app.store.issued_achievement_uris(issuer.id), issuer=own_did)
     registry = app.registry_choice.address
     options = VerifyOptions(registry=registry, trusted_registries=app.settings.trusted_registries,
                             confirmations=app.settings.confirmations)
