@@ -27,9 +27,7 @@ from anchor.config import Settings, read_deployment, write_deployment
 from anchor.core.errors import ChainUnavailable, ConfigError, InputError
 from anchor.core.registry import IssuerInfo
 from anchor.core.uri import require_uri
-from anchor.store.deployment import RegistryDeployment, deployments, record_deployment
-from anchor.store.engine import Database
-from anchor.store.store import Store
+from anchor.store import RegistryDeployment, Store, deployments, record_deployment
 
 Source = Literal["settings", "database", "deployment.json"]
 
@@ -44,7 +42,7 @@ class RegistryChoice:
     source: Source
 
 
-def resolve_registry(settings: Settings, *, db: Database | Callable[[], Database | None] | None,
+def resolve_registry(settings: Settings, *, db: Store | Callable[[], Store | None] | None,
                      chain: Chain) -> RegistryChoice:
     """The registry, looked up in the order of this module's docstring. ``db`` may be a function
     giving the database (or None), called only when an explicit address does not settle it.
@@ -95,9 +93,9 @@ def resolve_registry(settings: Settings, *, db: Database | Callable[[], Database
 def registry_from_settings(settings: Settings, *, rpc_timeout: float = 5.0) -> RegistryChoice:
     """:func:`resolve_registry` for a process that has only its settings (a service worker):
     opens the database just for the lookup, and only when no explicit address settles it."""
-    opened: list[Database] = []
+    opened: list[Store] = []
 
-    def open_db() -> Database:
+    def open_db() -> Store:
         opened.append(Store.open(settings.db_url, create=False))
         return opened[0]
 
@@ -123,7 +121,7 @@ class Deployment:
     replaced: str | None = None  # the registry the database recorded for this chain before, if this one replaced it
 
 
-def ensure_registry(settings: Settings, chain: Chain, admin: Signer, *, db: Database | None = None,
+def ensure_registry(settings: Settings, chain: Chain, admin: Signer, *, db: Store | None = None,
                     force: bool = False) -> Deployment:
     """The recorded registry if it is live on this chain, else a new one; recorded in the
     database (when given) and in ``<home>/deployment.json`` either way.
@@ -154,7 +152,7 @@ def ensure_registry(settings: Settings, chain: Chain, admin: Signer, *, db: Data
     return Deployment(registry, receipt.block_number, created=True, replaced=replaced)
 
 
-def _record(settings: Settings, db: Database | None, deployment: RegistryDeployment, *, replace: bool) -> str | None:
+def _record(settings: Settings, db: Store | None, deployment: RegistryDeployment, *, replace: bool) -> str | None:
     """Record ``deployment`` in the database and the home's file; the address it replaced in the database."""
     replaced = record_deployment(db, deployment, replace=replace) if db is not None else None
     write_deployment(settings.deployment_file, {

@@ -22,7 +22,7 @@ from anchor.chain.views import RegistryViews
 from anchor.chain.writer import GAS_HEADROOM
 from anchor.config import Settings
 from anchor.core.errors import AnchorError, ChainUnavailable, ContractRevert
-from anchor.store import SCHEMA_VERSION, Store
+from anchor.store import SCHEMA_VERSION, Store, safe_url
 
 if TYPE_CHECKING:
     from anchor.chain.signer import Signer
@@ -222,7 +222,6 @@ class Doctor:
         return None
 
     def _database(self) -> Finding:
-        from anchor.store.engine import safe_url
 
         shown = safe_url(self.settings.db_url)
         missing = self._sqlite_missing()

@@ -26,7 +26,7 @@ from anchor.core.records import (
     Transaction,
 )
 from anchor.store import migrations  # the schema's revisions (`anchor db`)
-from anchor.store.deployment import RegistryDeployment
+from anchor.store.deployment import RegistryDeployment, deployments, record_deployment
 from anchor.store.engine import safe_url
 from anchor.store.schema import SCHEMA_VERSION
 from anchor.store.store import Store
@@ -35,6 +35,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "migrations",
     "safe_url",
+    "deployments",
+    "record_deployment",
     "Achievement",
     "Batch",
     "Counts",
