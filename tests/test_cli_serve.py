@@ -84,3 +84,25 @@ def test_serve_refuses_a_port_another_server_holds(cli: Cli) -> None:
         assert result.returncode == 3, result.stdout
         assert f"error: 127.0.0.1:{port} is already in use" in result.stderr
         assert not (cli.home / "service" / "gunicorn.pid").exists()
+
+
+def test_workers_read_the_settings_file_serve_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings only the TOML file holds (fallback RPC URLs, fee caps) reach the gunicorn workers,
+    found by the file's absolute path whatever the workers' directory; what serve resolved wins."""
+    from anchor.cli.serving import _env
+    from anchor.config import load_settings
+
+    conf = tmp_path / "conf" / "anchor.toml"
+    conf.parent.mkdir()
+    conf.write_text('rpc_urls = ["http://127.0.0.1:9"]\nmax_fee_gwei = 7.5\nconfirmations = 3\n')
+    monkeypatch.chdir(conf.parent)
+    settings = load_settings(Path("anchor.toml"), env={}).with_overrides(confirmations=2)
+    env = _env(settings, "0x" + "11" * 20)
+    assert env["ANCHOR_CONFIG"] == str(conf.resolve())
+    monkeypatch.chdir(tmp_path)  # the workers' own directory has no anchor.toml
+    worker = load_settings(env=env)
+    assert worker.rpc_urls == ("http://127.0.0.1:9",) and worker.max_fee_gwei == 7.5
+    assert worker.confirmations == 2 and worker.registry == "0x" + "11" * 20
+
+    plain = _env(load_settings(env={}), "0x" + "11" * 20)  # no file: nothing to pass on
+    assert "ANCHOR_CONFIG" not in plain

@@ -200,7 +200,8 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
                               "or define it in a [chains.<name>] table")
         for name, value in profile.items():  # explicit settings win over the profile
             values.setdefault(name, _coerce(name, value))
-    settings = Settings(**values)
+    # Which file was read, so that a process started for these settings (a service worker) reads it too.
+    settings = Settings(**values, extra={"config_file": str(path.resolve())} if path.exists() else {})
     _check_chain_settings(settings)
     if settings.confirmations < 1:
         raise ConfigError("confirmations must be at least 1 (the anchoring block itself)")

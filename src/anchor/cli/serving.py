@@ -47,7 +47,12 @@ def _env(settings: Settings, registry: str | RegistryChoice) -> dict[str, str]:
     })
     if chain_id is not None:
         env["ANCHOR_CHAIN_ID"] = str(chain_id)
-    env.pop("ANCHOR_CONFIG", None)
+    # The workers read the same settings file (fallback RPC URLs, finality, fee caps, chain profiles),
+    # found by its absolute path whatever their working directory; what was resolved here wins over it.
+    if settings.extra.get("config_file"):
+        env["ANCHOR_CONFIG"] = str(settings.extra["config_file"])
+    else:
+        env.pop("ANCHOR_CONFIG", None)
     return env
 
 
