@@ -1,14 +1,15 @@
-"""``anchor stack``'s check of the issuer's own components: read from its database in bulk and
-verified against the chain, as many at a time as a run has.
+"""``anchor stack``'s check of the issuer's own components: read from its database in bulk
+(:meth:`~anchor.store.Store.stored_badges`), each verified against the chain.
 
 Each component is judged by the verifier (:meth:`~anchor.app.verifying.Verifier.check`: the
 chain's facts about its batch, its revocation word and its signing key, then the same pure
 decision as ``anchor verify``) on what :func:`~anchor.core.stored.prepare_stored` makes of its
 stored document and signature entry: its leaf must be the one at its index in its batch's tree
-(rebuilt once per run from the stored leaves; the chain then says whether that root, with that
-leaf count, was anchored by the issuer, and whether the batch or the credential was revoked),
-and its schema, ``eddsa-rdfc-2022`` signature and validity window are checked as in the
-delivered badge. Nothing is taken from the database's word about anchoring or revocation.
+(the stored leaves hashed up to the batch's root once per run; the chain then says whether that
+root, with that leaf count, was anchored by the issuer, and whether the batch or the credential
+was revoked), and its schema, ``eddsa-rdfc-2022`` signature and validity window are checked as
+in the delivered badge. The database's word is never enough: a component it has not anchored
+does not count, and one it calls anchored counts only if the chain agrees.
 
 Per component, the chain-independent part (:func:`~anchor.core.stored.prepare_stored`) is most
 of the cost: the signature (JSON-LD canonical hash, Ed25519 verification) about two thirds, the
@@ -19,7 +20,7 @@ and revocation word (``anchor stack`` builds it with the service's 0.5 s head ca
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -31,12 +32,10 @@ from anchor.core.stack import digest_of_canonical
 from anchor.core.status import BatchStatus
 from anchor.core.stored import AnchoredTree, prepare_stored
 from anchor.core.timefmt import parse_ts
-from anchor.core.verdict import Prepared, Report, Verdict
+from anchor.core.verdict import Report, Verdict
 from anchor.store import Issuer, Store
 
 Checked = tuple[HeldComponent, dict[str, Any] | None, str]  # (what the holder holds, the credential, its digest)
-Item = tuple[str, bytes, bytes | None, int, int]  # (credential id, document, signature entry, batch id, leaf index)
-Prepares = list[tuple[tuple[str, dict[str, Any] | None, Prepared], str]]  # ((id, credential, prepared), digest) per item
 
 
 def issuer_dids(credential: Mapping[str, Any]) -> tuple[str, str]:
@@ -93,49 +92,26 @@ class OwnComponents:
         """``wanted``: credential id → its achievement URI (as the database says). Each one found
         → (the held component, its credential or None when the stored bytes are not one, its
         digest)."""
-        done, items = self._read(wanted)
-        return self._finish(done, _prepare_all(self._trees, items), wanted)
-
-    def _read(self, wanted: Mapping[str, str]) -> tuple[dict[str, Checked], list[Item]]:
-        """The chunk's stored badges: those judged without the chain (not anchored, or in a batch
-        whose stored tree is unusable) and the items to prepare."""
-        done: dict[str, Checked] = {}
-        items: list[Item] = []
+        out: dict[str, Checked] = {}
         for cid, document, signature, batch_id, index in self.store.stored_badges(list(wanted)):
-            tree = self.tree(batch_id) if batch_id is not None and index is not None else None
-            if isinstance(tree, AnchoredTree):
-                assert batch_id is not None and index is not None
-                items.append((cid, document, signature, batch_id, index))
+            digest = digest_of_canonical(document)
+            tree = self.tree(batch_id) if batch_id is not None else None
+            if tree is None or index is None:  # not anchored (yet): it does not count, and the holder is told why
+                credential = _object(document)
+                out[cid] = (self._fallback(cid, wanted[cid], credential, "unanchored"), credential, digest)
                 continue
-            credential = _object(document)
-            # Not anchored (yet): it does not count, and the holder is told why.
-            done[cid] = (self._fallback(cid, wanted[cid], credential, "unanchored"), credential, digest_of_canonical(document))
-        return done, items
-
-    def _finish(self, done: dict[str, Checked], prepared: Prepares, wanted: Mapping[str, str]) -> dict[str, Checked]:
-        """The chain's word on each prepared component (through the verifier), then what the holder holds."""
-        for (cid, credential, one), digest in prepared:
-            report = self.verifier.check(one)
+            credential, prepared = prepare_stored(document, signature, tree, index)
+            report = self.verifier.check(prepared)  # the chain's facts (through the reader's cache), then the decision
             if credential is None:
-                done[cid] = (self._fallback(cid, wanted[cid], None, report.verdict.value), None, digest)
+                out[cid] = (self._fallback(cid, wanted[cid], None, report.verdict.value), None, digest)
             else:
-                done[cid] = (held(credential, report, fallback=self.now), credential, digest)
-        return done
+                out[cid] = (held(credential, report, fallback=self.now), credential, digest)
+        return out
 
     def _fallback(self, cid: str, uri: str, credential: Mapping[str, Any] | None, status: str) -> HeldComponent:
         if credential is not None:
             return replace(held(credential, None, fallback=self.now), status=status)
         return HeldComponent(achievement_id=uri, issuer=self.own_did, credential_id=cid, valid_from=self.now, status=status)
-
-
-def _prepare_all(trees: Mapping[int, AnchoredTree | None], items: Sequence[Item]) -> Prepares:
-    out: Prepares = []
-    for cid, document, signature, batch_id, index in items:
-        tree = trees[batch_id]
-        assert isinstance(tree, AnchoredTree)
-        credential, prepared = prepare_stored(document, signature, tree, index)
-        out.append(((cid, credential, prepared), digest_of_canonical(document)))
-    return out
 
 
 def _object(document: bytes) -> dict[str, Any] | None:
