@@ -33,6 +33,7 @@ from typing import Any
 from anchor.chain.artifact import Artifact
 from anchor.chain.cache import ChainCache, Synced
 from anchor.chain.node import Chain
+from anchor.chain.rpc import RpcError
 from anchor.chain.views import RegistryViews, bytes_of, int_of
 from anchor.core.registry import BatchInfo, IssuerInfo, RevocationRecord
 
@@ -136,6 +137,18 @@ class RegistryReader(RegistryViews):
 
     def _read(self, issuer: str, root: bytes, index: int,
               public_key: bytes | None) -> tuple[int, BatchInfo, IssuerInfo | None, int, int | None]:
+        try:
+            head, batch, info, bits, bound = self._read_once(issuer, root, index, public_key)
+        except RpcError as e:  # an earlier release's registry, not recognised yet: ask it its way
+            if not self._recognised_now(e):
+                raise
+            head, batch, info, bits, bound = self._read_once(issuer, root, index, public_key)
+        # Revocation bits of a batch that is not this issuer's (the first contract keys them by
+        # root alone) mean nothing for it.
+        return head, batch, info, bits if batch.anchored else 0, bound
+
+    def _read_once(self, issuer: str, root: bytes, index: int,
+                   public_key: bytes | None) -> tuple[int, BatchInfo, IssuerInfo | None, int, int | None]:
         who = self._address(issuer)
         key, word = (who, root), index >> 8
         if public_key is not None and self.keyless:
@@ -165,7 +178,7 @@ class RegistryReader(RegistryViews):
             with self._lock:
                 if batch is None:
                     raw, stable = self._stable(cache, before, results)
-                    batch = self._batch_from(root, self._decode("batchInfo", raw))
+                    batch = self._batch_from(who, root, self._decode("batchInfo", raw))
                     if stable:
                         cache.put_batch(batch)
                 if bits is None:
@@ -224,7 +237,7 @@ class RegistryReader(RegistryViews):
         results = self.rpc.batch(calls)
         head = int_of(results[0])
         self._head = (time.monotonic(), head)
-        batch = self._batch_from(root, self._decode("batchInfo", results[1]))
+        batch = self._batch_from(who, root, self._decode("batchInfo", results[1]))
         bits = int(self._decode("revocationWord", results[2])[0])
         info = self._issuer_from(who, self._decode("issuerInfo", results[3])) if batch.anchored else None
         if public_key is None:
@@ -242,6 +255,7 @@ class RegistryReader(RegistryViews):
         head refresh that sees the binding.
         """
         who, key = self._address(issuer), self._signing_key(public_key)
+        self._recognise()
         if self.keyless:
             return None
         cache = self.cache

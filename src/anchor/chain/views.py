@@ -9,8 +9,10 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from anchor.chain.abi import AbiTable
+from anchor.chain import legacy
+from anchor.chain.abi import AbiTable, Function
 from anchor.chain.artifact import Artifact, load_artifact
+from anchor.chain.legacy import KEYLESS_RUNTIME_SHA256
 from anchor.chain.node import Chain, Receipt
 from anchor.chain.rpc import RpcError
 from anchor.core.addresses import checksum
@@ -19,11 +21,7 @@ from anchor.core.registry import BatchInfo, IssuerInfo, LogEvent, SigningKeyReco
 
 SIGNING_KEY_BYTES = 32  # a raw Ed25519 public key
 
-# SHA-256 of the runtime code of the registry that releases 30e78f8 to 2e19140 deployed (batches
-# keyed by issuer and root, before signing keys): its views and events are today's minus the
-# signing-key ones. Issuers keep their registry when they upgrade anchor, so it stays genuine;
-# no key was ever bound in it.
-KEYLESS_RUNTIME_SHA256 = "bbfd833916d9ea1f34c503c2c0405704fefc535cc1bb4bf6dd77c89f240bc068"
+__all__ = ["KEYLESS_RUNTIME_SHA256", "RegistryViews", "bytes_of", "int_of"]
 
 
 def int_of(value: Any) -> int:
@@ -47,10 +45,13 @@ class RegistryViews:
         self.rpc = chain.rpc
         self.artifact = artifact or load_artifact()
         self.abi = AbiTable(self.artifact.abi)
+        self.abi.errors.update(legacy.FIRST.errors)  # the first contract's own errors, decoded by name too
         self._code_ok: bool | None = None
-        # A genuine registry from before signing keys (none was ever bound in it); known once
-        # code_matches() has read the code, as the verifier does before anything else.
-        self.keyless = False
+        # Registries of earlier releases (see anchor.chain.legacy), known once code_matches() has
+        # read the code, as the verifier does before anything else (other reads recognise the
+        # code when the registry refuses today's call, then ask again).
+        self.keyless = False  # from before signing keys: none was ever bound in it
+        self.root_keyed = False  # the first contract: batches keyed by root alone (also keyless)
 
     @property
     def rpc_url(self) -> str:
@@ -70,17 +71,46 @@ class RegistryViews:
 
     # ------------------------------------------------------------------ calls
 
+    def _fn(self, fn: str) -> Function:
+        if self.root_keyed and fn in legacy.ROOT_KEYED:
+            return legacy.FIRST.fn(fn)
+        return self.abi.fn(fn)
+
     def _call(self, fn: str, *args: Any, block: int | str = "latest") -> tuple[str, list[Any]]:
+        """The ``eth_call`` of today's view ``fn``, in the dialect of the registry at the address
+        (the first contract's batch views take no issuer: it is dropped)."""
+        if self.keyless and fn in legacy.SIGNING_KEY_FUNCTIONS:
+            raise legacy.predates_signing_keys()
+        if self.root_keyed and fn in legacy.ROOT_KEYED:
+            args = args[1:]
         tag = hex(block) if isinstance(block, int) else block
-        return ("eth_call", [{"to": self.address, "data": "0x" + self.abi.fn(fn).data(*args).hex()}, tag])
+        return ("eth_call", [{"to": self.address, "data": "0x" + self._fn(fn).data(*args).hex()}, tag])
 
     def _decode(self, fn: str, raw: Any) -> tuple[Any, ...]:
-        return self.abi.fn(fn).result(bytes_of(raw))
+        return self._fn(fn).result(bytes_of(raw))
+
+    def _recognised_now(self, e: RpcError) -> bool:
+        """After a refused call: whether the registry turned out to be an earlier one that the
+        call must be made differently for (so it is worth asking again). A call a registry lacks
+        reverts without data; only then is the code read, once."""
+        if e.revert_data != b"" or self._code_ok is not None:
+            return False
+        return self.code_matches() and self.keyless
+
+    def _recognise(self) -> None:
+        """Read the code once if nothing has yet (flags ``keyless`` and ``root_keyed``)."""
+        if self._code_ok is None:
+            self.code_matches()
 
     def view(self, fn: str, *args: Any, block: int | str = "latest") -> tuple[Any, ...]:
         """One view call, decoded; a revert raises the registry's custom error as ContractRevert."""
         try:
-            raw = self.rpc.batch([self._call(fn, *args, block=block)])[0]
+            try:
+                raw = self.rpc.batch([self._call(fn, *args, block=block)])[0]
+            except RpcError as e:
+                if not self._recognised_now(e):
+                    raise
+                raw = self.rpc.batch([self._call(fn, *args, block=block)])[0]
         except RpcError as e:
             data = e.revert_data
             if data is not None:
@@ -93,28 +123,50 @@ class RegistryViews:
         out: list[Any] = []
         for i in range(0, len(calls), chunk):
             part = calls[i : i + chunk]
-            results = self.rpc.batch([self._call(fn, *args, block=block) for fn, args in part])
+            try:
+                results = self.rpc.batch([self._call(fn, *args, block=block) for fn, args in part])
+            except RpcError as e:
+                if not self._recognised_now(e):
+                    raise
+                results = self.rpc.batch([self._call(fn, *args, block=block) for fn, args in part])
             out.extend(self._decode(fn, r) for (fn, _), r in zip(part, results, strict=True))
         return out
 
     # ------------------------------------------------------------------ the contract
 
     def code_matches(self) -> bool:
-        """Whether the code at the address is this registry's runtime code, or the earlier
-        registry's without signing keys (:data:`KEYLESS_RUNTIME_SHA256`)."""
-        if self._code_ok is None:
-            code = self.chain.code_at(self.address)
-            self.keyless = hashlib.sha256(code).hexdigest() == KEYLESS_RUNTIME_SHA256
-            self._code_ok = code == bytes.fromhex(self.artifact.deployed_bytecode[2:]) or self.keyless
+        """Whether the code at the address is this registry's runtime code, or an earlier release's
+        registry (:mod:`anchor.chain.legacy`). A match is remembered; a mismatch is not (the code
+        is read again next time), so a service started before its registry was deployed sees it
+        once it is."""
+        if not self._code_ok:
+            self._code_ok = self._genuine(self.chain.code_at(self.address))
         return self._code_ok
 
     def check_deployed(self) -> None:
-        """Raise unless the code at the address is this registry's runtime code (or the keyless one's)."""
+        """Raise unless the code at the address is this registry's runtime code (or an earlier release's)."""
         code = self.chain.code_at(self.address)
         if not code:
             raise ChainError(f"no contract at {self.address} on chain {self.chain_id}", reason="no_registry")
-        if code != bytes.fromhex(self.artifact.deployed_bytecode[2:]) and hashlib.sha256(code).hexdigest() != KEYLESS_RUNTIME_SHA256:
+        if not self._genuine(code):
             raise ChainError(f"the contract at {self.address} is not a CredentialRegistry of this version", reason="wrong_registry")
+        self._code_ok = True
+
+    def _genuine(self, code: bytes) -> bool:
+        """Whether ``code`` is a registry's, setting the dialect flags (before anything is cached)."""
+        if code == bytes.fromhex(self.artifact.deployed_bytecode[2:]):
+            self.keyless = self.root_keyed = False
+            return True
+        digest = hashlib.sha256(code).hexdigest()
+        self.root_keyed = digest in legacy.FIRST_RUNTIME_SHA256
+        self.keyless = self.root_keyed or digest == KEYLESS_RUNTIME_SHA256
+        return self.keyless
+
+    def require_signing_keys(self) -> None:
+        """ChainError ``registry_predates_signing_keys`` (one line) for a registry without them."""
+        self._recognise()
+        if self.keyless:
+            raise legacy.predates_signing_keys()
 
     def admin(self) -> str:
         return str(self.view("admin")[0])
@@ -130,24 +182,37 @@ class RegistryViews:
         return self._issuer_from(who, self.view("issuerInfo", who, block=block))
 
     def batch_info(self, issuer: str, root: bytes, *, block: int | str = "latest") -> BatchInfo:
-        return self._batch_from(root, self.view("batchInfo", self._address(issuer), root, block=block))
+        who = self._address(issuer)
+        return self._batch_from(who, root, self.view("batchInfo", who, root, block=block))
+
+    # The first contract answers these about a root whoever anchored it: asked about the batch
+    # (issuer, root), it must be that issuer's (else: never anchored, nothing revoked, no proof).
+
+    def _owns(self, who: str, root: bytes, block: int | str = "latest") -> bool:
+        return not self.root_keyed or self.batch_info(who, root, block=block).anchored
 
     def is_revoked(self, issuer: str, root: bytes, index: int) -> bool:
-        return bool(self.view("isRevoked", self._address(issuer), root, index)[0])
+        who = self._address(issuer)
+        return bool(self.view("isRevoked", who, root, index)[0]) and self._owns(who, root)
 
     def is_batch_revoked(self, issuer: str, root: bytes) -> bool:
-        return bool(self.view("isBatchRevoked", self._address(issuer), root)[0])
+        who = self._address(issuer)
+        return bool(self.view("isBatchRevoked", who, root)[0]) and self._owns(who, root)
 
     def revocation_word(self, issuer: str, root: bytes, word: int, *, block: int | str = "latest") -> int:
-        return int(self.view("revocationWord", self._address(issuer), root, word, block=block)[0])
+        who = self._address(issuer)
+        bits = int(self.view("revocationWord", who, root, word, block=block)[0])
+        return bits if bits == 0 or self._owns(who, root, block) else 0
 
     def verify(self, issuer: str, root: bytes, leaf: bytes, index: int, proof: Sequence[bytes]) -> bool:
-        return bool(self.view("verify", self._address(issuer), root, leaf, index, list(proof))[0])
+        who = self._address(issuer)
+        return bool(self.view("verify", who, root, leaf, index, list(proof))[0]) and self._owns(who, root)
 
     # ------------------------------------------------------------------ signing keys
 
     def signing_key_count(self, issuer: str, *, block: int | str = "latest") -> int:
         """Number of signing keys ``issuer`` ever bound (bindings are never undone)."""
+        self._recognise()
         if self.keyless:
             return 0
         return int(self.view("signingKeyCount", self._address(issuer), block=block)[0])
@@ -161,6 +226,7 @@ class RegistryViews:
 
     def signing_key_block(self, issuer: str, public_key: bytes, *, block: int | str = "latest") -> int:
         """The block in which ``issuer`` bound ``public_key``; 0 if it never did."""
+        self._recognise()
         if self.keyless:
             return 0
         return int(self.view("signingKeyBlock", self._address(issuer), self._signing_key(public_key), block=block)[0])
@@ -192,9 +258,11 @@ class RegistryViews:
             raise InputError(f"not an Ethereum address: {address!r}", reason="bad_address") from None
 
     @staticmethod
-    def _batch_from(root: bytes, decoded: tuple[Any, ...]) -> BatchInfo:
+    def _batch_from(who: str, root: bytes, decoded: tuple[Any, ...]) -> BatchInfo:
+        """The batch ``(who, root)`` from a ``batchInfo`` answer: only ever ``who``'s (the first
+        contract's answer about a root may be another issuer's batch: then never anchored)."""
         b = decoded[0]
-        return BatchInfo(str(b[0]), bytes(root), int(b[1]), int(b[2]), int(b[3]), int(b[4]))
+        return legacy.owned_by(who, root, BatchInfo(str(b[0]), bytes(root), int(b[1]), int(b[2]), int(b[3]), int(b[4])))
 
     @staticmethod
     def _issuer_from(address: str, decoded: tuple[Any, ...]) -> IssuerInfo:

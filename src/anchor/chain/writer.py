@@ -106,7 +106,10 @@ class Registry(RegistryReader):
         """Bind the raw 32-byte Ed25519 ``public_key`` to ``issuer``'s account, for good. The
         registry refuses (ContractRevert, before anything is sent) a caller that is not an active
         issuer (``unauthorized_issuer``), the zero key (``zero_signing_key``) and a key the
-        caller already bound (``signing_key_already_bound``); see :mod:`anchor.app.keybinding`."""
+        caller already bound (``signing_key_already_bound``); see :mod:`anchor.app.keybinding`.
+        A registry of a release before signing keys has no such function: ChainError
+        ``registry_predates_signing_keys``, one line, before anything is signed."""
+        self.require_signing_keys()
         return self.transact(issuer, "bindSigningKey", self._signing_key(public_key), **kw)
 
 

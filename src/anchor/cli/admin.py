@@ -153,6 +153,7 @@ def issuer_key_list(app: App, address: str | None) -> None:
     from anchor.core.ed25519 import public_multibase
 
     address = address or app.signer("issuer")[0].address
+    app.registry.require_signing_keys()  # an older registry: one line saying so, not "no key bound"
     keys = app.registry.signing_keys(address)
     if not keys:
         say(f"{address} has bound no signing key in registry {app.registry.address}")
