@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from anchor.app.faults import crashpoint
 from anchor.app.submission import Dropped, Settled, Submitter, Write
+from anchor.chain.node import FeeCapExceeded
 from anchor.chain.signer import Signer
 from anchor.chain.writer import Registry
 from anchor.core.errors import ChainError, ConfigError, ContractRevert
@@ -111,10 +112,22 @@ class Anchorer:
         with self.store.issuer_lock(self.issuer.id, what=f"issuer {self.issuer.address}"):
             for unfinished in self.store.batches(self.issuer.id, statuses=(BatchStatus.PENDING, BatchStatus.SUBMITTED)):
                 self._one(unfinished, report)
-            while (batch := self.store.create_batch(self.issuer.id, max_batch)) is not None:
+            while self._fees_allow_a_batch() and (batch := self.store.create_batch(self.issuer.id, max_batch)) is not None:
                 crashpoint("after_batch")
                 self._one(batch, report)
         return report
+
+    def _fees_allow_a_batch(self) -> bool:
+        """Under a fee cap, the market is checked before a new batch (and its Merkle tree, up to a
+        million leaves) is built: above the cap, :class:`FeeCapExceeded` stops the run with the
+        credentials still unbatched, instead of a batch built only to wait."""
+        chain = self.registry.chain
+        if chain.fee_caps.max_fee is not None and self.store.counts(self.issuer.id).pending:
+            try:
+                chain.fees()
+            except FeeCapExceeded as e:
+                raise FeeCapExceeded(f"anchoring refused: {e.message}") from None
+        return True
 
     # ------------------------------------------------------------------ one batch
 
