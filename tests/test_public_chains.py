@@ -486,3 +486,16 @@ def test_all_urls_down_through_the_cli_is_one_line_exit_4(tmp_path: Path, capsys
     assert code == 4 and out == ""
     assert err == ("error: no RPC URL answered (2 tried): http://127.0.0.1:1: cannot reach "
                    "(ConnectionRefusedError); http://127.0.0.1:2: cannot reach (ConnectionRefusedError)\n")
+
+
+def test_the_cli_says_once_what_a_safe_or_finalized_wait_is_waiting_for(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from anchor.cli.issuing import waiting_note
+
+    note = waiting_note(SimpleNamespace(settings=load_settings(env={"ANCHOR_FINALITY": "finalized"})))  # type: ignore[arg-type]
+    for have in (0, 1, 2, 5):
+        note(have, 1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["waiting until the node reports the anchoring block finalized (minutes on a public chain; "
+                     "a rerun resumes the wait)"]

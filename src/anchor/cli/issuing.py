@@ -92,8 +92,10 @@ def anchor_cmd(app: App, max_batch: int) -> None:
         say(f"batch {o.batch_id}: {o.leaf_count} credential(s), root 0x{o.root.hex()}, block {o.block_number}, "
             f"tx 0x{o.tx_hash.hex()} ({o.how})")
     if report.outcomes:
+        settled = (f"{app.settings.confirmations} confirmation(s)" if app.settings.finality == "latest"
+                   else f"the block {app.settings.finality}")
         say(f"anchored {report.credentials} credential(s) in {len(report.outcomes)} batch(es) with "
-            f"{app.settings.confirmations} confirmation(s); next: `anchor export DIR`")
+            f"{settled}; next: `anchor export DIR`")
         publish_lists(app, after="anchoring")  # the lists the new credentials name exist from now on
     for f in report.failures:
         say(f"batch {f.batch_id}: NOT anchored ({f.reason}): {f.message}", fg="red", err=True)
@@ -105,9 +107,16 @@ def anchor_cmd(app: App, max_batch: int) -> None:
 def waiting_note(app: App) -> Callable[[int, int], None]:
     """Tell a person what a wait for confirmations is waiting for ("waiting for confirmations
     1/3"), once per change, and why it may never end on a local chain that mines only on demand."""
-    told = {"hint": False}
+    told = {"hint": False, "tag": False}
+    finality = app.settings.finality
 
     def note(have: int, want: int) -> None:
+        if finality != "latest":  # the depth says little: the node's safe/finalized block decides
+            if not told["tag"]:
+                told["tag"] = True
+                click.echo(f"waiting until the node reports the anchoring block {finality} "
+                           "(minutes on a public chain; a rerun resumes the wait)", err=True)
+            return
         if want <= 1 and have >= want:
             return
         click.echo(f"waiting for confirmations {have}/{want}", err=True)
