@@ -131,6 +131,9 @@ def _engine(url: str) -> Engine:
                          reason="bad_database_url") from None
     if not url.startswith("sqlite"):
         return create_engine(url, poolclass=NullPool)
+    database = make_url(url).database
+    if database and database != ":memory:":  # a new home: its directory is made, as Database.open does
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
