@@ -47,35 +47,36 @@ def test_byte_lru_never_exceeds_its_budget_and_evicts_least_recently_used() -> N
     assert lru.get("zzz", count_miss=False) is None and lru.stats()["misses"] == 2
 
 
-def _stored(levels: list[bytes]) -> tuple[list[str], TreeParts, int]:
-    """TreeParts reading ``levels`` as the store keeps them (chunks of CHUNK nodes); a log of reads."""
+def _stored(levels: list[bytes]) -> tuple[list[str], TreeParts]:
+    """TreeParts reading ``levels`` as the store serves them; a log of the reads."""
     reads: list[str] = []
+    n = len(levels[0]) // merkle.HASH_SIZE
 
     def fetch_levels(_batch: int, first: int) -> list[bytes]:
         reads.append(f"levels>={first}")
         return levels[first:]
 
-    def fetch_chunk(_batch: int, level: int, chunk: int) -> bytes:
-        reads.append(f"chunk {level}/{chunk}")
-        size = CHUNK * merkle.HASH_SIZE
-        return levels[level][chunk * size : (chunk + 1) * size]
+    def fetch_lower(_batch: int, index: int, leaf_count: int, below: int) -> list[bytes]:
+        assert leaf_count == n
+        reads.append("lower")
+        return [merkle.node(levels, level, pos) for level, pos in merkle.path_positions(index, n) if level < below]
 
-    budget = 3 * (2 * CHUNK * merkle.HASH_SIZE + 500)  # room for about three subtrees
-    return reads, TreeParts(budget, fetch_levels=fetch_levels, fetch_chunk=fetch_chunk), budget
+    return reads, TreeParts(10**6, fetch_levels=fetch_levels, fetch_lower=fetch_lower)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, CHUNK, CHUNK + 1, 3 * CHUNK - 1, 5 * CHUNK + 333, 40_000])
 def test_tree_parts_give_the_paths_of_the_whole_tree(n: int) -> None:
     rnd = random.Random(n)
     levels = merkle.build_levels(b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(n)))
-    reads, parts, budget = _stored(levels)
+    reads, parts = _stored(levels)
     picks = {0, n - 1, min(n - 1, CHUNK - 1), min(n - 1, CHUNK), *(rnd.randrange(n) for _ in range(300))}
     for index in sorted(picks, key=lambda _: rnd.random()):
         assert parts.path_json(7, index, n) == merkle.path_json(levels, index, n)
-        assert parts.cache.bytes <= budget
+        assert parts.siblings(7, index, n) == b"".join(merkle.prove(levels, index))
     assert reads.count("levels>=0" if n <= CHUNK else f"levels>={SUBTREE_BITS}") == 1  # upper levels read once
-    if n > 4 * CHUNK:
-        assert parts.cache.stats()["evictions"] > 0  # the subtrees did not all fit: some were read again
+    assert reads.count("lower") == (0 if n <= CHUNK else 2 * len(picks))  # the rest: one read per path
+    upper_bytes = sum(len(level) for level in (levels if n <= CHUNK else levels[SUBTREE_BITS:]))
+    assert parts.cache.bytes < upper_bytes + 1000 and upper_bytes < 70_000  # never the whole tree of a big batch
 
 
 def _seed_batch(store: Store, n: int) -> int:
@@ -96,7 +97,7 @@ def test_service_proofs_match_the_uncached_path_within_the_budget(store: Store, 
     n = 6 * CHUNK + 101
     batch_id = _seed_batch(store, n)
     levels = store.levels(batch_id)
-    budget = 600_000  # a few hundred proofs and a subtree: far less than the batch's proofs
+    budget = 150_000  # a couple of hundred proofs: far less than the batch's
     service = Service(ServiceConfig(rpc_url="http://127.0.0.1:9", registry=REGISTRY, database_url=db_url,
                                     proof_cache_bytes=budget))
     batch = store.batch(batch_id)

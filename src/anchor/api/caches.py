@@ -3,10 +3,9 @@ not grow with the size of the batches it answers for.
 
 - :class:`ByteLRU`: least-recently-used entries under a byte budget, with hit/miss counters.
 - :class:`TreeParts`: proof paths of large batches without holding whole trees. A batch's tree is
-  stored in chunks of :data:`anchor.store.CHUNK` nodes (1,024: ``SUBTREE_BITS`` levels). The
-  levels from ``SUBTREE_BITS`` up (~62 KB for 1,000,000 leaves) are kept per batch; the 10 lower
-  steps of a leaf's path are recomputed from the 1,024 leaf hashes of its aligned subtree (one
-  stored chunk, one query, ~1,000 hashes), and that subtree's levels are kept too while they fit.
+  stored in chunks of :data:`anchor.store.batches.CHUNK` nodes (1,024: ``SUBTREE_BITS`` levels).
+  The levels from ``SUBTREE_BITS`` up (~62 KB for 1,000,000 leaves) are kept per batch; the 10
+  lower steps of a leaf's path are read from the store in one query.
 """
 
 from __future__ import annotations
@@ -87,52 +86,47 @@ def _levels_size(levels: Sequence[bytes]) -> int:
 
 
 class TreeParts:
-    """Proof paths of any leaf of any batch, from the store's tree chunks, under a byte budget.
+    """Proof paths of any leaf of any batch without holding whole trees.
 
-    ``fetch_levels(batch_id, first)`` gives the levels of the batch's tree from level ``first``
-    up; ``fetch_chunk(batch_id, level, chunk)`` one stored chunk (see :mod:`anchor.store.batches`).
+    Per batch, the levels from ``SUBTREE_BITS`` up are kept (~62 KB for 1,000,000 leaves; a tree
+    of at most ``CHUNK`` leaves, 64 KB at most, is kept whole); the ``SUBTREE_BITS`` lower steps of
+    a path are read from the store in one query of one 32-byte slice per level.
+    ``fetch_levels(batch_id, first)`` gives the levels from ``first`` up; ``fetch_lower(batch_id,
+    index, leaf_count, below)`` the siblings of ``index`` on the levels under ``below``.
     """
 
     def __init__(self, budget: int, *, fetch_levels: Callable[[int, int], list[bytes]],
-                 fetch_chunk: Callable[[int, int, int], bytes]) -> None:
-        self.cache: ByteLRU[tuple[int, int], list[bytes]] = ByteLRU(budget)
+                 fetch_lower: Callable[[int, int, int, int], list[bytes]]) -> None:
+        self.cache: ByteLRU[int, list[bytes]] = ByteLRU(budget)
         self._fetch_levels = fetch_levels
-        self._fetch_chunk = fetch_chunk
+        self._fetch_lower = fetch_lower
 
     def _upper(self, batch_id: int, leaf_count: int) -> list[bytes]:
-        """Levels ``SUBTREE_BITS`` and up (the whole tree when it is no taller)."""
-        key = (batch_id, -1)
-        levels = self.cache.get(key)
+        levels = self.cache.get(batch_id)
         if levels is None:
-            first = SUBTREE_BITS if leaf_count > CHUNK else 0
-            levels = self._fetch_levels(batch_id, first)
-            self.cache.put(key, levels, _levels_size(levels))
+            levels = self._fetch_levels(batch_id, SUBTREE_BITS if leaf_count > CHUNK else 0)
+            self.cache.put(batch_id, levels, _levels_size(levels))
         return levels
 
-    def _subtree(self, batch_id: int, chunk: int) -> list[bytes]:
-        """Levels 0 .. SUBTREE_BITS - 1 of the aligned subtree holding leaves ``chunk * CHUNK ...``."""
-        key = (batch_id, chunk)
-        levels = self.cache.get(key)
-        if levels is None:
-            levels = merkle.build_levels(self._fetch_chunk(batch_id, 0, chunk))[:SUBTREE_BITS]
-            self.cache.put(key, levels, _levels_size(levels))
-        return levels
+    def siblings(self, batch_id: int, index: int, leaf_count: int) -> bytes:
+        """The sibling hashes of leaf ``index``, leaf to root, concatenated (as :func:`anchor.core.merkle.prove`)."""
+        merkle.check_index(index, leaf_count)
+        upper = self._upper(batch_id, leaf_count)
+        if leaf_count <= CHUNK:  # small tree: kept whole
+            return b"".join(merkle.prove(upper, index))
+        lower = self._fetch_lower(batch_id, index, leaf_count, SUBTREE_BITS)
+        above = [merkle.node(upper, level - SUBTREE_BITS, pos)
+                 for level, pos in merkle.path_positions(index, leaf_count) if level >= SUBTREE_BITS]
+        return b"".join((*lower, *above))
 
     def path_json(self, batch_id: int, index: int, leaf_count: int) -> str:
         """The JSON text of leaf ``index``'s path steps, exactly as :func:`anchor.core.merkle.path_json`
         writes them over the whole tree."""
-        merkle.check_index(index, leaf_count)
-        upper = self._upper(batch_id, leaf_count)
-        if leaf_count <= CHUNK:  # small tree: kept whole
-            return merkle.path_json(upper, index, leaf_count)
-        chunk = index >> SUBTREE_BITS
-        sub = self._subtree(batch_id, chunk)
-        steps = []
-        for level, pos in merkle.path_positions(index, leaf_count):
-            if level < SUBTREE_BITS:
-                local = pos - (chunk << (SUBTREE_BITS - level))
-                sibling = sub[level][local * merkle.HASH_SIZE : (local + 1) * merkle.HASH_SIZE]
-            else:
-                sibling = merkle.node(upper, level - SUBTREE_BITS, pos)
-            steps.append(merkle.path_step_json(pos, sibling))
-        return ",".join(steps)
+        return path_json_of(self.siblings(batch_id, index, leaf_count), index, leaf_count)
+
+
+def path_json_of(siblings: bytes, index: int, leaf_count: int) -> str:
+    """The JSON text of a path from its concatenated sibling hashes (see :meth:`TreeParts.siblings`)."""
+    size = merkle.HASH_SIZE
+    return ",".join(merkle.path_step_json(pos, siblings[n * size : (n + 1) * size])
+                    for n, (_, pos) in enumerate(merkle.path_positions(index, leaf_count)))

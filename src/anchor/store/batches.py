@@ -133,9 +133,10 @@ class BatchQueries(Database):
             raise StoreError(f"tree of batch {batch_id} is incomplete in the database (level {level}, chunk {chunk})")
         return bytes(nodes)
 
-    def proof_path(self, batch_id: int, index: int, leaf_count: int) -> list[bytes]:
-        """Sibling hashes of leaf ``index``, in one query of one 32-byte slice per level."""
-        positions = list(merkle.path_positions(index, leaf_count))
+    def proof_path(self, batch_id: int, index: int, leaf_count: int, *, below: int | None = None) -> list[bytes]:
+        """Sibling hashes of leaf ``index``, in one query of one 32-byte slice per level
+        (``below``: only the levels under that one)."""
+        positions = [(level, pos) for level, pos in merkle.path_positions(index, leaf_count) if below is None or level < below]
         if not positions:
             return []
         parts = [

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
@@ -48,8 +49,9 @@ class Database:
         self._local = threading.local()
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True, **engine_kw: Any) -> Self:
-        """Connect, and create the tables if they are missing."""
+    def open(cls, url: str, *, create: bool = True, sqlite_cache_kib: int = 131072, **engine_kw: Any) -> Self:
+        """Connect, and create the tables if they are missing. ``sqlite_cache_kib``: SQLite's page
+        cache per connection (large for bulk inserts; a reader such as a service worker wants little)."""
         url = normalize_url(url)
         try:
             if url.startswith("sqlite"):
@@ -57,7 +59,7 @@ class Database:
                 if database and database != ":memory:":
                     Path(database).parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(url, connect_args={"timeout": 30}, **engine_kw)
-                event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "connect", partial(_sqlite_pragmas, cache_kib=sqlite_cache_kib))
             else:
                 engine = create_engine(url, pool_pre_ping=True, **engine_kw)
             store = cls(engine, url)
@@ -160,13 +162,13 @@ def _require_version(found: str, url: str) -> None:
                      f"{SCHEMA_VERSION}: {hint}", reason="schema_version")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, cache_kib: int = 131072) -> None:
     cur = dbapi_conn.cursor()
     # WAL + NORMAL: a killed process loses nothing committed; FULL would add an fsync per commit.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk inserts into random-key indexes stay in memory
+    cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # default 128 MiB: bulk inserts into random-key indexes stay in memory
     cur.close()
 
 
