@@ -39,11 +39,12 @@ REGISTRY = "0x" + "22" * 20
 ISSUER = "0x" + "11" * 20
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mb() -> str:
+    """This process's resident set: all of it, and its anonymous part (the heap; the rest is
+    files mapped, e.g. shared libraries)."""
+    kb = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+          if k in ("VmRSS", "RssAnon")}
+    return f"{kb['VmRSS'] / 1024:.0f} MB (anon {kb['RssAnon'] / 1024:.0f})"
 
 
 def build_db(path: Path, n: int) -> None:
@@ -100,12 +101,10 @@ def measure(db: Path, n: int, requests: int, prepared: int) -> dict[str, object]
     """Runs in the child process: the service as a worker holds it."""
     from anchor.api.service import Service, ServiceConfig
 
+    picks = (db.parent / f"picks-{n}-{requests}.txt").read_text().split()  # chosen by the parent: 1M ids are 100 MB
     gc.collect()
     out: dict[str, object] = {"rss_start": rss_mb()}
     service = Service(ServiceConfig(rpc_url="http://127.0.0.1:9", registry=REGISTRY, database_url=f"sqlite:///{db}"))
-    ids = (db.parent / f"ids-{n}.txt").read_text().split()
-    rnd = random.Random(11)
-    picks = [ids[rnd.randrange(n)] for _ in range(requests)]
     service.proof_json(picks[0])  # the store opened, the first batch read
     for label in ("cold", "warm"):
         times = []
@@ -162,6 +161,11 @@ def main() -> int:
         t0 = time.perf_counter()
         build_db(db, args.n)
         print(f"  built in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    picks = db.parent / f"picks-{args.n}-{args.requests}.txt"
+    if not picks.exists():
+        ids = (db.parent / f"ids-{args.n}.txt").read_text().split()
+        rnd = random.Random(11)
+        picks.write_text("\n".join(ids[rnd.randrange(args.n)] for _ in range(args.requests)))
     env = dict(os.environ)
     if args.source:
         env["PYTHONPATH"] = str(args.source.resolve())
@@ -174,8 +178,8 @@ def main() -> int:
     for label in ("cold", "warm"):
         p50, p99, mean = result[label]
         print(f"  proof_json {label:<5} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   mean {mean:7.3f} ms")
-    print(f"  RSS: {result['rss_start']:.0f} MB after imports; {result['rss_proofs']:.0f} MB after the proofs; "
-          f"{result['rss_end']:.0f} MB with the prepared documents too")
+    print(f"  RSS: {result['rss_start']} after imports; {result['rss_proofs']} after the proofs; "
+          f"{result['rss_end']} with the prepared documents too")
     print(f"  prepared cache: {result['tracked_by_cache']:,} GC-tracked objects held; full gc.collect() "
           f"{result['gc_ms']:.1f} ms CPU ({result['tracked_total']:,} tracked in all), {result['gc_frozen_ms']:.1f} ms after gc.freeze()")
     if result["cache_stats"]:

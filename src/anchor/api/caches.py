@@ -4,8 +4,8 @@ not grow with the size of the batches it answers for.
 - :class:`ByteLRU`: least-recently-used entries under a byte budget, with hit/miss counters.
 - :class:`TreeParts`: proof paths of large batches without holding whole trees. A batch's tree is
   stored in chunks of :data:`anchor.store.batches.CHUNK` nodes (1,024: ``SUBTREE_BITS`` levels).
-  The levels from ``SUBTREE_BITS`` up (~62 KB for 1,000,000 leaves) are kept per batch; the 10
-  lower steps of a leaf's path are read from the store in one query.
+  The upper levels (at most ~2 MiB) are kept per batch; the lower steps of a leaf's path are
+  recomputed from its aligned group of leaf hashes, read from the store in one query.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 ENTRY_OVERHEAD = 160  # bytes per entry beyond its payload: key object, dict slot, list of levels
-SUBTREE_BITS = CHUNK.bit_length() - 1  # 10: a stored chunk of level 0 is an aligned subtree of 2**10 leaves
+SUBTREE_BITS = CHUNK.bit_length() - 1  # 10: a stored chunk of level 0 holds an aligned subtree of 2**10 leaves
 assert 1 << SUBTREE_BITS == CHUNK
 
 
@@ -85,39 +85,55 @@ def _levels_size(levels: Sequence[bytes]) -> int:
     return sum(len(level) + 40 for level in levels)
 
 
+def split_level(leaf_count: int) -> int:
+    """The level from which a batch's tree is kept in memory: the one whose levels up hold at most
+    ~2**16 nodes (2 MiB; ~62,500 nodes for 1,000,000 leaves), so a path's lower part is one aligned
+    group of at most 2**SUBTREE_BITS leaves, inside one stored chunk."""
+    return min(SUBTREE_BITS, max(0, (leaf_count - 1).bit_length() - 15))
+
+
 class TreeParts:
     """Proof paths of any leaf of any batch without holding whole trees.
 
-    Per batch, the levels from ``SUBTREE_BITS`` up are kept (~62 KB for 1,000,000 leaves; a tree
-    of at most ``CHUNK`` leaves, 64 KB at most, is kept whole); the ``SUBTREE_BITS`` lower steps of
-    a path are read from the store in one query of one 32-byte slice per level.
-    ``fetch_levels(batch_id, first)`` gives the levels from ``first`` up; ``fetch_lower(batch_id,
-    index, leaf_count, below)`` the siblings of ``index`` on the levels under ``below``.
+    Per batch, the levels from :func:`split_level` up are kept (at most ~2 MiB); the steps of a
+    path under that level are recomputed from the leaf's aligned group of 2**level leaf hashes
+    (32 for 1,000,000 leaves: one slice of one stored chunk, one query, 31 hashes).
+    ``fetch_levels(batch_id, first)`` gives the levels from ``first`` up; ``fetch_slice(batch_id,
+    level, start, count)`` nodes ``[start, start + count)`` of a level.
     """
 
     def __init__(self, budget: int, *, fetch_levels: Callable[[int, int], list[bytes]],
-                 fetch_lower: Callable[[int, int, int, int], list[bytes]]) -> None:
+                 fetch_slice: Callable[[int, int, int, int], bytes]) -> None:
         self.cache: ByteLRU[int, list[bytes]] = ByteLRU(budget)
         self._fetch_levels = fetch_levels
-        self._fetch_lower = fetch_lower
+        self._fetch_slice = fetch_slice
 
-    def _upper(self, batch_id: int, leaf_count: int) -> list[bytes]:
+    def _upper(self, batch_id: int, split: int) -> list[bytes]:
         levels = self.cache.get(batch_id)
         if levels is None:
-            levels = self._fetch_levels(batch_id, SUBTREE_BITS if leaf_count > CHUNK else 0)
+            levels = self._fetch_levels(batch_id, split)
             self.cache.put(batch_id, levels, _levels_size(levels))
         return levels
 
     def siblings(self, batch_id: int, index: int, leaf_count: int) -> bytes:
         """The sibling hashes of leaf ``index``, leaf to root, concatenated (as :func:`anchor.core.merkle.prove`)."""
         merkle.check_index(index, leaf_count)
-        upper = self._upper(batch_id, leaf_count)
-        if leaf_count <= CHUNK:  # small tree: kept whole
+        split = split_level(leaf_count)
+        upper = self._upper(batch_id, split)
+        if split == 0:
             return b"".join(merkle.prove(upper, index))
-        lower = self._fetch_lower(batch_id, index, leaf_count, SUBTREE_BITS)
-        above = [merkle.node(upper, level - SUBTREE_BITS, pos)
-                 for level, pos in merkle.path_positions(index, leaf_count) if level >= SUBTREE_BITS]
-        return b"".join((*lower, *above))
+        group = index >> split
+        first = group << split
+        lower = merkle.build_levels(self._fetch_slice(batch_id, 0, first, min(1 << split, leaf_count - first)))
+        size = merkle.HASH_SIZE
+        out = []
+        for level, pos in merkle.path_positions(index, leaf_count):
+            if level < split:
+                local = pos - (group << (split - level))
+                out.append(lower[level][local * size : (local + 1) * size])
+            else:
+                out.append(merkle.node(upper, level - split, pos))
+        return b"".join(out)
 
     def path_json(self, batch_id: int, index: int, leaf_count: int) -> str:
         """The JSON text of leaf ``index``'s path steps, exactly as :func:`anchor.core.merkle.path_json`

@@ -22,10 +22,10 @@ from anchor.core.registry import LogEvent
 from anchor.store import CredentialLocation, Store
 
 # Per worker, every cache is bounded by bytes (see anchor.api.caches). Of proof_cache_bytes, this
-# share holds tree parts (a batch's levels from 10 up: ~62 KB per 1,000,000 leaves); the rest
-# holds proofs, each as its sibling hashes (~0.8 KB with its key for a 1,000,000-leaf batch; the
-# response, ~4.7 KB, is rendered from them per request in ~20 µs).
-TREE_SHARE = 1 / 16
+# share holds tree parts (a batch's upper levels: 2 MiB for 1,000,000 leaves, so 16 such batches);
+# the rest holds proofs, each as its sibling hashes (~0.8 KB with its key for a 1,000,000-leaf
+# batch, ~40,000 in 32 MiB; the response, ~4.7 KB, is rendered from them per request in ~20 µs).
+TREE_SHARE = 1 / 2
 RENDERERS = 1024  # batches whose receipt renderer (about 1 KB) is kept
 SQLITE_CACHE_KIB = 8 * 1024  # SQLite's page cache per connection of a worker (the store's default is 128 MiB)
 
@@ -66,7 +66,7 @@ class Service:
         self._lock = threading.Lock()
         tree_budget = int(config.proof_cache_bytes * TREE_SHARE)
         self._trees = TreeParts(tree_budget, fetch_levels=lambda b, first: self.store.levels(b, first),
-                                fetch_lower=lambda b, i, n, below: self.store.proof_path(b, i, n, below=below))
+                                fetch_slice=lambda b, level, start, count: self.store.tree_slice(b, level, start, count))
         # credential id → (credential id, batch id, leaf index, leaf count, sibling hashes)
         self._proofs: ByteLRU[str, tuple[str, int, int, int, bytes]] = ByteLRU(config.proof_cache_bytes - tree_budget)
         self._prepared: ByteLRU[bytes, bytes] = ByteLRU(config.prepared_cache_bytes)

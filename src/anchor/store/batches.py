@@ -11,7 +11,7 @@ from anchor.core import merkle
 from anchor.core.errors import StoreError
 from anchor.core.records import Batch, Counts
 from anchor.core.status import BatchStatus, RevocationStatus
-from anchor.store.engine import Database, now
+from anchor.store.engine import Database, db_error_line, now
 from anchor.store.locks import LockSpace, xact_lock
 from anchor.store.schema import BatchRow, CredentialRow, RevocationRow, TreeChunkRow
 
@@ -124,19 +124,42 @@ class BatchQueries(Database):
             out[level - first].append(bytes(nodes))
         return [b"".join(parts) for parts in out]
 
-    def tree_chunk(self, batch_id: int, level: int, chunk: int) -> bytes:
-        """Stored chunk ``chunk`` of ``level`` of the batch's tree: nodes ``[chunk * CHUNK, (chunk + 1) * CHUNK)``."""
-        with self.session() as s:
-            nodes = s.scalar(select(TreeChunkRow.nodes).where(
-                TreeChunkRow.batch_id == batch_id, TreeChunkRow.level == level, TreeChunkRow.chunk == chunk))
-        if nodes is None:
+    def tree_slice(self, batch_id: int, level: int, start: int, count: int) -> bytes:
+        """Nodes ``[start, start + count)`` of ``level`` of the batch's tree, from one stored chunk
+        (the range must not cross a chunk boundary; fewer nodes at the end of the level). One
+        indexed query on a per-thread driver connection, as :meth:`locate` (the proof endpoint's path)."""
+        chunk, offset = divmod(start, CHUNK)
+        if count < 1 or offset + count > CHUNK:
+            raise ValueError(f"nodes {start}..{start + count - 1} are not inside one chunk of {CHUNK}")
+        m = self.mark
+        sql = f"SELECT substr(nodes, {m}, {m}) FROM tree_chunks WHERE batch_id = {m} AND level = {m} AND chunk = {m}"
+        conn: Any = getattr(self._local, "raw", None)
+        try:
+            if conn is None:
+                conn = self._local.raw = self.engine.raw_connection()
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, (offset * 32 + 1, count * 32, batch_id, level, chunk))
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if self.is_postgres:
+                conn.rollback()  # do not sit idle in a transaction
+        except Exception as e:  # the driver's own error classes
+            self._local.raw = None
+            if conn is not None:
+                try:
+                    conn.invalidate()
+                except Exception:
+                    pass
+            raise StoreError(f"database error: {db_error_line(e)}") from None
+        if row is None or not row[0]:
             raise StoreError(f"tree of batch {batch_id} is incomplete in the database (level {level}, chunk {chunk})")
-        return bytes(nodes)
+        return bytes(row[0])
 
-    def proof_path(self, batch_id: int, index: int, leaf_count: int, *, below: int | None = None) -> list[bytes]:
-        """Sibling hashes of leaf ``index``, in one query of one 32-byte slice per level
-        (``below``: only the levels under that one)."""
-        positions = [(level, pos) for level, pos in merkle.path_positions(index, leaf_count) if below is None or level < below]
+    def proof_path(self, batch_id: int, index: int, leaf_count: int) -> list[bytes]:
+        """Sibling hashes of leaf ``index``, in one query of one 32-byte slice per level."""
+        positions = list(merkle.path_positions(index, leaf_count))
         if not positions:
             return []
         parts = [
