@@ -114,12 +114,11 @@ def measure(db: Path, n: int, requests: int, prepared: int) -> dict[str, object]
             times.append((time.perf_counter() - t0) * 1000)
         out[label] = (statistics.median(times), pct(times, 99), sum(times) / len(times))
     out["rss_proofs"] = rss_mb()
-    bodies = badges(prepared)
     gc.collect()
     before = len(gc.get_objects())
-    for body in bodies:
-        service.prepared(body, json.loads)
-    del bodies
+    with (db.parent / f"badges-{prepared}.jsonl").open("rb") as lines:  # written by the parent: streamed, not held
+        for body in lines:
+            service.prepared(body.rstrip(b"\n"), json.loads)
     gc.collect()
     out["tracked_by_cache"] = len(gc.get_objects()) - before
 
@@ -166,6 +165,9 @@ def main() -> int:
         ids = (db.parent / f"ids-{args.n}.txt").read_text().split()
         rnd = random.Random(11)
         picks.write_text("\n".join(ids[rnd.randrange(args.n)] for _ in range(args.requests)))
+    bodies = args.dir / f"badges-{args.prepared}.jsonl"
+    if not bodies.exists():
+        bodies.write_bytes(b"\n".join(badges(args.prepared)) + b"\n")
     env = dict(os.environ)
     if args.source:
         env["PYTHONPATH"] = str(args.source.resolve())
