@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 import sys
 from pathlib import Path
@@ -26,14 +27,15 @@ from anchor.store import Store  # noqa: E402
 ISSUER_NAME = "Bench University"
 
 
-def roster_csv(n: int, seed: int = 1) -> str:
-    """A synthetic roster of ``n`` distinct recipients; some rows fill the optional columns, so
-    the credentials come in several shapes (evidence, validUntil, narrative present or absent)."""
-    rnd = random.Random(seed)
+def roster_csv(n: int, seed: int = 1, start: int = 0) -> str:
+    """A synthetic roster of ``n`` distinct recipients (numbered from ``start``); some rows fill the
+    optional columns, so the credentials come in several shapes (evidence, validUntil, narrative
+    present or absent)."""
+    rnd = random.Random(seed + start)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["name", "email", "evidence_url", "valid_until", "narrative"])
-    for i in range(n):
+    for i in range(start, start + n):
         w.writerow(
             [
                 f"Learner {i:07d} {rnd.choice(('Ng', 'Okafor', 'Müller', 'García', 'Tanaka', 'Smith'))}",
@@ -75,3 +77,74 @@ def issue_and_anchor(registry: Registry, issuer: Signer, admin: Signer, db_url: 
     issue_credentials(store, row, achievement, parse_roster(roster))
     Anchorer(store, registry, issuer, row).run(max_batch=max_batch)
     return store
+
+
+def _tree_pids(root: int, skip: frozenset[str]) -> list[int]:
+    """``root`` and its descendants (through /proc/<pid>/task/*/children), leaving out whole
+    subtrees whose command name is in ``skip`` (Anvil: the chain, not anchor)."""
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            if pid != root and Path(f"/proc/{pid}/comm").read_text().strip() in skip:
+                continue
+            out.append(pid)
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+class TreeMemory:
+    """Samples, every ``interval`` seconds on a thread, the sum of the proportional set size
+    (PSS, /proc/<pid>/smaps_rollup) of a process and every process it forked (the builder and
+    exporter workers), Anvil left out: the memory the run costs the machine, shared pages counted
+    once. ``mark(name)`` records the peak so far under ``name``."""
+
+    def __init__(self, root: int | None = None, interval: float = 0.05, skip: frozenset[str] = frozenset({"anvil"})) -> None:
+        import threading
+
+        self.root = os.getpid() if root is None else root
+        self.interval, self.skip = interval, skip
+        self.peak_kb = 0
+        self.marks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        total = sum(_pss_kb(pid) for pid in _tree_pids(self.root, self.skip))
+        self.peak_kb = max(self.peak_kb, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> TreeMemory:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+    def mark(self, name: str) -> None:
+        self.sample()
+        self.marks[name] = self.peak_mb
