@@ -243,6 +243,10 @@ def test_signing_key_commands_on_a_registry_without_signing_keys_say_so_in_one_l
             err = capsys.readouterr().err.strip()
             assert code == 5 and err.count("\n") == 0, (command, code, err)
             assert legacy.PREDATES_SIGNING_KEYS in err and "data 0x" not in err, err
+        capsys.readouterr()
+        main([*common, "doctor"])  # says so too, with the way out (not `anchor issuer key bind`)
+        line = next(x for x in capsys.readouterr().out.splitlines() if " signing key " in f" {x} ")
+        assert line.startswith("FAIL") and legacy.PREDATES_SIGNING_KEYS in line and "deploy --force" in line, line
         registry = Registry(Chain(node.rpc_url), facts["registry"])  # never checked: it finds out itself
         with pytest.raises(ChainError) as refused:
             registry.bind_signing_key(dev_signer(1), b"\x01" * 32)

@@ -256,10 +256,14 @@ class Doctor:
         if registry is None:
             return Finding(name, False, "not checked: no registry", "fix the registry first")
         try:
+            registry.require_signing_keys()  # a registry from before signing keys: binding cannot help
             block = registry.signing_key_block(signer.address, key.public_key)
         except ChainUnavailable as e:
             return Finding(name, False, e.message, "check the RPC")
         except AnchorError as e:
+            if e.reason == "registry_predates_signing_keys":
+                return Finding(name, False, e.message, "`anchor deploy --force` a new registry and register the issuer "
+                               "in it; badges anchored in this one keep verifying")
             return Finding(name, False, e.message, "check the registry")
         if not block:
             return Finding(name, False, f"not bound to {signer.address} in the registry",
