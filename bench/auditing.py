@@ -143,12 +143,13 @@ def measure(kind: str, rpc: str, registry: str, db_url: str, issuer: str) -> dic
     start = time.perf_counter()
     if kind == "history":
         report = history_audit(view)
-        out = {"findings": len(report.findings), "events": report.state.events}
+        out = {"findings": len(report.findings), "events": report.state.events, "codes": sorted({f.code for f in report.findings})}
     else:
         state = read_history(view)
         store = Store.open(db_url, create=False)
         result = issuer_audit(store, state, issuer)
-        out = {"findings": len(result.findings), "credentials": result.credentials_checked, "batches": result.batches_checked}
+        out = {"findings": len(result.findings), "credentials": result.credentials_checked, "batches": result.batches_checked,
+               "codes": sorted({f.code for f in result.findings})}
     out["seconds"] = time.perf_counter() - start
     out["http_requests"], out["rpc_calls"] = view.http_requests, view.rpc_calls
     out["log_pages"], out["log_calls"] = pager["pages"], pager["calls"]
