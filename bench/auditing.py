@@ -83,6 +83,14 @@ def setup(n_batches: int, n_revocations: int, n_credentials: int, tmp: Path, spr
     # beacon-root buffer costs less: ~1.4 ms a block once it is full.
     anvil.HARDFORK = hardfork
     node = DevChain.start(state_file=None)
+    try:
+        return _setup_on(node, n_batches, n_revocations, n_credentials, tmp, spread)
+    except BaseException:
+        node.stop()  # never leave an Anvil behind
+        raise
+
+
+def _setup_on(node: DevChain, n_batches: int, n_revocations: int, n_credentials: int, tmp: Path, spread: int) -> dict[str, Any]:
     chain = Chain(node.rpc_url)
     view_admin = dev_signer(0)
     registry, _ = Registry.deploy(chain, view_admin)
