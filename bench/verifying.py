@@ -231,6 +231,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (anchor serve's default)")
     ap.add_argument("--threads", type=int, default=1, help="threads per worker (anchor serve's default: 1, sync workers)")
     ap.add_argument("--source", type=Path, help="run the service from this source directory (e.g. an older checkout's src/)")
+    ap.add_argument("--compare", type=Path, help="also run a second service from this source directory (e.g. an older "
+                    "checkout's src/), measured in the same interleaved rounds: before/after on the same data and load")
     args = ap.parse_args()
     levels_c = [int(c) for c in args.connections.split(",")]
     wrk = ensure_wrk()
@@ -259,6 +261,14 @@ def main() -> int:
             bare = start_gunicorn("bare_app:app", bare_port, {**env, "PYTHONPATH": str(ROOT / "bench")}, args.workers,
                                   args.threads, ROOT / "bench")
             service = start_gunicorn("anchor.api:create_app()", service_port, env, args.workers, args.threads, tmp)
+            other, other_url = None, ""
+            if args.compare:
+                other_port = free_port()
+                other = start_gunicorn("anchor.api:create_app()", other_port, {**env, "PYTHONPATH": str(args.compare.resolve())},
+                                       args.workers, args.threads, tmp)
+                other_url = f"http://127.0.0.1:{other_port}"
+                for script in ("paths.lua", "bodies.lua", "cold.lua"):
+                    run_wrk(wrk, other_url, tmp / script, 2, max(levels_c))
             try:
                 bare_url, url = f"http://127.0.0.1:{bare_port}/bare", f"http://127.0.0.1:{service_port}"
                 run_wrk(wrk, bare_url, None, 2, max(levels_c))  # warm-up: imports, caches, schema compile
@@ -280,10 +290,17 @@ def main() -> int:
                         rpc_use.append((verify_r["rps"] * args.duration, calls1 - calls0, Chain(node.rpc_url).block_number() - head0))
                         rounds[c].append({"bare": bare_r, "proof": proof_r, "cold_proof": cold_proof_r, "verify": verify_r,
                                           "cold": run_wrk(wrk, url, tmp / "cold.lua", args.duration, c)})
+                        if other is not None:
+                            for key, script in (("proof", "paths.lua"), ("cold_proof", "cold_paths.lua"), ("verify", "bodies.lua"),
+                                                ("cold", "cold.lua")):
+                                rounds[c][-1]["other_" + key] = run_wrk(wrk, other_url, tmp / script, args.duration, c)
                 memory = worker_memory(service.pid)
+                other_memory = worker_memory(other.pid) if other is not None else []
             finally:
                 stop(bare)
                 stop(service)
+                if other is not None:
+                    stop(other)
             n_bodies = len(bodies)
             per_credential, valid = offline_ms(node.rpc_url, registry.address, bodies, 1000)
         finally:
@@ -305,7 +322,7 @@ def main() -> int:
         def ratio(key: str, rs: list[dict[str, dict[str, float]]] = rs) -> float:
             return statistics.median(r[key]["rps"] / r["bare"]["rps"] for r in rs)
 
-        print(f"-- {c} connection(s)")
+        print(f"-- {c} connection(s)" + (f"; (cmp): the service from {args.compare}, same rounds" if args.compare else ""))
         print(f"{'endpoint':<38}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'× bare':>8}  per-round req/s        target")
         rows = [
             ("bare Flask constant (baseline)", "bare", ""),
@@ -315,6 +332,8 @@ def main() -> int:
             (f"POST /verify ({min(2000, n_bodies):,} badges, repeated)", "verify", f"≥ {TARGETS['verify_rps']:,} req/s; p99 ≤ 25 ms"),
             (f"POST /verify ({n_bodies:,} distinct, cold)", "cold", f"≥ {TARGETS['verify_rps']:,} req/s; p99 ≤ 25 ms"),
         ]
+        if args.compare:
+            rows += [("  (cmp) " + label.strip()[5:], "other_" + key, target) for label, key, target in rows[1:]]
         for label, key, target in rows:
             per_round = " ".join(f"{r[key]['rps']:,.0f}" for r in rs)
             bad = sum(r[key]["non2xx"] for r in rs)
@@ -328,6 +347,9 @@ def main() -> int:
             verdicts["verify req/s"] = med("verify", "rps") >= TARGETS["verify_rps"] and med("cold", "rps") >= TARGETS["verify_rps"]
     print("workers after the runs: " + "; ".join(f"pid {pid}: RSS {rss:,.0f} MB (peak {hwm:,.0f}), PSS {pss:,.0f} MB"
                                                 for pid, rss, hwm, pss in memory))
+    if args.compare:
+        print(f"workers of {args.compare}: " + "; ".join(f"pid {pid}: RSS {rss:,.0f} MB (peak {hwm:,.0f}), PSS {pss:,.0f} MB"
+                                                      for pid, rss, hwm, pss in other_memory))
     print(f"offline `anchor verify`: {per_credential:.2f} ms per credential once connected (1,000 credentials, {valid} valid; "
           f"no cache, every credential reads the chain); target ≤ {TARGETS['offline_ms']} ms; "
           f"cert-verifier-js median {REF_CERT_VERIFIER_MS} ms ({REF_CERT_VERIFIER_MS / per_credential:.0f}x)")
