@@ -8,7 +8,7 @@ its fallbacks) and sends each call to the first usable one, in the configured or
 - a connection error, a timeout or an HTTP 5xx moves on to the next URL at once, and the URL that
   failed is skipped for ``RetryPolicy.cooldown`` seconds (a simple circuit breaker);
 - HTTP 429, or a JSON-RPC rate-limit answer, leaves that URL alone for its ``Retry-After`` (or an
-  exponential back-off with jitter) and moves on to the next URL; when every URL is resting, the
+  exponential back-off with jitter), at most ``RetryPolicy.cooldown``, and moves on to the next URL; when every URL is resting, the
   call sleeps until the first one may be asked again;
 - the whole call gives up after ``RetryPolicy.budget`` seconds with one :class:`ChainUnavailable`
   naming every URL and what it did. When every URL refused the connection outright (nothing
@@ -197,6 +197,18 @@ class Endpoint:
         raise AssertionError("unreachable")
 
 
+def _chain_id_of(value: Any) -> int | None:
+    """A chain id from an ``eth_chainId`` answer (a hex string, or an integer); None for anything else."""
+    try:
+        if isinstance(value, str):
+            return int(value, 16)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    except ValueError:
+        pass
+    return None
+
+
 def _said(failure: TransportError | None, endpoint: Endpoint) -> str:
     if endpoint.refused_chain:
         return endpoint.refused_chain
@@ -303,7 +315,10 @@ class JsonRpc:
                 if not retry:
                     raise self._gave_up(failures) from None
                 if e.kind == "rate_limited":
-                    endpoint.not_before = now + (e.retry_after if e.retry_after is not None else self.policy.delay(rounds))
+                    # A node's Retry-After is honoured up to the cooldown: a hostile or broken one
+                    # saying 10^9 must not bench the URL for the rest of the process's life.
+                    rest = e.retry_after if e.retry_after is not None else self.policy.delay(rounds)
+                    endpoint.not_before = now + min(rest, self.policy.cooldown)
                 elif e.kind != "wrong_chain":
                     endpoint.skip_until = now + self.policy.cooldown
                     endpoint.not_before = now + (0.0 if e.kind == "refused" else self.policy.delay(rounds))
@@ -331,7 +346,9 @@ class JsonRpc:
         answer = endpoint.post(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId", "params": []}).encode())
         if not isinstance(answer, dict) or "result" not in answer:
             raise TransportError(f"the chain at {endpoint.shown_url} did not say its chain id", kind="bad_answer")
-        found = int(answer["result"], 16) if isinstance(answer["result"], str) else int(answer["result"])
+        found = _chain_id_of(answer["result"])
+        if found is None:
+            raise TransportError(f"the chain at {endpoint.shown_url} did not say its chain id", kind="bad_answer")
         with self._lock:
             if self.expected_chain_id is None:
                 self.expected_chain_id = found

@@ -1,0 +1,119 @@
+"""Reviewer R3's regression tests (public chains, failover, observability, registry record review)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from anchor.chain.node import Chain
+from anchor.chain.rpc import JsonRpc, RetryPolicy
+from anchor.core.errors import ChainUnavailable
+
+Answer = Callable[[dict[str, Any]], tuple[int, dict[str, str], Any]]
+
+
+class Stub:
+    """A JSON-RPC server answering each request with ``answer(request) -> (status, headers, body)``."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.seen: list[str] = []
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                stub.seen.append(req["method"] if isinstance(req, dict) else req[0]["method"])
+                status, headers, body = stub.answer(req)
+                raw = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stubs() -> Iterator[list[Stub]]:
+    made: list[Stub] = []
+    yield made
+    for s in made:
+        s.close()
+
+
+def honest(chain_id: int = 8453, head: int = 7) -> Answer:
+    def answer(req: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        result = {"eth_chainId": hex(chain_id), "eth_blockNumber": hex(head)}.get(req["method"])
+        return 200, {}, {"jsonrpc": "2.0", "id": req["id"], "result": result}
+    return answer
+
+
+# ---------------------------------------------------------------------------- RPC transport
+
+def test_a_huge_retry_after_does_not_bench_a_url_for_the_process_lifetime(stubs: list[Stub]) -> None:
+    """A node (hostile or broken) answering 429 with Retry-After: 10^9 must not make the service
+    refuse every later call until restart: the rest is bounded by the policy's cooldown."""
+    state = {"limited": True}
+
+    def answer(req: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if state["limited"]:
+            return 429, {"Retry-After": "1000000000"}, None
+        return honest()(req)
+
+    stub = Stub(answer)
+    stubs.append(stub)
+    rpc = JsonRpc(stub.url, chain_id=8453, policy=RetryPolicy(budget=0.3, cooldown=0.5))
+    started = time.monotonic()
+    with pytest.raises(ChainUnavailable):
+        rpc.call("eth_blockNumber")
+    assert time.monotonic() - started < 2  # gave up within the budget, did not sleep 10^9 s
+    assert rpc.endpoints[0].not_before - time.monotonic() <= 0.5  # rest capped at the cooldown
+    state["limited"] = False
+    time.sleep(0.6)
+    assert int(rpc.call("eth_blockNumber"), 16) == 7  # asked again once the capped rest is over
+
+
+@pytest.mark.parametrize("value", ["inf", "1e999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_retry_after_values_are_bounded(stubs: list[Stub], value: str) -> None:
+    stub = Stub(lambda req: (429, {"Retry-After": value}, None))
+    stubs.append(stub)
+    rpc = JsonRpc(stub.url, chain_id=8453, policy=RetryPolicy(budget=0.2, cooldown=1.0))
+    with pytest.raises(ChainUnavailable):
+        rpc.call("eth_blockNumber")
+    assert rpc.endpoints[0].not_before - time.monotonic() <= 1.0
+
+
+@pytest.mark.parametrize("bad", [None, "zz", ["0x1"], {"x": 1}, True])
+def test_a_node_with_a_garbled_chain_id_is_failed_over_not_a_crash(stubs: list[Stub], bad: Any) -> None:
+    """A broken fallback answering eth_chainId with garbage is a failed URL (the next one is
+    asked), not a ValueError/TypeError escaping the error family."""
+    broken = Stub(lambda req: (200, {}, {"jsonrpc": "2.0", "id": req["id"], "result": bad}))
+    good = Stub(honest())
+    stubs += [broken, good]
+    chain = Chain([broken.url, good.url], chain_id=8453, retry=RetryPolicy(budget=2))
+    assert chain.block_number() == 7
+    alone = Chain(broken.url, chain_id=8453, retry=RetryPolicy(budget=0.2))
+    with pytest.raises(ChainUnavailable):
+        alone.block_number()
