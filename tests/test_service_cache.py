@@ -115,7 +115,7 @@ def test_service_proofs_match_the_uncached_path_within_the_budget(store: Store, 
         stats = service.cache_stats()
         assert stats["proofs"]["bytes"] + stats["trees"]["bytes"] <= budget
     stats = service.cache_stats()
-    assert stats["proofs"]["evictions"] > 0 and stats["proofs"]["hits"] > 0  
+    assert stats["proofs"]["evictions"] > 0 and stats["proofs"]["hits"] > 0
     hits = stats["proofs"]["hits"]
     service.proof_json(ids[n - 1].upper().replace("URN:UUID:", "urn:uuid:"))  # another spelling, same credential
     service.proof_json(ids[n - 1])
@@ -139,3 +139,18 @@ def test_prepared_documents_are_kept_as_bytes_within_their_budget() -> None:
         assert service.cache_stats()["prepared"]["bytes"] <= 20_000
     stats = service.cache_stats()["prepared"]
     assert stats["hits"] == 2 and stats["evictions"] > 0 and 0 < stats["entries"] < 500
+
+
+def test_worker_init_freezes_the_loaded_heap_out_of_the_collectors_sight() -> None:
+    import gc
+
+    from anchor.api import gunicorn_conf
+
+    assert gunicorn_conf.post_worker_init.__module__ == "anchor.api.gunicorn_conf"  # the hook gunicorn calls
+    try:
+        gc.unfreeze()
+        tracked = len(gc.get_objects())
+        gunicorn_conf.post_worker_init(object())
+        assert gc.get_freeze_count() >= tracked // 2 and len(gc.get_objects()) < tracked // 10
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual
