@@ -7,13 +7,15 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from anchor.chain.node import Chain
 from anchor.chain.rpc import JsonRpc, RetryPolicy
-from anchor.core.errors import ChainUnavailable
+from anchor.core.errors import ChainUnavailable, ConfigError
+from anchor.store.deployment import RegistryDeployment, record_deployment
 
 Answer = Callable[[dict[str, Any]], tuple[int, dict[str, str], Any]]
 
@@ -117,3 +119,53 @@ def test_a_node_with_a_garbled_chain_id_is_failed_over_not_a_crash(stubs: list[S
     alone = Chain(broken.url, chain_id=8453, retry=RetryPolicy(budget=0.2))
     with pytest.raises(ChainUnavailable):
         alone.block_number()
+
+
+# ---------------------------------------------------------------------------- RPC URL secrets
+
+SECRET = "k3y-0f-th3-h0st3d-rpc"
+
+
+def test_registry_lookup_errors_never_show_the_rpc_urls_api_key(stubs: list[Stub], tmp_path: Path) -> None:
+    """Hosted RPCs carry their API key in the URL's path or query: errors name the host only."""
+    from anchor.app.deployment import resolve_registry
+    from anchor.config import Settings
+    from anchor.store import Store
+
+    node = Stub(honest(chain_id=1))
+    stubs.append(node)
+    url = f"{node.url}/v3/{SECRET}?apikey={SECRET}"
+    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        wrong_chain = Settings(home=tmp_path, rpc_url=url, chain_id=8453)
+        with pytest.raises(ConfigError) as e:
+            resolve_registry(wrong_chain, db=store, chain=Chain(url))
+        assert SECRET not in e.value.message and node.url in e.value.message
+        record_deployment(store, RegistryDeployment(8453, "0x" + "11" * 20, 1))
+        other = Settings(home=tmp_path, rpc_url=url)
+        with pytest.raises(ConfigError) as e:
+            resolve_registry(other, db=store, chain=Chain(url))
+        assert SECRET not in e.value.message and node.url in e.value.message
+    finally:
+        store.close()
+
+
+def test_deployment_json_does_not_keep_the_rpc_urls_api_key(tmp_path: Path) -> None:
+    from anchor.app.deployment import _record
+    from anchor.config import Settings, read_deployment
+
+    settings = Settings(home=tmp_path, rpc_url=f"https://rpc.example.org/v3/{SECRET}?key={SECRET}")
+    _record(settings, None, RegistryDeployment(8453, "0x" + "11" * 20, 1), replace=False)
+    assert SECRET not in settings.deployment_file.read_text()
+    assert read_deployment(settings.deployment_file)["rpcUrl"] == "https://rpc.example.org"
+
+
+def test_a_bad_rpc_url_is_refused_without_echoing_its_secret() -> None:
+    from anchor.config import load_settings
+
+    with pytest.raises(ConfigError) as e:
+        load_settings(env={"ANCHOR_RPC_URL": f"wss://rpc.example.org/v3/{SECRET}", "ANCHOR_CONFIG": "/nonexistent.toml"})
+    assert SECRET not in e.value.message
+    with pytest.raises(ConfigError) as e:
+        JsonRpc(f"wss://rpc.example.org/v3/{SECRET}")
+    assert SECRET not in e.value.message

@@ -112,7 +112,12 @@ class Settings:
         return str(record["registry"])
 
     def with_overrides(self, **values: Any) -> Settings:
-        return replace(self, **{k: v for k, v in values.items() if v is not None})
+        """These settings with the flags given (None: not given), checked as the file's and the
+        environment's are (a flag cannot bring in what ``anchor.toml`` would be refused for)."""
+        settings = replace(self, **{k: v for k, v in values.items() if v is not None})
+        if settings != self:
+            _check_chain_settings(settings)
+        return settings
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
@@ -224,12 +229,25 @@ def _custom_profiles(path: Path, tables: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def shown_rpc_url(url: str) -> str:
+    """``url`` as errors and files may show it: scheme, host and port only (hosted RPCs carry
+    their API key in the path, the query or the user info)."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<an unparsable URL>"
+    if not parts.hostname:
+        return f"{parts.scheme}://..." if parts.scheme else "<an unparsable URL>"
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
 def _check_chain_settings(s: Settings) -> None:
     """One-line errors for chain settings that cannot work."""
     for url in s.rpc_endpoints:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"an RPC URL is http(s)://host[:port][/path], got {url!r} (rpc_url / rpc_urls)")
+            raise ConfigError(f"an RPC URL is http(s)://host[:port][/path], got {shown_rpc_url(url)!r} (rpc_url / rpc_urls)")
     if s.chain_id is not None and s.chain_id < 1:
         raise ConfigError(f"chain_id must be a positive integer, got {s.chain_id}")
     if s.finality not in FINALITIES:

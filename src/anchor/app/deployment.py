@@ -23,7 +23,7 @@ from typing import Literal
 from anchor.chain.node import Chain
 from anchor.chain.signer import Signer
 from anchor.chain.writer import Registry
-from anchor.config import Settings, read_deployment, write_deployment
+from anchor.config import Settings, read_deployment, shown_rpc_url, write_deployment
 from anchor.core.errors import ChainUnavailable, ConfigError, InputError
 from anchor.core.registry import IssuerInfo
 from anchor.core.uri import require_uri
@@ -58,7 +58,7 @@ def resolve_registry(settings: Settings, *, db: Store | Callable[[], Store | Non
         return RegistryChoice(settings.registry, settings.chain_id, "settings")
     node_id = _node_chain_id(chain)
     if settings.chain_id is not None and node_id is not None and node_id != settings.chain_id:
-        raise ConfigError(f"the RPC at {chain.rpc_url} answers chain id {node_id}, but the settings say chain "
+        raise ConfigError(f"the RPC at {chain.rpc.shown_url} answers chain id {node_id}, but the settings say chain "
                           f"{settings.chain_id}: point --rpc at chain {settings.chain_id} or change chain_id",
                           reason="chain_mismatch")
     wanted = node_id if node_id is not None else settings.chain_id
@@ -70,11 +70,11 @@ def resolve_registry(settings: Settings, *, db: Store | Callable[[], Store | Non
             wanted = next(iter(records))
         chains = ", ".join(str(c) for c in sorted(records))
         if wanted is None:
-            raise ChainUnavailable(f"the RPC at {chain.rpc_url} cannot be reached, and the database records registries for "
+            raise ChainUnavailable(f"the RPC at {chain.rpc.shown_url} cannot be reached, and the database records registries for "
                                    f"chain ids {chains}: set chain_id to pick one")
         record = records.get(wanted)
         if record is None:
-            raise ConfigError(f"the database records the registry for chain id {chains}, but the RPC at {chain.rpc_url} "
+            raise ConfigError(f"the database records the registry for chain id {chains}, but the RPC at {chain.rpc.shown_url} "
                               f"answers chain id {wanted}: point --rpc at chain {chains}, pass --registry, or run "
                               f"`anchor deploy` on chain {wanted}", reason="chain_mismatch")
         return RegistryChoice(record.registry, record.chain_id, "database")
@@ -83,7 +83,7 @@ def resolve_registry(settings: Settings, *, db: Store | Callable[[], Store | Non
         file_id = int(file["chainId"]) if "chainId" in file else None
         if wanted is not None and file_id is not None and file_id != wanted:
             raise ConfigError(f"{settings.deployment_file} records the registry for chain id {file_id}, but the RPC at "
-                              f"{chain.rpc_url} answers chain id {wanted}: point --rpc at chain {file_id}, pass "
+                              f"{chain.rpc.shown_url} answers chain id {wanted}: point --rpc at chain {file_id}, pass "
                               f"--registry, or run `anchor deploy` on chain {wanted}", reason="chain_mismatch")
         return RegistryChoice(str(file["registry"]), file_id, "deployment.json")
     raise ConfigError("no registry address: pass --registry / set $ANCHOR_REGISTRY, or run `anchor deploy` first "
@@ -161,7 +161,7 @@ def _record(settings: Settings, db: Store | None, deployment: RegistryDeployment
         "block": deployment.block,
         "transaction": deployment.transaction,
         "admin": deployment.admin,
-        "rpcUrl": settings.rpc_url,
+        "rpcUrl": shown_rpc_url(settings.rpc_url),  # never its API key
     })
     return replaced.registry if replaced is not None else None
 

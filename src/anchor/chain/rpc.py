@@ -131,7 +131,8 @@ class Endpoint:
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"an RPC URL is http(s)://host[:port][/path], got {url!r}")
+            shown = f"{parts.scheme}://{parts.hostname}" if parts.hostname else "a URL without a host"
+            raise ConfigError(f"an RPC URL is http(s)://host[:port][/path], got {shown!r}")
         self.url = url
         self.timeout = timeout
         self._https = parts.scheme == "https"
