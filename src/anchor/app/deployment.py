@@ -9,7 +9,11 @@ Where the registry is, in this order (:func:`resolve_registry`):
    before the database held the record, and tools that run without a database).
 
 The database comes before the file because it is the one record every replica and every
-issuing machine shares; the file is one home's copy. A record names its chain: if the RPC
+issuing machine shares; the file is one home's copy. When both name a registry for the chain
+and they differ, the lookup refuses (``registry_conflict``) rather than let the database win
+silently: whoever can write the database's ``anchor_meta`` table could otherwise point
+verification at a registry of their own. A public service should pin ``registry`` in its
+settings; then the database is not asked at all. A record names its chain: if the RPC
 answers another chain id (or ``chain_id`` in the settings disagrees with it), the lookup
 refuses with one line instead of reading a registry that is not there.
 """
@@ -74,20 +78,37 @@ def resolve_registry(settings: Settings, *, db: Store | Callable[[], Store | Non
                                    f"chain ids {chains}: set chain_id to pick one")
         record = records.get(wanted)
         if record is None:
-            raise ConfigError(f"the database records the registry for chain id {chains}, but the RPC at {chain.rpc.shown_url} "
-                              f"answers chain id {wanted}: point --rpc at chain {chains}, pass --registry, or run "
-                              f"`anchor deploy` on chain {wanted}", reason="chain_mismatch")
+            raise ConfigError(f"the database records the registry for chain id {chains}, but {_said(chain, node_id, wanted)}: "
+                              f"point --rpc at chain {chains}, pass --registry, or run `anchor deploy` on chain {wanted}",
+                              reason="chain_mismatch")
+        _agrees_with_file(settings, record)
         return RegistryChoice(record.registry, record.chain_id, "database")
     file = read_deployment(settings.deployment_file)
     if file is not None:
         file_id = int(file["chainId"]) if "chainId" in file else None
         if wanted is not None and file_id is not None and file_id != wanted:
-            raise ConfigError(f"{settings.deployment_file} records the registry for chain id {file_id}, but the RPC at "
-                              f"{chain.rpc.shown_url} answers chain id {wanted}: point --rpc at chain {file_id}, pass "
-                              f"--registry, or run `anchor deploy` on chain {wanted}", reason="chain_mismatch")
+            raise ConfigError(f"{settings.deployment_file} records the registry for chain id {file_id}, but "
+                              f"{_said(chain, node_id, wanted)}: point --rpc at chain {file_id}, pass --registry, or run "
+                              f"`anchor deploy` on chain {wanted}", reason="chain_mismatch")
         return RegistryChoice(str(file["registry"]), file_id, "deployment.json")
     raise ConfigError("no registry address: pass --registry / set $ANCHOR_REGISTRY, or run `anchor deploy` first "
                       "(it records the registry in the database and in <home>/deployment.json)", reason="no_registry")
+
+
+def _agrees_with_file(settings: Settings, record: RegistryDeployment) -> None:
+    """Refuse a database record that names another registry than this home's deployment.json for
+    the same chain: the record is only as trustworthy as write access to the database, and must
+    not silently take over from the registry this machine deployed or was given (reason
+    ``registry_conflict``; ``--registry`` settles it)."""
+    file = read_deployment(settings.deployment_file)
+    if file is None or "registry" not in file:
+        return
+    file_id = int(file["chainId"]) if "chainId" in file else None
+    if file_id not in (None, record.chain_id) or str(file["registry"]).lower() == record.registry.lower():
+        return
+    raise ConfigError(f"the database records registry {record.registry} for chain {record.chain_id}, but "
+                      f"{settings.deployment_file} records {file['registry']}: pass --registry with the one to trust "
+                      "(`anchor deploy --force` records a new one in both)", reason="registry_conflict")
 
 
 def registry_from_settings(settings: Settings, *, rpc_timeout: float = 5.0) -> RegistryChoice:
@@ -104,6 +125,14 @@ def registry_from_settings(settings: Settings, *, rpc_timeout: float = 5.0) -> R
     finally:
         for db in opened:
             db.close()
+
+
+def _said(chain: Chain, node_id: int | None, wanted: int) -> str:
+    """Where the chain id a lookup wants came from: the node's answer, or (no node answering) the
+    settings' ``chain_id`` / chain profile."""
+    if node_id is not None:
+        return f"the RPC at {chain.rpc.shown_url} answers chain id {wanted}"
+    return f"the settings name chain id {wanted} (chain_id / chain; the RPC at {chain.rpc.shown_url} did not answer)"
 
 
 def _node_chain_id(chain: Chain) -> int | None:

@@ -69,6 +69,9 @@ def head() -> str:
 
 
 def current(url: str) -> str | None:
+    """The database's revision, None for a new one; a SQLite file that does not exist is not created."""
+    if _missing_sqlite_file(url):
+        return None
     engine = _engine(url)
     try:
         with engine.connect() as conn:
@@ -129,12 +132,16 @@ def _engine(url: str) -> Engine:
     except ArgumentError:
         raise InputError(f"not a database URL: {url!r} (sqlite:///path/to/anchor.db or postgresql://…)",
                          reason="bad_database_url") from None
-    if not url.startswith("sqlite"):
-        return create_engine(url, poolclass=NullPool)
+    try:
+        if not url.startswith("sqlite"):
+            return create_engine(url, poolclass=NullPool)
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+    except (ArgumentError, ImportError) as e:  # an unknown dialect, or its driver not installed
+        raise InputError(f"not a database URL anchor can open: {safe_url(url)} ({type(e).__name__}: {e}); "
+                         "use sqlite:///path/to/anchor.db or postgresql://…", reason="bad_database_url") from None
     database = make_url(url).database
     if database and database != ":memory:":  # a new home: its directory is made, as Database.open does
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -148,6 +155,16 @@ def _engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now: no writer slips in between
 
     return engine
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        return False  # _engine says why
+    database = parsed.database
+    return parsed.get_backend_name() == "sqlite" and bool(database) and database != ":memory:" \
+        and not Path(str(database)).exists()
 
 
 def _backup(engine: Engine, revision: str) -> Path | None:

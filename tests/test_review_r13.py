@@ -1,0 +1,63 @@
+"""Review of issue 13 as a new user: one-line errors and the right exit code for bad database URLs in
+``anchor db``, read-only commands that create nothing, chain settings given as flags checked like the
+file's, and a registry lookup that does not claim the node answered what the settings said."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anchor.app.deployment import resolve_registry
+from anchor.chain.node import Chain
+from anchor.config import load_settings
+from anchor.core.errors import ConfigError
+from anchor.store import RegistryDeployment, Store, record_deployment
+from tests.helpers import Cli
+
+
+@pytest.mark.parametrize("url", ["bogus://x", "mysql://u@127.0.0.1/x"])
+@pytest.mark.parametrize("command", ["current", "upgrade"])
+def test_db_commands_refuse_a_url_of_an_unknown_driver_in_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                           url: str, command: str) -> None:
+    cli = Cli(tmp_path / "home", "http://127.0.0.1:9", capsys, db_url=url)
+    code, out, err = cli("db", command)
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "unexpected" not in err
+    assert "database URL" in err
+
+
+def test_db_current_on_a_missing_sqlite_file_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "typo" / "anchor.db"
+    cli = Cli(tmp_path / "home", "http://127.0.0.1:9", capsys, db_url=f"sqlite:///{target}")
+    out = cli.ok("db", "current")
+    assert "new (no tables)" in out
+    assert not target.exists() and not target.parent.exists()
+
+
+def test_confirmations_flag_under_a_safe_profile_is_refused_like_the_file_setting(tmp_path: Path) -> None:
+    config = tmp_path / "anchor.toml"
+    config.write_text('chain = "base"\n')
+    with pytest.raises(ConfigError, match="confirmations counts blocks only"):
+        load_settings(config, env={"ANCHOR_CONFIRMATIONS": "3"})
+    with pytest.raises(ConfigError, match="confirmations counts blocks only"):
+        load_settings(config, env={}).with_overrides(confirmations=3)
+    with pytest.raises(ConfigError, match="RPC URL"):
+        load_settings(config, env={}).with_overrides(rpc_url="foo")
+    assert load_settings(config, env={}).with_overrides(confirmations=None).confirmations == 1
+
+
+def test_registry_lookup_with_no_node_answering_does_not_say_the_node_answered_the_settings_chain(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no anchor.toml here
+    db = Store.open(f"sqlite:///{tmp_path / 'anchor.db'}")
+    try:
+        record_deployment(db, RegistryDeployment(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 1))
+        settings = load_settings(None, env={"ANCHOR_CHAIN": "base", "ANCHOR_HOME": str(tmp_path), "ANCHOR_CONFIG": ""})
+        with pytest.raises(ConfigError) as raised:
+            resolve_registry(settings, db=db, chain=Chain("http://127.0.0.1:9", timeout=0.5))
+    finally:
+        db.close()
+    message = str(raised.value)
+    assert "answers chain id 8453" not in message
+    assert "8453" in message and "31337" in message and raised.value.reason == "chain_mismatch"
