@@ -61,3 +61,20 @@ def test_registry_lookup_with_no_node_answering_does_not_say_the_node_answered_t
     message = str(raised.value)
     assert "answers chain id 8453" not in message
     assert "8453" in message and "31337" in message and raised.value.reason == "chain_mismatch"
+
+
+def test_a_replica_opens_no_gunicorn_control_socket_another_replica_would_unlink(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gunicorn >= 25 opens a control socket at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+    ~/.gunicorn/gunicorn.ctl): every replica on a host took over the previous one's, and a replica
+    stopping unlinked it under the others. anchor does not use it: no replica opens one."""
+    from tests.api_support import DEAD_RPC, REGISTRY, gunicorn, gunicorn_log
+
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    homes = [tmp_path / "a", tmp_path / "b"]
+    with gunicorn(rpc_url=DEAD_RPC, registry=REGISTRY, db_url=f"sqlite:///{homes[0] / 'anchor.db'}", home=homes[0]), \
+            gunicorn(rpc_url=DEAD_RPC, registry=REGISTRY, db_url=f"sqlite:///{homes[1] / 'anchor.db'}", home=homes[1]):
+        assert not (tmp_path / "user" / ".gunicorn").exists()
+    for home in homes:
+        assert "Control socket" not in gunicorn_log(home)

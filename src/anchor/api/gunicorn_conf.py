@@ -38,6 +38,11 @@ limit_request_fields = GUNICORN_LIMIT_REQUEST_FIELDS
 limit_request_field_size = GUNICORN_LIMIT_REQUEST_FIELD_SIZE
 
 accesslog = None  # the app's access line (JSON, with the request id) instead
+# gunicorn >= 25 opens a control socket at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+# ~/.gunicorn/gunicorn.ctl): replicas on one host would take it over from each other, and one stopping
+# would unlink it under the rest (and a read-only home under systemd's ProtectSystem logs an error).
+# anchor does not use it (`anchor serve --stop` signals the pid).
+control_socket_disable = True
 _JSON_STDERR = {"class": "anchor.api.logs.StderrHandler", "formatter": "json"}
 logconfig_dict: dict[str, Any] = {
     "version": 1,
