@@ -65,8 +65,14 @@ def test_lookup_order_settings_then_database_then_file(tmp_path: Path, store: St
     write_deployment(settings.deployment_file, {"chainId": chain.chain_id, "registry": REGISTRY_B, "block": 1})
     assert resolve_registry(settings, db=store, chain=chain).source == "deployment.json"
     record_deployment(store, RegistryDeployment(chain.chain_id, REGISTRY_A, 1))
+    with pytest.raises(ConfigError) as e:  # the database and this home disagree: never silently the database's
+        resolve_registry(settings, db=store, chain=chain)
+    assert e.value.reason == "registry_conflict" and REGISTRY_A in e.value.message and REGISTRY_B in e.value.message
+    write_deployment(settings.deployment_file, {"chainId": chain.chain_id, "registry": REGISTRY_A, "block": 1})
     found = resolve_registry(settings, db=store, chain=chain)
     assert (found.address, found.chain_id, found.source) == (REGISTRY_A, chain.chain_id, "database")
+    settings.deployment_file.unlink()
+    assert resolve_registry(settings, db=store, chain=chain).source == "database"  # a replica without a home file
     explicit = resolve_registry(settings.with_overrides(registry=REGISTRY_B), db=store, chain=chain)
     assert (explicit.address, explicit.source) == (REGISTRY_B, "settings")
 
