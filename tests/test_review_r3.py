@@ -169,3 +169,28 @@ def test_a_bad_rpc_url_is_refused_without_echoing_its_secret() -> None:
     with pytest.raises(ConfigError) as e:
         JsonRpc(f"wss://rpc.example.org/v3/{SECRET}")
     assert SECRET not in e.value.message
+
+
+# ---------------------------------------------------------------------------- migrations
+
+def test_the_sqlite_backup_is_no_more_readable_than_the_database(tmp_path: Path) -> None:
+    """The copy taken before an upgrade holds every holder's email: it keeps the database's
+    permissions (0600 stays 0600), whatever the umask."""
+    import os
+    import sqlite3
+    import stat
+
+    from anchor.store.migrations import runner
+
+    legacy = Path(__file__).parent / "fixtures" / "legacy" / "schema3.sql"
+    db = tmp_path / "anchor.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(legacy.read_text(encoding="utf-8"))
+    os.chmod(db, 0o600)
+    old = os.umask(0o022)
+    try:
+        done = runner.upgrade(f"sqlite:///{db}")
+    finally:
+        os.umask(old)
+    assert done.backup is not None and done.backup.exists()
+    assert stat.S_IMODE(done.backup.stat().st_mode) == 0o600

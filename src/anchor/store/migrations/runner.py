@@ -11,7 +11,9 @@ match first (:func:`anchor.store.migrations.legacy_revision`), in the same trans
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,20 +170,35 @@ def _missing_sqlite_file(url: str) -> bool:
 
 
 def _backup(engine: Engine, revision: str) -> Path | None:
-    """A consistent copy of a SQLite file next to it: ``anchor.db.schema4-<time>.bak``."""
+    """A consistent copy of a SQLite file next to it: ``anchor.db.schema4-<time>.bak``, with the
+    file's own permissions."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
     source = Path(database)
-    target = source.with_name(f"{source.name}.schema{int(revision)}-{time.strftime('%Y%m%dT%H%M%S')}.bak")
+    stem = f"{source.name}.schema{int(revision)}-{time.strftime('%Y%m%dT%H%M%S')}"
+    target = source.with_name(stem + ".bak")
     try:
+        # Created first, new (never through a link or over a file) and with the database's own
+        # permissions: the copy holds what the database holds (holders' emails).
+        mode = stat.S_IMODE(source.stat().st_mode) & 0o666
+        for n in range(1, 100):
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+                break
+            except FileExistsError:  # another upgrade's copy of this second
+                target = source.with_name(f"{stem}-{n}.bak")
+        else:
+            raise FileExistsError(f"{target} and 98 others exist")
+        os.fchmod(fd, mode)  # whatever the umask
+        os.close(fd)
         src, dst = sqlite3.connect(source), sqlite3.connect(target)
         try:
             src.backup(dst)
         finally:
             dst.close()
             src.close()
-    except sqlite3.Error as e:
+    except (sqlite3.Error, OSError) as e:
         raise StoreError(f"cannot back up {source} to {target} before upgrading: {e}; nothing was changed",
                          reason="migration_failed") from e
     return target
