@@ -194,3 +194,26 @@ def test_the_sqlite_backup_is_no_more_readable_than_the_database(tmp_path: Path)
         os.umask(old)
     assert done.backup is not None and done.backup.exists()
     assert stat.S_IMODE(done.backup.stat().st_mode) == 0o600
+
+
+# ---------------------------------------------------------------------------- observability
+
+@pytest.mark.chain
+def test_a_flood_of_metrics_scrapes_is_not_a_flood_of_rpc_calls(anvil: Any, tmp_path: Path) -> None:
+    """/metrics answers anyone; its gauges' chain read goes through the RPC every verification
+    shares: 50 scrapes in a row cost at most a couple of chain calls, not 50."""
+    from anchor.api import create_app, monitoring
+    from anchor.api.service import ServiceConfig
+
+    app = create_app(ServiceConfig(rpc_url=anvil.rpc_url, registry="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+                                   database_url=None))
+    svc = app.extensions["anchor"]
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 200
+    before = svc.view.chain.rpc.rpc_calls
+    started = time.monotonic()
+    for _ in range(50):
+        r = client.get("/metrics")
+        assert r.status_code == 200 and b"anchor_chain_up 1.0" in r.data
+    calls = svc.view.chain.rpc.rpc_calls - before
+    assert calls <= 2 * (1 + int((time.monotonic() - started) / monitoring.SCRAPE_TTL)), calls

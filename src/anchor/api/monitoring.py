@@ -15,11 +15,17 @@ scrape by the worker answering it, so they are never stale and never cached:
 
 A dependency that is down costs the scrape its own gauges, never the answer: /metrics is 200
 whenever the process can answer at all.
+
+The gauges' reads (one chain call, two database queries) are made at most once per
+:data:`SCRAPE_TTL` per worker; scrapes in between reuse them. /metrics answers anyone, and its
+RPC is the one every verification shares: a flood of scrapes must not become a flood of RPC
+calls (a hosted RPC would rate-limit the verifications too) or of database queries.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,7 +71,23 @@ def sync_caches(svc: Service, *, now: bool = False) -> None:
     metrics.cache_stats(svc, stats)
 
 
+SCRAPE_TTL = 1.0  # seconds a worker reuses its gauges' reads (Prometheus scrapes every 15 s or so)
+_scraped: weakref.WeakKeyDictionary[Service, tuple[float, list[Any]]] = weakref.WeakKeyDictionary()
+
+
 def scrape_time(svc: Service) -> Iterator[Any]:
+    """The gauges, read at most once per :data:`SCRAPE_TTL` (see the module doc)."""
+    now = time.monotonic()
+    last = _scraped.get(svc)
+    if last is not None and now - last[0] < SCRAPE_TTL:
+        yield from last[1]
+        return
+    families = list(_read_gauges(svc))
+    _scraped[svc] = (now, families)
+    yield from families
+
+
+def _read_gauges(svc: Service) -> Iterator[Any]:
     """The gauges of this moment; what cannot be read is reported as down, not raised."""
     view = svc.view
     try:
