@@ -78,3 +78,27 @@ def test_a_replica_opens_no_gunicorn_control_socket_another_replica_would_unlink
         assert not (tmp_path / "user" / ".gunicorn").exists()
     for home in homes:
         assert "Control socket" not in gunicorn_log(home)
+
+
+@pytest.mark.parametrize(("toml", "env"), [('chain = "sepolia"\nfinality = "safe"\n', {}),
+                                           ('chain = "sepolia"\n', {"ANCHOR_FINALITY": "finalized"})])
+def test_a_profiles_confirmations_give_way_to_an_explicit_finality(tmp_path: Path, toml: str, env: dict[str, str]) -> None:
+    config = tmp_path / "anchor.toml"
+    config.write_text(toml)
+    settings = load_settings(config, env=env)
+    assert settings.finality in ("safe", "finalized") and settings.confirmations == 1 and settings.chain_id == 11155111
+    config.write_text(toml + "confirmations = 3\n")  # written by the user: still refused
+    with pytest.raises(ConfigError, match="confirmations counts blocks only"):
+        load_settings(config, env=env)
+
+
+def test_a_profiles_tip_cap_is_held_to_an_explicit_lower_fee_cap(tmp_path: Path) -> None:
+    config = tmp_path / "anchor.toml"
+    config.write_text('chain = "base"\nmax_fee_gwei = 0.05\n')
+    settings = load_settings(config, env={})
+    assert (settings.max_fee_gwei, settings.max_priority_fee_gwei) == (0.05, 0.05)
+    config.write_text('chain = "base"\nmax_fee_gwei = 0.05\nmax_priority_fee_gwei = 0.1\n')  # both written: refused
+    with pytest.raises(ConfigError, match="cannot exceed"):
+        load_settings(config, env={})
+    config.write_text('chain = "base"\nmax_fee_gwei = 2\n')
+    assert load_settings(config, env={}).max_priority_fee_gwei == 0.1  # the profile's, under the cap

@@ -203,8 +203,10 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
         if profile is None:
             raise ConfigError(f"unknown chain {values['chain']!r}: one of {', '.join(sorted(profiles))}, "
                               "or define it in a [chains.<name>] table")
+        explicit = set(values)
         for name, value in profile.items():  # explicit settings win over the profile
             values.setdefault(name, _coerce(name, value))
+        _yield_to_explicit(values, explicit)
     # Which file was read, so that a process started for these settings (a service worker) reads it too.
     settings = Settings(**values, extra={"config_file": str(path.resolve())} if path.exists() else {})
     _check_chain_settings(settings)
@@ -213,6 +215,17 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
     if settings.smtp_attempts < 1 or settings.smtp_backoff < 0 or settings.smtp_timeout <= 0:
         raise ConfigError("smtp_attempts must be at least 1, smtp_backoff at least 0 and smtp_timeout positive")
     return settings
+
+
+def _yield_to_explicit(values: dict[str, Any], explicit: set[str]) -> None:
+    """A profile's value that contradicts an explicit setting gives way to it, instead of making the
+    settings refuse a value their author never wrote: its confirmations under an explicit
+    ``finality`` other than "latest", its tip cap above an explicit ``max_fee_gwei`` (held to it)."""
+    if "confirmations" not in explicit and values.get("finality", "latest") != "latest":
+        values.pop("confirmations", None)
+    cap, tip = values.get("max_fee_gwei"), values.get("max_priority_fee_gwei")
+    if "max_priority_fee_gwei" not in explicit and cap is not None and tip is not None and tip > cap:
+        values["max_priority_fee_gwei"] = cap
 
 
 def _custom_profiles(path: Path, tables: Any) -> dict[str, dict[str, Any]]:
