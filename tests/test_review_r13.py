@@ -5,10 +5,12 @@ file's, and a registry lookup that does not claim the node answered what the set
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from anchor.app.deployment import resolve_registry
+from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
 from anchor.config import load_settings
 from anchor.core.errors import ConfigError
@@ -102,3 +104,38 @@ def test_a_profiles_tip_cap_is_held_to_an_explicit_lower_fee_cap(tmp_path: Path)
         load_settings(config, env={})
     config.write_text('chain = "base"\nmax_fee_gwei = 2\n')
     assert load_settings(config, env={}).max_priority_fee_gwei == 0.1  # the profile's, under the cap
+
+
+def test_doctor_leaves_no_database_connection_open(anvil: DevChain, tmp_path: Path) -> None:
+    """The registry check opens the issuer database to read its deployment record; it is closed
+    again (a PostgreSQL connection is not held until the process ends)."""
+    import uuid
+
+    import psycopg
+
+    from anchor.app.doctor import Doctor
+    from anchor.config import Settings
+    from tests.conftest import POSTGRES_URL, _postgres_reachable
+
+    if (problem := _postgres_reachable()) is not None:
+        pytest.skip(problem)
+    name = f"r13doctor{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{name}"')
+        try:
+            url = f"{POSTGRES_URL}?options=-csearch_path%3D{name}&application_name={name}"
+            db = Store.open(url)
+            record_deployment(db, RegistryDeployment(31337, "0x000000000000000000000000000000000000dEaD", 1))
+            db.close()
+
+            def no_key() -> Any:
+                raise ConfigError("no key here")
+
+            doctor = Doctor(Settings(home=tmp_path, rpc_url=anvil.rpc_url, database_url=url),
+                            issuer_signer=no_key, signing_key=no_key, anchors=1)
+            lines = [f.line() for f in doctor.run()]
+            assert any("0x000000000000000000000000000000000000dEaD" in line for line in lines), lines
+            open_now = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)).fetchone()
+            assert open_now == (0,)
+        finally:
+            admin.execute(f'DROP SCHEMA "{name}" CASCADE')

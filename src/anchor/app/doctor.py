@@ -151,10 +151,21 @@ class Doctor:
         return Finding("fees", True, f"base fee {gwei(base)} gwei, tip {gwei(fees.max_priority_fee)} gwei{capped}"), fees
 
     def _registry(self, chain: Chain) -> tuple[Finding, RegistryViews | None]:
+        opened: list[Store] = []
+
+        def open_db() -> Store | None:  # opened only when no explicit address settles it, closed below
+            db = self._existing_db()
+            if db is not None:
+                opened.append(db)
+            return db
+
         try:
-            choice = resolve_registry(self.settings, db=self._existing_db, chain=chain)
+            choice = resolve_registry(self.settings, db=open_db, chain=chain)
         except AnchorError as e:
             return Finding("registry", False, e.message, "set registry (or $ANCHOR_REGISTRY), or run `anchor deploy`"), None
+        finally:
+            for db in opened:
+                db.close()
         try:
             views = RegistryViews(chain, choice.address)
             code = chain.code_at(views.address)
