@@ -36,7 +36,7 @@ class Stub:
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 stub.seen.append(req["method"] if isinstance(req, dict) else req[0]["method"])
                 status, headers, body = stub.answer(req)
-                raw = json.dumps(body).encode() if body is not None else b""
+                raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -119,6 +119,19 @@ def test_a_node_with_a_garbled_chain_id_is_failed_over_not_a_crash(stubs: list[S
     alone = Chain(broken.url, chain_id=8453, retry=RetryPolicy(budget=0.2))
     with pytest.raises(ChainUnavailable):
         alone.block_number()
+
+
+def test_a_deeply_nested_answer_is_a_bad_answer_not_a_recursion_error(stubs: list[Stub]) -> None:
+    """A hostile node's JSON nested 100,000 deep makes json.loads raise RecursionError: that is a
+    failed URL like any answer that is not JSON (the next URL is asked), not an escaping crash."""
+    bomb = b"[" * 100_000 + b"]" * 100_000
+    hostile = Stub(lambda req: (200, {}, bomb))
+    good = Stub(honest())
+    stubs += [hostile, good]
+    chain = Chain([hostile.url, good.url], chain_id=8453, retry=RetryPolicy(budget=2))
+    assert chain.block_number() == 7
+    with pytest.raises(ChainUnavailable):
+        Chain(hostile.url, chain_id=8453, retry=RetryPolicy(budget=0.2)).block_number()
 
 
 # ---------------------------------------------------------------------------- RPC URL secrets

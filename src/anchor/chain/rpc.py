@@ -40,9 +40,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from anchor.core.errors import ChainError, ChainUnavailable, ConfigError
+from anchor.core.errors import ChainError, ChainUnavailable, ConfigError, InputError
+from anchor.core.safe_input import check_json_depth
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a node's answer larger than this is refused
+MAX_ANSWER_DEPTH = 32  # levels of arrays/objects; JSON-RPC answers anchor reads nest under 8
 _RATE_LIMIT_TEXT = ("rate limit", "rate-limit", "ratelimit", "too many requests", "request rate", "rate exceeded",
                     "exceeded the rate", "compute units")
 
@@ -192,8 +194,14 @@ class Endpoint:
                 raise TransportError(f"the chain at {self.shown_url} sent an answer over {MAX_ANSWER_BYTES} bytes",
                                      kind="bad_answer")
             try:
+                # Depth first: with the recursion limit py_ecc sets on import (eth_account brings it
+                # in), a node's answer nested 100,000 deep would crash json.loads with SIGSEGV.
+                check_json_depth(raw, MAX_ANSWER_DEPTH, what="answer")
                 return json.loads(raw)
-            except ValueError:
+            except InputError:
+                raise TransportError(f"the chain at {self.shown_url} sent an answer nested over {MAX_ANSWER_DEPTH} levels",
+                                     kind="bad_answer") from None
+            except (ValueError, RecursionError):
                 raise TransportError(f"the chain at {self.shown_url} sent something that is not JSON", kind="bad_answer") from None
         raise AssertionError("unreachable")
 
