@@ -139,3 +139,28 @@ def test_doctor_leaves_no_database_connection_open(anvil: DevChain, tmp_path: Pa
             assert open_now == (0,)
         finally:
             admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+def test_db_current_on_sqlite_does_not_wait_for_a_writer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`anchor db current` only reads: a writer holding SQLite's write lock (an anchoring run) does
+    not make it wait (it took the write lock at BEGIN, waiting up to 30 s, then 'database is locked')."""
+    import sqlite3
+    import threading
+    import time
+
+    from anchor.store.migrations import runner
+
+    cli = Cli(tmp_path / "home", "http://127.0.0.1:9", capsys)
+    cli.ok("db", "upgrade")
+    url = f"sqlite:///{tmp_path / 'home' / 'anchor.db'}"
+    writer = sqlite3.connect(tmp_path / "home" / "anchor.db", isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(4.0, lambda: writer.execute("COMMIT"))
+    release.start()
+    try:
+        started = time.monotonic()
+        assert runner.current(url) == runner.head()
+        assert time.monotonic() - started < 2.0
+    finally:
+        release.join()
+        writer.close()

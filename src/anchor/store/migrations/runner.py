@@ -74,7 +74,7 @@ def current(url: str) -> str | None:
     """The database's revision, None for a new one; a SQLite file that does not exist is not created."""
     if _missing_sqlite_file(url):
         return None
-    engine = _engine(url)
+    engine = _engine(url, write=False)
     try:
         with engine.connect() as conn:
             return current_revision(conn)
@@ -127,7 +127,9 @@ def _check_recorded(conn: Any, revision: str | None) -> None:
                          "nothing was changed", reason="migration_failed")
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, *, write: bool = True) -> Engine:
+    """An engine for the migrations: on SQLite, ``write`` makes each transaction take the write lock
+    at BEGIN (an upgrade); without it a read (``anchor db current``) waits for no writer."""
     url = normalize_url(url)
     try:
         make_url(url)
@@ -151,6 +153,9 @@ def _engine(url: str) -> Engine:
         # Copying a table (SQLite's ALTER) drops the old one: with foreign keys on, that would
         # delete or refuse its children. They are checked once at the end instead.
         dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+
+    if not write:
+        return engine
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
