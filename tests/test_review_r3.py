@@ -230,3 +230,14 @@ def test_a_flood_of_metrics_scrapes_is_not_a_flood_of_rpc_calls(anvil: Any, tmp_
         assert r.status_code == 200 and b"anchor_chain_up 1.0" in r.data
     calls = svc.view.chain.rpc.rpc_calls - before
     assert calls <= 2 * (1 + int((time.monotonic() - started) / monitoring.SCRAPE_TTL)), calls
+
+
+def test_the_local_chain_commands_never_show_the_rpc_urls_api_key(tmp_path: Path) -> None:
+    from anchor.app import localchain
+    from anchor.config import Settings
+
+    hosted = Settings(home=tmp_path, rpc_url=f"http://127.0.0.2:1/v3/{SECRET}")  # not local, nothing listens
+    with pytest.raises(ChainUnavailable) as e:
+        localchain.up(hosted)
+    assert SECRET not in e.value.message and "127.0.0.2:1" in e.value.message
+    assert SECRET not in localchain.status(hosted).rpc_url

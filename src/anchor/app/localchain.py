@@ -9,14 +9,14 @@ from urllib.parse import urlparse
 
 from anchor.app.processes import running_pid, terminate
 from anchor.chain.anvil import DevChain, rpc_ready
-from anchor.config import Settings
+from anchor.config import Settings, shown_rpc_url
 from anchor.core.errors import ChainUnavailable
 
 
 @dataclass(frozen=True)
 class ChainStatus:
     running: bool
-    rpc_url: str
+    rpc_url: str  # as shown: scheme, host and port (never a hosted RPC's API key)
     pid: int | None
     state_file: Path
 
@@ -30,7 +30,7 @@ def _read_pid(settings: Settings) -> int | None:
 
 
 def status(settings: Settings) -> ChainStatus:
-    return ChainStatus(rpc_ready(settings.rpc_url), settings.rpc_url, _read_pid(settings), settings.chain_state_file)
+    return ChainStatus(rpc_ready(settings.rpc_url), shown_rpc_url(settings.rpc_url), _read_pid(settings), settings.chain_state_file)
 
 
 def up(settings: Settings) -> tuple[ChainStatus, bool]:
@@ -41,7 +41,7 @@ def up(settings: Settings) -> tuple[ChainStatus, bool]:
     if rpc_ready(settings.rpc_url):
         return status(settings), False
     if not settings.is_local_chain():
-        raise ChainUnavailable(f"cannot reach {settings.rpc_url}, and it is not a local chain anchor can start")
+        raise ChainUnavailable(f"cannot reach {shown_rpc_url(settings.rpc_url)}, and it is not a local chain anchor can start")
     log = settings.home / "chain" / "anvil.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     port = urlparse(settings.rpc_url).port or 8545
