@@ -4,6 +4,7 @@ file's, and a registry lookup that does not claim the node answered what the set
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from anchor.app.deployment import resolve_registry
 from anchor.chain.anvil import DevChain
 from anchor.chain.node import Chain
+from anchor.chain.writer import Registry
 from anchor.config import load_settings
 from anchor.core.errors import ConfigError
 from anchor.store import RegistryDeployment, Store, record_deployment
@@ -164,3 +166,14 @@ def test_db_current_on_sqlite_does_not_wait_for_a_writer(tmp_path: Path, capsys:
     finally:
         release.join()
         writer.close()
+
+
+def test_audit_history_fails_over_to_the_fallback_rpc_urls(registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`anchor audit history` reads through the settings' chain (rpc_urls fallbacks, chain id), as
+    every other command does; it used rpc_url alone."""
+    monkeypatch.setenv("ANCHOR_RPC_URLS", registry.chain.rpc_url)
+    cli = Cli(tmp_path / "home", "http://127.0.0.1:9", capsys)  # the first URL: nothing listens there
+    code, out, err = cli("--registry", registry.address, "audit", "history", "--json")
+    assert code == 0, err
+    assert json.loads(out)["registry"].lower() == registry.address.lower()

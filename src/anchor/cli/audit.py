@@ -28,9 +28,12 @@ def _duration(text: str) -> int:
 
 
 def _view(app: App) -> Any:
+    from anchor.chain.node import Chain
     from anchor.chain.reader import RegistryReader
 
-    return RegistryReader.connect(app.settings.rpc_url, app.registry_choice.address, head_ttl=0, timeout=30)
+    # the settings' chain (fallback URLs, chain id) as every command reads it; event pages may be slow
+    chain = Chain.from_settings(app.settings, timeout=max(30.0, app.settings.rpc_timeout))
+    return RegistryReader(chain, app.registry_choice.address, head_ttl=0)
 
 
 @audit.command("history")
