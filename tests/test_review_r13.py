@@ -177,3 +177,21 @@ def test_audit_history_fails_over_to_the_fallback_rpc_urls(registry: Registry, t
     code, out, err = cli("--registry", registry.address, "audit", "history", "--json")
     assert code == 0, err
     assert json.loads(out)["registry"].lower() == registry.address.lower()
+
+
+def test_a_workers_registry_lookup_asks_the_fallback_rpc_urls_too(anvil: DevChain, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gunicorn 'anchor.api:create_app()'` with only settings: the chain id that picks the
+    database's record comes from any of the RPC URLs, not the first alone."""
+    from anchor.app.deployment import registry_from_settings
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'anchor.db'}"
+    db = Store.open(url)
+    record_deployment(db, RegistryDeployment(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 1))
+    record_deployment(db, RegistryDeployment(8453, "0x000000000000000000000000000000000000dEaD", 1))
+    db.close()
+    settings = load_settings(None, env={"ANCHOR_HOME": str(tmp_path), "ANCHOR_DATABASE_URL": url,
+                                        "ANCHOR_RPC_URL": "http://127.0.0.1:9", "ANCHOR_RPC_URLS": anvil.rpc_url})
+    choice = registry_from_settings(settings)
+    assert (choice.address, choice.chain_id, choice.source) == ("0x5FbDB2315678afecb367f032d93F642f64180aa3", 31337, "database")

@@ -121,7 +121,7 @@ def registry_from_settings(settings: Settings, *, rpc_timeout: float = 5.0) -> R
         return opened[0]
 
     try:
-        return resolve_registry(settings, db=open_db, chain=Chain(settings.rpc_url, timeout=rpc_timeout))
+        return resolve_registry(settings, db=open_db, chain=Chain.from_settings(settings, timeout=rpc_timeout))
     finally:
         for db in opened:
             db.close()
