@@ -195,3 +195,11 @@ def test_a_workers_registry_lookup_asks_the_fallback_rpc_urls_too(anvil: DevChai
                                         "ANCHOR_RPC_URL": "http://127.0.0.1:9", "ANCHOR_RPC_URLS": anvil.rpc_url})
     choice = registry_from_settings(settings)
     assert (choice.address, choice.chain_id, choice.source) == ("0x5FbDB2315678afecb367f032d93F642f64180aa3", 31337, "database")
+
+
+@pytest.mark.parametrize("table", ['finality = "safe"\nconfirmations = 2\n', "max_fee_gwei = 0.05\nmax_priority_fee_gwei = 0.1\n"])
+def test_a_chains_table_that_contradicts_itself_is_still_refused(tmp_path: Path, table: str) -> None:
+    config = tmp_path / "anchor.toml"
+    config.write_text(f'chain = "mine"\n[chains.mine]\nchain_id = 31337\n{table}')
+    with pytest.raises(ConfigError, match="confirmations counts blocks only|cannot exceed"):
+        load_settings(config, env={})

@@ -220,11 +220,13 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
 def _yield_to_explicit(values: dict[str, Any], explicit: set[str]) -> None:
     """A profile's value that contradicts an explicit setting gives way to it, instead of making the
     settings refuse a value their author never wrote: its confirmations under an explicit
-    ``finality`` other than "latest", its tip cap above an explicit ``max_fee_gwei`` (held to it)."""
-    if "confirmations" not in explicit and values.get("finality", "latest") != "latest":
+    ``finality`` other than "latest", its tip cap above an explicit ``max_fee_gwei`` (held to it).
+    A profile that contradicts itself (a ``[chains.<name>]`` table) is still refused."""
+    if "confirmations" not in explicit and "finality" in explicit and values["finality"] != "latest":
         values.pop("confirmations", None)
     cap, tip = values.get("max_fee_gwei"), values.get("max_priority_fee_gwei")
-    if "max_priority_fee_gwei" not in explicit and cap is not None and tip is not None and tip > cap:
+    if "max_priority_fee_gwei" not in explicit and "max_fee_gwei" in explicit and cap is not None and tip is not None \
+            and tip > cap:
         values["max_priority_fee_gwei"] = cap
 
 
