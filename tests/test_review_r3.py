@@ -134,6 +134,49 @@ def test_a_deeply_nested_answer_is_a_bad_answer_not_a_recursion_error(stubs: lis
         Chain(hostile.url, chain_id=8453, retry=RetryPolicy(budget=0.2)).block_number()
 
 
+def test_a_node_trickling_its_answer_cannot_hold_a_call_past_its_budget() -> None:
+    """Each wait of a socket read lasts at most the timeout, but a node sending one byte every
+    0.2 s never lets one expire: the call's budget must bound the whole answer."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            body = b'{"jsonrpc":"2.0","id":1,"result":"0x2105"}' + b" " * 1000
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n")
+            for byte in body:
+                if stop.is_set():
+                    break
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    break
+                time.sleep(0.2)
+            conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        rpc = JsonRpc(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=0.5, chain_id=8453,
+                      policy=RetryPolicy(budget=1.0))
+        started = time.monotonic()
+        with pytest.raises(ChainUnavailable):
+            rpc.call("eth_blockNumber")
+        assert time.monotonic() - started < 3  # not the 200 s the trickle would take
+    finally:
+        stop.set()
+        server.close()
+
+
 # ---------------------------------------------------------------------------- RPC URL secrets
 
 SECRET = "k3y-0f-th3-h0st3d-rpc"

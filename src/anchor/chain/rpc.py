@@ -10,7 +10,8 @@ its fallbacks) and sends each call to the first usable one, in the configured or
 - HTTP 429, or a JSON-RPC rate-limit answer, leaves that URL alone for its ``Retry-After`` (or an
   exponential back-off with jitter), at most ``RetryPolicy.cooldown``, and moves on to the next URL; when every URL is resting, the
   call sleeps until the first one may be asked again;
-- the whole call gives up after ``RetryPolicy.budget`` seconds with one :class:`ChainUnavailable`
+- the whole call gives up after ``RetryPolicy.budget`` seconds (an answer still arriving then
+  included: a node sending it a byte at a time is a timeout) with one :class:`ChainUnavailable`
   naming every URL and what it did. When every URL refused the connection outright (nothing
   listens there) it gives up at once: waiting would not help.
 
@@ -30,9 +31,12 @@ from __future__ import annotations
 
 import email.utils
 import http.client
+import io
 import itertools
 import json
+import math
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -127,6 +131,65 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket read by an HTTP response, each wait ending at ``deadline`` (monotonic) at the
+    latest: a node that sends its answer a byte at a time cannot hold a call past it."""
+
+    def __init__(self, owner: _DeadlineSocket) -> None:
+        super().__init__()
+        self._owner = owner
+        self._sock, self._deadline, self._timeout = owner.sock, owner.deadline, owner.timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        super().close()
+        if self._owner.closed:  # the connection let the response finish reading first, as socket.makefile does
+            self._sock.close()
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the answer took longer than the call may")
+        self._sock.settimeout(min(left, self._timeout))
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """What :meth:`http.client.HTTPConnection.getresponse` reads from: the connection's socket,
+    whose ``makefile`` gives a :class:`_DeadlineReader`."""
+
+    def __init__(self, sock: socket.socket, deadline: float, timeout: float) -> None:
+        self.sock, self.deadline, self.timeout = sock, deadline, timeout
+        self.closed = False
+        self._reader: _DeadlineReader | None = None
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        self._reader = _DeadlineReader(self)
+        return io.BufferedReader(self._reader)
+
+    def close(self) -> None:
+        """The connection is done with the socket; it closes once the response is read too."""
+        self.closed = True
+        if self._reader is None or self._reader.closed:
+            self.sock.close()
+
+
+def _response(conn: http.client.HTTPConnection, deadline: float, timeout: float) -> http.client.HTTPResponse:
+    """``conn.getresponse()``, its status line, headers and body read by ``deadline``."""
+    real = conn.sock
+    if real is None or deadline == math.inf:
+        return conn.getresponse()
+    wrapper = _DeadlineSocket(real, deadline, timeout)
+    conn.sock = wrapper
+    try:
+        return conn.getresponse()
+    finally:
+        if conn.sock is wrapper:  # (getresponse closes a connection the server will close: None then)
+            conn.sock = real
+
+
 class Endpoint:
     """One JSON-RPC URL over HTTP(S); safe to share between threads (one connection each)."""
 
@@ -164,14 +227,18 @@ class Endpoint:
             conn = self._local.conn = cls(self._host, self._port, timeout=self.timeout)
         return conn
 
-    def post(self, body: bytes) -> Any:
-        """POST ``body``, return the decoded JSON answer; :class:`TransportError` otherwise."""
+    def post(self, body: bytes, *, deadline: float = math.inf) -> Any:
+        """POST ``body``, return the decoded JSON answer; :class:`TransportError` otherwise.
+        Each wait lasts at most ``timeout`` seconds, and the answer must be in by ``deadline``
+        (monotonic; a node trickling its answer is a timeout then)."""
         for attempt in (1, 2):  # a keep-alive connection the server closed is retried once, fresh
             conn = self._connection()
             try:
                 conn.request("POST", self._path, body, {"Content-Type": "application/json"})
-                resp = conn.getresponse()
+                resp = _response(conn, deadline, self.timeout)
                 raw = resp.read(MAX_ANSWER_BYTES + 1)
+                if conn.sock is not None:
+                    conn.sock.settimeout(self.timeout)  # the deadline's last wait, undone for the next request
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 self._local.conn = None
@@ -311,9 +378,9 @@ class JsonRpc:
             tried.add(id(endpoint))
             first = first or endpoint
             try:
-                self._check_chain(endpoint)
+                self._check_chain(endpoint, deadline)
                 self.http_requests += 1
-                answer = endpoint.post(body)
+                answer = endpoint.post(body, deadline=deadline)
                 answers = answer if isinstance(answer, list) else [answer]
                 if any(isinstance(a, dict) and "error" in a and RpcError("", a["error"]).rate_limited for a in answers):
                     raise TransportError(f"the chain at {endpoint.shown_url} is rate-limiting (JSON-RPC error)",
@@ -347,12 +414,13 @@ class JsonRpc:
         chosen = healthy or fresh
         return chosen[0] if chosen else None
 
-    def _check_chain(self, endpoint: Endpoint) -> None:
+    def _check_chain(self, endpoint: Endpoint, deadline: float = math.inf) -> None:
         """Ask a URL its chain id before its first real call; refuse it for good if it is another chain."""
         if endpoint.chain_id is not None:
             return
         self.http_requests += 1
-        answer = endpoint.post(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId", "params": []}).encode())
+        answer = endpoint.post(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId", "params": []}).encode(),
+                               deadline=deadline)
         if not isinstance(answer, dict) or "result" not in answer:
             raise TransportError(f"the chain at {endpoint.shown_url} did not say its chain id", kind="bad_answer")
         found = _chain_id_of(answer["result"])
