@@ -203,3 +203,23 @@ def test_a_chains_table_that_contradicts_itself_is_still_refused(tmp_path: Path,
     config.write_text(f'chain = "mine"\n[chains.mine]\nchain_id = 31337\n{table}')
     with pytest.raises(ConfigError, match="confirmations counts blocks only|cannot exceed"):
         load_settings(config, env={})
+
+
+def test_a_database_a_newer_anchor_upgraded_is_named_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`anchor db upgrade` on a database at a later revision than this anchor's head: one line,
+    nothing changed (it was exit 70, Alembic's "Can't locate revision"); `anchor db current` does
+    not advise an upgrade that cannot help."""
+    import sqlite3
+
+    cli = Cli(tmp_path / "home", "http://127.0.0.1:9", capsys)
+    cli.ok("db", "upgrade")
+    path = tmp_path / "home" / "anchor.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+        conn.execute("UPDATE anchor_meta SET value = '99' WHERE key = 'schema_version'")
+    code, out, err = cli("db", "upgrade")
+    assert code == 7 and err.count("\n") == 1 and "newer anchor" in err and "unexpected" not in err, err
+    current = cli.ok("db", "current")
+    assert "0099" in current and "newer anchor" in current and "run `anchor db upgrade`" not in current
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099",)]

@@ -56,7 +56,9 @@ def db_current(app: App) -> None:
 
     found = migrations.current(app.settings.db_url)
     state = "new (no tables)" if found is None else found
-    hint = "" if found in (None, migrations.HEAD) else ": run `anchor db upgrade`"
+    hint = ("" if found in (None, migrations.HEAD) else
+            ": made by a newer anchor; use the release that made it" if migrations.newer_than_head(found) else
+            ": run `anchor db upgrade`")
     say(f"{safe_url(app.settings.db_url)}: {state}; this anchor: {migrations.HEAD}{hint}")
 
 

@@ -84,6 +84,11 @@ def current_revision(conn: Any) -> str | None:
     return stamped_revision(conn) or legacy_revision(conn)
 
 
+def newer_than_head(revision: str) -> bool:
+    """Whether ``revision`` comes after this anchor's head (a database a newer release upgraded)."""
+    return revision.isdigit() and int(revision) > int(HEAD)
+
+
 def create_at_head(conn: Any) -> None:
     """Today's tables from the models, stamped with the head revision (a new database)."""
     Base.metadata.create_all(conn)

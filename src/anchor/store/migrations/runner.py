@@ -29,7 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from anchor.core.errors import InputError, StoreError
 from anchor.store.engine import db_error_line, normalize_url, safe_url
-from anchor.store.migrations import HEAD, current_revision, stamped_revision
+from anchor.store.migrations import HEAD, current_revision, newer_than_head, stamped_revision
 from anchor.store.schema import Meta
 
 LOCATION = str(Path(__file__).resolve().parent)
@@ -92,6 +92,9 @@ def upgrade(url: str, *, backup: bool = True, target: str = "head") -> Upgraded:
         with engine.connect() as conn:
             before = current_revision(conn)
             stamped = before is not None and stamped_revision(conn) is None
+        if before is not None and newer_than_head(before):
+            raise StoreError(f"{safe_url(url)} is at revision {before}, made by a newer anchor (this one knows up to {HEAD}): "
+                             "use the anchor release that made it; nothing was changed", reason="schema_version")
         copy = _backup(engine, before) if backup and before is not None and before != HEAD else None
         with engine.begin() as conn:
             cfg = config(conn)
