@@ -284,3 +284,20 @@ def test_the_local_chain_commands_never_show_the_rpc_urls_api_key(tmp_path: Path
         localchain.up(hosted)
     assert SECRET not in e.value.message and "127.0.0.2:1" in e.value.message
     assert SECRET not in localchain.status(hosted).rpc_url
+
+
+def test_starting_the_service_removes_only_prometheus_files_from_the_metrics_directory(tmp_path: Path) -> None:
+    """An operator's PROMETHEUS_MULTIPROC_DIR may be a directory holding other things, such as
+    the issuer's SQLite database (anchor.db): only prometheus-client's own files of the last run
+    are removed when the service starts."""
+    import os
+    import subprocess
+    import sys
+
+    for name in ("anchor.db", "notes.db", "counter_123.db", "gauge_livesum_7.db", "histogram_99.db"):
+        (tmp_path / name).write_bytes(b"x")
+    script = ("from types import SimpleNamespace\nfrom anchor.api import gunicorn_conf\n"
+              "gunicorn_conf.on_starting(SimpleNamespace(cfg=SimpleNamespace(bind=['127.0.0.1:8000'])))\n")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anchor.db", "notes.db"]

@@ -105,6 +105,10 @@ def metrics_dir() -> Path:
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir())
 
 
+# The files prometheus-client's multiprocess mode writes: <type>_<pid>.db (gauges: gauge_<mode>_<pid>.db).
+_PROMETHEUS_FILE = re.compile(r"(?:counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
+
+
 def on_starting(server: Any) -> None:
     """In the master, before any worker: an empty metrics directory of this service's own. Replicas
     sharing one home (one per port) each get a subdirectory named by their bind address, so no
@@ -114,8 +118,9 @@ def on_starting(server: Any) -> None:
         d = d / re.sub(r"[^A-Za-z0-9.-]+", "_", "+".join(server.cfg.bind)).strip("_")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(d)
     d.mkdir(parents=True, exist_ok=True)
-    for stale in d.glob("*.db"):  # counters of a previous run
-        stale.unlink(missing_ok=True)
+    for stale in d.glob("*.db"):  # counters of a previous run: prometheus-client's own files only
+        if _PROMETHEUS_FILE.fullmatch(stale.name):  # (an operator's directory may hold anchor.db)
+            stale.unlink(missing_ok=True)
 
 
 def on_exit(server: Any) -> None:
