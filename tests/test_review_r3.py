@@ -301,3 +301,12 @@ def test_starting_the_service_removes_only_prometheus_files_from_the_metrics_dir
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anchor.db", "notes.db"]
+
+
+def test_an_unparsable_database_url_is_refused_without_its_password() -> None:
+    from anchor.core.errors import InputError
+    from anchor.store.migrations import runner
+
+    with pytest.raises(InputError) as e:
+        runner.current("anchor:s3cr3t-pa55@db.example.org/issuer")
+    assert "s3cr3t-pa55" not in e.value.message and "db.example.org/issuer" in e.value.message

@@ -137,7 +137,8 @@ def _engine(url: str, *, write: bool = True) -> Engine:
     try:
         make_url(url)
     except ArgumentError:
-        raise InputError(f"not a database URL: {url!r} (sqlite:///path/to/anchor.db or postgresql://…)",
+        shown = url if "@" not in url else "…@" + url.rsplit("@", 1)[1]  # never what precedes @ (a password)
+        raise InputError(f"not a database URL: {shown!r} (sqlite:///path/to/anchor.db or postgresql://…)",
                          reason="bad_database_url") from None
     try:
         if not url.startswith("sqlite"):
