@@ -310,3 +310,14 @@ def test_an_unparsable_database_url_is_refused_without_its_password() -> None:
     with pytest.raises(InputError) as e:
         runner.current("anchor:s3cr3t-pa55@db.example.org/issuer")
     assert "s3cr3t-pa55" not in e.value.message and "db.example.org/issuer" in e.value.message
+
+
+@pytest.mark.chain
+def test_audit_of_a_missing_registry_does_not_show_the_rpc_urls_api_key(tmp_path: Path, anvil: Any,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import Cli
+
+    cli = Cli(tmp_path / "h", f"{anvil.rpc_url}/?apikey={SECRET}", capsys)  # (Anvil answers on / only)
+    code, out, err = cli("--registry", "0x" + "11" * 20, "audit", "history")
+    assert code != 0 and "no CredentialRegistry at" in err, out + err
+    assert SECRET not in out + err

@@ -50,7 +50,7 @@ def audit_history(app: App, from_block: int, page_size: int, as_json: bool, as_c
 
     view = _view(app)
     if not view.code_matches():
-        raise ChainError(f"no CredentialRegistry at {view.address} on {app.settings.rpc_url}", reason="no_registry")
+        raise ChainError(f"no CredentialRegistry at {view.address} on {view.chain.rpc.shown_url}", reason="no_registry")
     report = history_audit(view, from_block=from_block, page=page_size)
     if as_json:
         click.echo(json.dumps(audit_output.history_json(report, view), indent=2))
