@@ -321,3 +321,17 @@ def test_audit_of_a_missing_registry_does_not_show_the_rpc_urls_api_key(tmp_path
     code, out, err = cli("--registry", "0x" + "11" * 20, "audit", "history")
     assert code != 0 and "no CredentialRegistry at" in err, out + err
     assert SECRET not in out + err
+
+
+def test_doctor_says_fail_for_a_node_answering_garbage(stubs: list[Stub], tmp_path: Path) -> None:
+    from anchor.app.doctor import Doctor
+    from anchor.config import Settings
+
+    # the transport's chain id check (one call) answered right, the doctor's batch with garbage
+    broken = Stub(lambda req: (200, {}, [{"jsonrpc": "2.0", "id": r["id"], "result": "zz"} for r in req]
+                               if isinstance(req, list) else honest()(req)[2]))
+    stubs.append(broken)
+    doctor = Doctor(Settings(home=tmp_path, rpc_url=broken.url), issuer_signer=lambda: None,  # type: ignore[arg-type,return-value]
+                    signing_key=lambda: None)  # type: ignore[arg-type,return-value]
+    finding, found = doctor._rpc(0, broken.url, None)
+    assert not finding.ok and found is None and "not hex numbers" in finding.detail

@@ -117,12 +117,17 @@ class Doctor:
         except AnchorError as e:
             return Finding(f"{name} {shown}", False, e.message,
                            "check the URL and that the node is up (or remove it from rpc_urls)"), None
-        found = int(found_id, 16)
+        try:
+            found, number = int(found_id, 16), int(head, 16)
+        except (TypeError, ValueError):
+            return Finding(f"{name} {shown}", False, f"answered a chain id {str(found_id)[:40]!r} and a block number "
+                           f"{str(head)[:40]!r} that are not hex numbers",
+                           "point it at an Ethereum JSON-RPC node (or remove it from rpc_urls)"), None
         if expected is not None and found != expected:
             whose = "chain_id" if self.settings.chain_id is not None else "rpc_url's chain"
             return Finding(f"{name} {shown}", False, f"is on chain {found}, not {expected} ({whose})",
                            f"point it at a chain {expected} node, or set chain_id / chain to the chain you mean"), found
-        return Finding(f"{name} {shown}", True, f"chain {found}, block {int(head, 16)}"), found
+        return Finding(f"{name} {shown}", True, f"chain {found}, block {number}"), found
 
     def _finality(self, chain: Chain) -> Finding:
         tag = self.settings.finality
