@@ -111,6 +111,7 @@ def test_a_profiles_tip_cap_is_held_to_an_explicit_lower_fee_cap(tmp_path: Path)
 def test_doctor_leaves_no_database_connection_open(anvil: DevChain, tmp_path: Path) -> None:
     """The registry check opens the issuer database to read its deployment record; it is closed
     again (a PostgreSQL connection is not held until the process ends)."""
+    import time
     import uuid
 
     import psycopg
@@ -135,9 +136,16 @@ def test_doctor_leaves_no_database_connection_open(anvil: DevChain, tmp_path: Pa
 
             doctor = Doctor(Settings(home=tmp_path, rpc_url=anvil.rpc_url, database_url=url),
                             issuer_signer=no_key, signing_key=no_key, anchors=1)
+            opened: list[Store | None] = []  # held here, so the garbage collector cannot close what the doctor left open
+            existing_db = doctor._existing_db
+            object.__setattr__(doctor, "_existing_db", lambda: opened.append(existing_db()) or opened[-1])
             lines = [f.line() for f in doctor.run()]
+            assert opened and opened[0] is not None
             assert any("0x000000000000000000000000000000000000dEaD" in line for line in lines), lines
-            open_now = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)).fetchone()
+            deadline = time.monotonic() + 3.0  # a closed connection's backend may take a moment to leave the view
+            while (open_now := admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                                             (name,)).fetchone()) != (0,) and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert open_now == (0,)
         finally:
             admin.execute(f'DROP SCHEMA "{name}" CASCADE')
