@@ -335,3 +335,25 @@ def test_doctor_says_fail_for_a_node_answering_garbage(stubs: list[Stub], tmp_pa
                     signing_key=lambda: None)  # type: ignore[arg-type,return-value]
     finding, found = doctor._rpc(0, broken.url, None)
     assert not finding.ok and found is None and "not hex numbers" in finding.detail
+
+
+def test_a_url_that_starts_serving_another_chain_is_dropped_at_its_next_check(stubs: list[Stub],
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL checked once can later answer for another chain (a load balancer's pool, a DNS
+    name moved): its chain id is asked again every CHAIN_RECHECK seconds, and the URL refused."""
+    from anchor.chain import rpc as rpc_module
+
+    state = {"chain": 8453}
+
+    def answer(req: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        return honest(chain_id=state["chain"], head=99)(req)
+
+    moving, good = Stub(answer), Stub(honest())
+    stubs += [moving, good]
+    monkeypatch.setattr(rpc_module, "CHAIN_RECHECK", 0.2)
+    chain = Chain([moving.url, good.url], chain_id=8453, retry=RetryPolicy(budget=2))
+    assert chain.block_number() == 99
+    state["chain"] = 11155111  # now Sepolia behind the same URL
+    time.sleep(0.3)
+    assert chain.block_number() == 7  # the fallback on the right chain answers
+    assert chain.rpc.endpoints[0].refused_chain == "is on chain 11155111, not 8453"

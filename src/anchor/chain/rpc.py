@@ -15,8 +15,9 @@ its fallbacks) and sends each call to the first usable one, in the configured or
   naming every URL and what it did. When every URL refused the connection outright (nothing
   listens there) it gives up at once: waiting would not help.
 
-Every URL must serve the same chain: before its first call, a URL is asked its chain id and a
-URL on another chain than ``chain_id`` (default: the first URL that answers) is never used.
+Every URL must serve the same chain: before its first call (and again every ``CHAIN_RECHECK``
+seconds), a URL is asked its chain id, and a URL on another chain than ``chain_id`` (default: the
+first URL that answers) is never used again.
 
 Retrying a call is safe here: reads are idempotent, and ``eth_sendRawTransaction`` carries signed
 bytes, so a resend can only land the same transaction (``Chain.broadcast`` takes "already known"
@@ -48,6 +49,7 @@ from anchor.core.errors import ChainError, ChainUnavailable, ConfigError, InputE
 from anchor.core.safe_input import check_json_depth
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a node's answer larger than this is refused
+CHAIN_RECHECK = 300.0  # seconds after which a URL is asked its chain id again, before its next call
 MAX_ANSWER_DEPTH = 32  # levels of arrays/objects; JSON-RPC answers anchor reads nest under 8
 _RATE_LIMIT_TEXT = ("rate limit", "rate-limit", "ratelimit", "too many requests", "request rate", "rate exceeded",
                     "exceeded the rate", "compute units")
@@ -209,6 +211,7 @@ class Endpoint:
         self.skip_until = 0.0  # failed: other URLs first until then
         self.not_before = 0.0  # rate-limited: not asked again before then
         self.chain_id: int | None = None  # checked before first use
+        self.chain_checked = 0.0  # when (monotonic) it last said its chain id
         self.refused_chain: str | None = None  # set when it serves another chain: never used
 
     def __repr__(self) -> str:
@@ -415,8 +418,10 @@ class JsonRpc:
         return chosen[0] if chosen else None
 
     def _check_chain(self, endpoint: Endpoint, deadline: float = math.inf) -> None:
-        """Ask a URL its chain id before its first real call; refuse it for good if it is another chain."""
-        if endpoint.chain_id is not None:
+        """Ask a URL its chain id before its first real call, and again every
+        :data:`CHAIN_RECHECK` seconds (a URL behind a load balancer or DNS name can start serving
+        another chain); refuse it for good once it is another chain."""
+        if endpoint.chain_id is not None and time.monotonic() - endpoint.chain_checked < CHAIN_RECHECK:
             return
         self.http_requests += 1
         answer = endpoint.post(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId", "params": []}).encode(),
@@ -433,6 +438,7 @@ class JsonRpc:
             endpoint.refused_chain = f"is on chain {found}, not {self.expected_chain_id}"
             raise TransportError(f"{endpoint.shown_url} {endpoint.refused_chain}: not used", kind="wrong_chain")
         endpoint.chain_id = found
+        endpoint.chain_checked = time.monotonic()
 
     def _results(self, endpoint: Endpoint, payload: list[dict[str, Any]], answers: list[Any]) -> list[Any]:
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
