@@ -66,3 +66,17 @@ def test_chain_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     finally:
         cli.subprocess("chain", "down")
     assert not port_open(port)
+
+
+def test_anvils_persisted_states_go_to_a_directory_stopping_removes() -> None:
+    """Anvil writes the states it stops keeping in memory to disk (about 0.2 GB per 1,000 blocks);
+    under ~/.foundry they outlived every run (the auditing bench left 36 GB). Ours: removed on stop
+    and on kill."""
+    from anchor.chain.anvil import DevChain
+
+    for end in ("stop", "kill"):
+        chain = DevChain.start()
+        cache = chain.cache_dir
+        assert cache is not None and cache.is_dir() and str(cache) in " ".join(map(str, chain.process.args))  # type: ignore[arg-type]
+        getattr(chain, end)()
+        assert not cache.exists(), end

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,9 @@ class DevChain:
     log_file: Path | None = None
     chain_id: int = 31337
     _log: object = field(default=None, repr=False)
+    # Where Anvil writes the states it no longer keeps in memory (one per block: a run that mines
+    # 100,000 blocks writes tens of GB). Ours, not ~/.foundry's, so that stopping removes it.
+    cache_dir: Path | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -107,11 +111,14 @@ class DevChain:
         if state_file is not None:
             state_file.parent.mkdir(parents=True, exist_ok=True)
             args += ["--state", str(state_file), "--state-interval", "1"]
+        cache_dir = Path(tempfile.mkdtemp(prefix="anchor-anvil-")) if not detach else None
+        if cache_dir is not None:
+            args += ["--cache-path", str(cache_dir)]
         log = open(log_file, "ab") if log_file else subprocess.DEVNULL
         process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL, start_new_session=detach
         )
-        chain = cls(port, process, state_file, log_file, chain_id, log)
+        chain = cls(port, process, state_file, log_file, chain_id, log, cache_dir)
         deadline = time.monotonic() + timeout
         while not rpc_ready(chain.rpc_url):
             if process.poll() is not None:
@@ -133,12 +140,18 @@ class DevChain:
                 self.process.wait()
         if hasattr(self._log, "close"):
             self._log.close()  # type: ignore[union-attr]
+        self._remove_cache()
+
+    def _remove_cache(self) -> None:
+        if self.cache_dir is not None and self.process.poll() is not None:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def kill(self) -> None:
         """Stop abruptly, as a crash would (state since the last periodic dump is lost)."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._remove_cache()
 
     def __enter__(self) -> DevChain:
         return self
