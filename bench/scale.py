@@ -11,7 +11,8 @@ Printed, not asserted. On a dedicated PostgreSQL database (``--db``, default
 1. a baseline of ``--baseline`` credentials (default 100,000, one batch) in a second database
    (``<db>_base``): issued, anchored, then the proof and status endpoints measured as below;
 2. the main run: for each batch of ``--batch``, a roster of that many new holders is parsed,
-   issued (signed, as ``anchor issue`` does) and anchored (one transaction): credentials/s per
+   issued (signed, as ``anchor issue`` does) and anchored (one transaction; then the status lists
+   published, as ``anchor anchor`` does): credentials/s per
    phase, the database's size (``pg_database_size``, and ``pg_total_relation_size`` of the big
    tables) and the peak PSS of this process and its forked children, Anvil left out (sampled
    every 50 ms), one row per batch: the curve;
@@ -57,6 +58,7 @@ from _world import TreeMemory, badge_signer, register, roster_csv  # noqa: E402
 from anchor.app.anchoring import Anchorer  # noqa: E402
 from anchor.app.exporting import export_credentials  # noqa: E402
 from anchor.app.issuing import issue_credentials  # noqa: E402
+from anchor.app.status_lists import publish_status_lists, read_chain_revocations  # noqa: E402
 from anchor.chain.anvil import DevChain, free_port  # noqa: E402
 from anchor.chain.node import Chain  # noqa: E402
 from anchor.chain.signer import dev_signer  # noqa: E402
@@ -212,8 +214,11 @@ def issue_batch(store: Store, registry: Registry, issuer: Any, achievement: dict
     t2 = time.perf_counter()
     assert report.created == size, f"issued {report.created} of {size}"
     anchored = Anchorer(store, registry, issuer, row, confirmations=1).run(max_batch=size)
-    t3 = time.perf_counter()
     assert anchored.credentials == size and not anchored.failures, f"anchored {anchored.credentials} of {size}"
+    # As `anchor anchor` does next: the signed status lists the new credentials name.
+    publish_status_lists(store, row, read_chain_revocations(registry, row.address), badge_signer(store, issuer).sign_document,
+                         head=registry.chain.block_number)
+    t3 = time.perf_counter()
     memory.sample()
     return t1 - t0, t2 - t1, t3 - t2
 
