@@ -18,6 +18,7 @@ from anchor.app.issuing import issue_credentials  # noqa: E402
 from anchor.app.registration import register_issuer  # noqa: E402
 from anchor.app.signing import BadgeSigner, signer_for  # noqa: E402
 from anchor.app.signing_keys import dev_signing_key_for  # noqa: E402
+from anchor.app.status_lists import publish_status_lists, read_chain_revocations  # noqa: E402
 from anchor.chain.signer import Signer  # noqa: E402
 from anchor.chain.writer import Registry  # noqa: E402
 from anchor.core.achievement import build_achievement, parse_achievement_text  # noqa: E402
@@ -76,7 +77,16 @@ def issue_and_anchor(registry: Registry, issuer: Signer, admin: Signer, db_url: 
     achievement = build_achievement(parse_achievement_text((ROOT / "examples" / "achievement.yaml").read_text()))
     issue_credentials(store, row, achievement, parse_roster(roster))
     Anchorer(store, registry, issuer, row).run(max_batch=max_batch)
+    publish_lists(store, registry, issuer)
     return store
+
+
+def publish_lists(store: Store, registry: Registry, issuer: Signer) -> None:
+    """The issuer's signed status lists from the chain's revocations, as ``anchor anchor`` publishes them."""
+    row = store.issuer(issuer.address)
+    assert row is not None
+    publish_status_lists(store, row, read_chain_revocations(registry, row.address), badge_signer(store, issuer).sign_document,
+                         head=registry.chain.block_number)
 
 
 def _tree_pids(root: int, skip: frozenset[str]) -> list[int]:

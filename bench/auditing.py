@@ -90,8 +90,10 @@ def start_chain(tmp: Path, first_block: int, hardfork: str) -> DevChain:
                "gasLimit": hex(30_000_000), "difficulty": "0x0", "baseFeePerGas": hex(10**9), "alloc": {}}
     (tmp / "genesis.json").write_text(json.dumps(genesis))
     port = anvil.free_port()
+    # --prune-history: no state per block kept, neither in memory nor on disk (Anvil otherwise writes
+    # each one it drops from memory under ~/.foundry: GBs for this bench).
     proc = subprocess.Popen([str(anvil.anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", "31337",
-                             "--hardfork", hardfork, "--init", str(tmp / "genesis.json"), "--silent"],
+                             "--hardfork", hardfork, "--init", str(tmp / "genesis.json"), "--prune-history", "--silent"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     node = DevChain(port=port, process=proc)
     deadline = time.monotonic() + 20

@@ -54,11 +54,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from _world import TreeMemory, badge_signer, register, roster_csv  # noqa: E402
+from _world import TreeMemory, badge_signer, publish_lists, register, roster_csv  # noqa: E402
 from anchor.app.anchoring import Anchorer  # noqa: E402
 from anchor.app.exporting import export_credentials  # noqa: E402
 from anchor.app.issuing import issue_credentials  # noqa: E402
-from anchor.app.status_lists import publish_status_lists, read_chain_revocations  # noqa: E402
 from anchor.chain.anvil import DevChain, free_port  # noqa: E402
 from anchor.chain.node import Chain  # noqa: E402
 from anchor.chain.signer import dev_signer  # noqa: E402
@@ -215,9 +214,7 @@ def issue_batch(store: Store, registry: Registry, issuer: Any, achievement: dict
     assert report.created == size, f"issued {report.created} of {size}"
     anchored = Anchorer(store, registry, issuer, row, confirmations=1).run(max_batch=size)
     assert anchored.credentials == size and not anchored.failures, f"anchored {anchored.credentials} of {size}"
-    # As `anchor anchor` does next: the signed status lists the new credentials name.
-    publish_status_lists(store, row, read_chain_revocations(registry, row.address), badge_signer(store, issuer).sign_document,
-                         head=registry.chain.block_number)
+    publish_lists(store, registry, issuer)  # as `anchor anchor` does next: the lists the new credentials name
     t3 = time.perf_counter()
     memory.sample()
     return t1 - t0, t2 - t1, t3 - t2
