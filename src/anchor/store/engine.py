@@ -24,6 +24,8 @@ from sqlalchemy.sql.dml import Insert
 from anchor.core.errors import StoreError
 from anchor.store.schema import SCHEMA_VERSION, Base, Meta
 
+CREATE_ATTEMPTS = 20  # tries at creating a new database's tables while other processes create them too
+
 
 def now() -> int:
     return int(time.time())
@@ -78,12 +80,29 @@ class Database:
         one forward."""
         from anchor.store.migrations import create_at_head, recorded_version
 
-        with self.connect() as conn:
-            found = recorded_version(conn)
-        if found is None:  # a new database (or one whose creation was interrupted)
-            with self.engine.begin() as conn:
-                create_at_head(conn)
-                conn.execute(self.insert_ignore(Meta.__table__).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        for attempt in range(CREATE_ATTEMPTS):
+            with self.connect() as conn:
+                found = recorded_version(conn)
+            if found is not None:
+                break
+            # A new database (or one whose creation was interrupted). Several processes may meet it
+            # at once (replicas and `anchor db upgrade` starting together): on PostgreSQL they queue
+            # on a transaction-scoped advisory lock and the later ones find the tables made; on
+            # SQLite (DDL outside a transaction) a creation that lost the race is tried again.
+            try:
+                with self.engine.begin() as conn:
+                    if self.is_postgres:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':anchor:create'))"))
+                    if recorded_version(conn) is None:
+                        create_at_head(conn)
+                        conn.execute(self.insert_ignore(Meta.__table__).values(key="schema_version",
+                                                                               value=str(SCHEMA_VERSION)))
+            except SQLAlchemyError:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        else:
+            with self.connect() as conn:  # created on the last try
                 found = recorded_version(conn)
         _require_version(str(found), self.url)
 

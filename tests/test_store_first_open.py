@@ -1,0 +1,33 @@
+"""The first commands on an empty database, started together (replicas and `anchor db upgrade`
+coming up at once): one creates the tables, the others wait for it and use them; none fails."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from anchor.store import SCHEMA_VERSION, Store
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_processes_opening_a_new_database_together_all_succeed(db_url: str, round_: int) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def first_command() -> None:
+        try:
+            start.wait()
+            Store.open(db_url).close()
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=first_command) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    store = Store.open(db_url)
+    assert store.schema_state() == ([], SCHEMA_VERSION)
+    store.close()
