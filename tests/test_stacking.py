@@ -485,7 +485,8 @@ def test_stacking_checks_every_stored_component_against_the_chain(anvil: DevChai
            "not issued", short["ivy@example.org"].split(": ", 1)[1])
 
 
-def test_the_cli_stacks_and_verifies_with_components(anvil: DevChain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_stacks_and_verifies_with_components(anvil: DevChain, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.helpers import Cli
 
     cli = Cli(tmp_path / "home", anvil.rpc_url, capsys)
@@ -506,7 +507,10 @@ def test_the_cli_stacks_and_verifies_with_components(anvil: DevChain, tmp_path: 
     assert err.strip().count("\n") == 0 and "unknown achievement(s) https://uni.example/achievements/pyhton" in err, err
     record("CLI: anchor stack PATHWAY naming an achievement nobody issued", "refused (exit 2)", "pathway_unknown_achievement")
     (tmp_path / "pathway.yaml").write_text(pathway_text(UNI + "analyst", [(UNI + "sql", None), (UNI + "python", None)]))
-    out = cli.ok("stack", str(tmp_path / "pathway.yaml"))
+    # Its chain reads go through the settings' RPC URLs: the first one down, the fallback answers.
+    monkeypatch.setenv("ANCHOR_RPC_URLS", anvil.rpc_url)
+    out = Cli(cli.home, "http://127.0.0.1:9", capsys).ok("stack", str(tmp_path / "pathway.yaml"))
+    monkeypatch.delenv("ANCHOR_RPC_URLS")
     assert "issued 1 pending stacked credential(s)" in out and "bob@example.org: " in out and "1 holder(s) do not qualify" in out
     assert "issued 0 pending" in cli.ok("stack", str(tmp_path / "pathway.yaml"))
     cli.ok("anchor")

@@ -84,7 +84,7 @@ def stack(app: App, pathway_file: Path, evidence_path: Path | None) -> None:
 
     def reader_for(address: str) -> RegistryReader:
         if address not in readers:
-            readers[address] = RegistryReader.connect(app.settings.rpc_url, address, head_ttl=0.5)
+            readers[address] = RegistryReader(app.chain, address, head_ttl=0.5)  # the settings' RPC URLs, failover, finality
         return readers[address]
 
     verifier = Verifier(reader_for, options)
