@@ -1,4 +1,4 @@
-"""The first commands on an empty database, started together (replicas and `anchor db upgrade`
+"""Opening a database: the first commands on an empty one, started together (replicas and `anchor db upgrade`
 coming up at once): one creates the tables, the others wait for it and use them; none fails."""
 
 from __future__ import annotations
@@ -31,3 +31,13 @@ def test_processes_opening_a_new_database_together_all_succeed(db_url: str, roun
     store = Store.open(db_url)
     assert store.schema_state() == ([], SCHEMA_VERSION)
     store.close()
+
+
+@pytest.mark.parametrize("url", ["bogus://x", "mysql://user:secret@db.example/anchor", "var/anchor.db"])
+def test_a_database_url_anchor_cannot_open_is_bad_input_without_its_password(url: str) -> None:
+    from anchor.core.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        Store.open(url)
+    assert refused.value.reason == "bad_database_url" and "secret" not in refused.value.message
+    assert "sqlite:///" in refused.value.message

@@ -17,11 +17,11 @@ from typing import Any, Self
 from sqlalchemy import Engine, Table, create_engine, event, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
-from anchor.core.errors import StoreError
+from anchor.core.errors import InputError, StoreError
 from anchor.store.schema import SCHEMA_VERSION, Base, Meta
 
 CREATE_ATTEMPTS = 20  # tries at creating a new database's tables while other processes create them too
@@ -55,6 +55,7 @@ class Database:
         """Connect, and create the tables if they are missing. ``sqlite_cache_kib``: SQLite's page
         cache per connection (large for bulk inserts; a reader such as a service worker wants little)."""
         url = normalize_url(url)
+        _require_url(url)
         try:
             if url.startswith("sqlite"):
                 database = make_url(url).database
@@ -189,6 +190,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, cache_kib: int = 131072) -
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # default 128 MiB: bulk inserts into random-key indexes stay in memory
     cur.close()
+
+
+def _require_url(url: str) -> None:
+    """InputError (exit 2) for a database URL no installed SQLAlchemy dialect can open, before any
+    connection: a path without a scheme, a typo, a database anchor does not support."""
+    try:
+        make_url(url).get_dialect().import_dbapi()  # the dialect, and its driver installed
+    except (ArgumentError, ImportError) as e:
+        shown = url if "@" not in url else "…@" + url.rsplit("@", 1)[1]  # never what precedes @ (a password)
+        raise InputError(f"not a database URL anchor can open: {shown!r} ({type(e).__name__}); use "
+                         "sqlite:///path/to/anchor.db or postgresql://user@host/db", reason="bad_database_url") from None
 
 
 def safe_url(url: str) -> str:
