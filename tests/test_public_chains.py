@@ -499,3 +499,17 @@ def test_the_cli_says_once_what_a_safe_or_finalized_wait_is_waiting_for(capsys: 
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["waiting until the node reports the anchoring block finalized (minutes on a public chain; "
                      "a rerun resumes the wait)"]
+
+
+def test_the_service_reads_the_chain_with_the_settings_rpc_timeout_and_retry_budget() -> None:
+    """A service worker holds a request while the RPC is retried: its budget is the operator's
+    (rpc_timeout, rpc_retry_seconds, rpc_backoff, rpc_cooldown), not a constant."""
+    from anchor.api import config_from_settings
+    from anchor.api.service import Service
+
+    settings = load_settings(env={"ANCHOR_RPC_TIMEOUT": "1.5", "ANCHOR_RPC_RETRY_SECONDS": "3", "ANCHOR_RPC_BACKOFF": "0.25",
+                                  "ANCHOR_RPC_COOLDOWN": "7", "ANCHOR_CHAIN_ID": "31337"})
+    config = config_from_settings(settings, registry="0x" + "11" * 20)
+    assert config.rpc_timeout == 1.5 and (config.retry.budget, config.retry.backoff, config.retry.cooldown) == (3, 0.25, 7)
+    chain = Service(config).view.chain
+    assert chain.rpc.policy == config.retry and chain.rpc.timeout == 1.5

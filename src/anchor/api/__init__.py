@@ -37,6 +37,7 @@ from anchor.api.openapi import operation
 from anchor.api.page import bp as page_bp
 from anchor.api.service import Service, ServiceConfig
 from anchor.app.deployment import registry_from_settings
+from anchor.chain.rpc import RetryPolicy
 from anchor.config import Settings, load_settings
 
 
@@ -51,6 +52,8 @@ def config_from_settings(settings: Settings, **overrides: Any) -> ServiceConfig:
         "chain_id": settings.chain_id,
         "finality": settings.finality,
         "proof_cache_bytes": settings.proof_cache_bytes,
+        "rpc_timeout": settings.rpc_timeout,
+        "retry": RetryPolicy(budget=settings.rpc_retry_seconds, backoff=settings.rpc_backoff, cooldown=settings.rpc_cooldown),
     }
     values.update(overrides)
     return ServiceConfig(**values)

@@ -7,13 +7,14 @@ import json
 import pickle
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from anchor.api.caches import ByteLRU, TreeParts, path_json_of
 from anchor.app.verifying import Prepared, prepare
 from anchor.chain.node import Chain
 from anchor.chain.reader import RegistryReader
+from anchor.chain.rpc import RetryPolicy
 from anchor.core.credential import credential_urn
 from anchor.core.errors import ConfigError, NotFound
 from anchor.core.history import RegistryState, replay
@@ -49,6 +50,8 @@ class ServiceConfig:
     rpc_urls: tuple[str, ...] = ()  # fallbacks after rpc_url
     chain_id: int | None = None  # the chain every RPC URL must serve (None: the first one's)
     finality: str = "latest"  # or "safe" / "finalized": what counts as confirmed
+    rpc_timeout: float = 5.0  # seconds per RPC answer
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # failover, back-off and their time budget
     max_body: int = 256 * 1024  # bytes of request body
     proof_cache_bytes: int = 64 * 1024 * 1024  # rendered proofs and tree parts, per worker
     # Prepared (parsed and checked) documents, per worker, kept pickled: a bytes object each, which
@@ -60,7 +63,8 @@ class ServiceConfig:
 class Service:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        chain = Chain([config.rpc_url, *config.rpc_urls], timeout=5.0, chain_id=config.chain_id, finality=config.finality)
+        chain = Chain([config.rpc_url, *config.rpc_urls], timeout=config.rpc_timeout, chain_id=config.chain_id,
+                      finality=config.finality, retry=config.retry)
         self.view = RegistryReader(chain, config.registry, head_ttl=config.head_ttl)
         self._store: Store | None = None
         self._lock = threading.Lock()
