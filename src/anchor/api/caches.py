@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from anchor.core import merkle
-from anchor.store.batches import CHUNK
+from anchor.store import CHUNK
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

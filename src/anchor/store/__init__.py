@@ -26,12 +26,14 @@ from anchor.core.records import (
     Transaction,
 )
 from anchor.store import migrations  # the schema's revisions (`anchor db`)
+from anchor.store.batches import CHUNK
 from anchor.store.deployment import RegistryDeployment, deployments, record_deployment
 from anchor.store.engine import safe_url
 from anchor.store.schema import SCHEMA_VERSION
 from anchor.store.store import Store
 
 __all__ = [
+    "CHUNK",
     "SCHEMA_VERSION",
     "migrations",
     "safe_url",

@@ -11,7 +11,7 @@ from anchor.core import merkle
 from anchor.core.errors import StoreError
 from anchor.core.records import Batch, Counts
 from anchor.core.status import BatchStatus, RevocationStatus
-from anchor.store.engine import Database, db_error_line, now
+from anchor.store.engine import Database, now
 from anchor.store.locks import LockSpace, xact_lock
 from anchor.store.schema import BatchRow, CredentialRow, RevocationRow, TreeChunkRow
 
@@ -133,26 +133,7 @@ class BatchQueries(Database):
             raise ValueError(f"nodes {start}..{start + count - 1} are not inside one chunk of {CHUNK}")
         m = self.mark
         sql = f"SELECT substr(nodes, {m}, {m}) FROM tree_chunks WHERE batch_id = {m} AND level = {m} AND chunk = {m}"
-        conn: Any = getattr(self._local, "raw", None)
-        try:
-            if conn is None:
-                conn = self._local.raw = self.engine.raw_connection()
-            cur = conn.cursor()
-            try:
-                cur.execute(sql, (offset * 32 + 1, count * 32, batch_id, level, chunk))
-                row = cur.fetchone()
-            finally:
-                cur.close()
-            if self.is_postgres:
-                conn.rollback()  # do not sit idle in a transaction
-        except Exception as e:  # the driver's own error classes
-            self._local.raw = None
-            if conn is not None:
-                try:
-                    conn.invalidate()
-                except Exception:
-                    pass
-            raise StoreError(f"database error: {db_error_line(e)}") from None
+        row = self.fetch_one_raw(sql, (offset * 32 + 1, count * 32, batch_id, level, chunk))
         if row is None or not row[0]:
             raise StoreError(f"tree of batch {batch_id} is incomplete in the database (level {level}, chunk {chunk})")
         return bytes(row[0])

@@ -9,10 +9,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
 
-from anchor.core.errors import StoreError
 from anchor.core.records import Credential, CredentialLocation, Inserted, Leaf, NewCredential
 from anchor.core.status import BatchStatus
-from anchor.store.engine import Database, db_error_line
+from anchor.store.engine import Database
 from anchor.store.locks import LockSpace, xact_lock
 from anchor.store.schema import AchievementRow, BatchRow, CredentialRow, DocumentRow, IssuerRow
 from anchor.store.status_lists import reserve_in
@@ -240,26 +239,7 @@ class CredentialQueries(Database):
         driver connection, without SQLAlchemy's per-statement overhead (this is the public proof
         endpoint's hot path)."""
         sql = self._locate_sql
-        conn: Any = getattr(self._local, "raw", None)
-        try:
-            if conn is None:
-                conn = self._local.raw = self.engine.raw_connection()
-            cur = conn.cursor()
-            try:
-                cur.execute(sql, (credential_id,))
-                row = cur.fetchone()
-            finally:
-                cur.close()
-            if self.is_postgres:
-                conn.rollback()  # do not sit idle in a transaction
-        except Exception as e:  # the driver's own error classes
-            self._local.raw = None
-            if conn is not None:
-                try:
-                    conn.invalidate()
-                except Exception:
-                    pass
-            raise StoreError(f"database error: {db_error_line(e)}") from None
+        row = self.fetch_one_raw(sql, (credential_id,))
         if row is None:
             return None
         values = list(row)

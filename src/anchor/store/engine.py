@@ -153,6 +153,32 @@ class Database:
         except SQLAlchemyError as e:
             raise StoreError(f"database error: {getattr(e, 'orig', None) or e}") from e
 
+    def fetch_one_raw(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """One row of one indexed query, on a per-thread driver connection without SQLAlchemy's
+        per-statement overhead (the public endpoints' hot paths). A driver error drops the
+        connection and becomes :class:`StoreError`."""
+        conn: Any = getattr(self._local, "raw", None)
+        try:
+            if conn is None:
+                conn = self._local.raw = self.engine.raw_connection()
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, params)
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if self.is_postgres:
+                conn.rollback()  # do not sit idle in a transaction
+        except Exception as e:  # the driver's own error classes
+            self._local.raw = None
+            if conn is not None:
+                try:
+                    conn.invalidate()
+                except Exception:
+                    pass
+            raise StoreError(f"database error: {db_error_line(e)}") from None
+        return row
+
     def insert_ignore(self, table: Table | Any) -> Insert:
         """``INSERT ... ON CONFLICT DO NOTHING`` in this database's dialect (SQLite and PostgreSQL
         spell it the same): insert-or-skip, decided by a unique index, not by a read before."""
