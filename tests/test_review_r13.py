@@ -5,6 +5,7 @@ file's, and a registry lookup that does not claim the node answered what the set
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,8 @@ def test_doctor_leaves_no_database_connection_open(anvil: DevChain, tmp_path: Pa
     from tests.conftest import POSTGRES_URL, _postgres_reachable
 
     if (problem := _postgres_reachable()) is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {problem}")
         pytest.skip(problem)
     name = f"r13doctor{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
