@@ -141,9 +141,12 @@ def test_prepared_documents_are_kept_as_bytes_within_their_budget() -> None:
     assert stats["hits"] == 2 and stats["evictions"] > 0 and 0 < stats["entries"] < 500
 
 
-def test_worker_init_freezes_the_loaded_heap_out_of_the_collectors_sight() -> None:
+def test_worker_init_freezes_the_loaded_heap_out_of_the_collectors_sight(monkeypatch: pytest.MonkeyPatch) -> None:
     import gc
 
+    # Reading gunicorn's config sets PROMETHEUS_MULTIPROC_DIR for the processes it starts; here it
+    # must not outlive the test (a later gunicorn started by another test would inherit it).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     from anchor.api import gunicorn_conf
 
     assert gunicorn_conf.post_worker_init.__module__ == "anchor.api.gunicorn_conf"  # the hook gunicorn calls
