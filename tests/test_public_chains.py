@@ -423,7 +423,10 @@ def test_anchoring_waits_for_the_safe_or_finalized_block(tmp_path: Path, finalit
                           on_wait=lambda have, want: seen.append(have)).run()
         block = report.outcomes[0].block_number
         assert block <= chain.finalized_block()
-        assert max(seen) >= (3 if finality == "safe" else 5)  # it waited for the tag, not one block
+        # It waited for the tag, not one block: the tag is 2 (safe) or 4 (finalized) blocks behind the
+        # head; the depth it reports can trail by the one block the mining thread adds between the
+        # node's head and its tag being read.
+        assert max(seen) >= (2 if finality == "safe" else 4)
         assert store.counts(row.id).anchored == 1
         store.close()
     finally:
