@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from anchor.core import merkle
@@ -34,8 +33,7 @@ from anchor.core.credential import schema_errors_fast
 from anchor.core.errors import AnchorError
 from anchor.core.proof import AnchorProof
 from anchor.core.signature import SignatureClaim, check_signature
-from anchor.core.timefmt import parse_credential_ts
-from anchor.core.verdict import Check, CheckStatus, Prepared
+from anchor.core.verdict import Check, CheckStatus, Prepared, validity_window
 
 __all__ = ["AnchoredTree", "prepare_stored"]
 
@@ -135,14 +133,7 @@ def prepare_stored(document: bytes, signature: bytes | None, tree: AnchoredTree,
         schema = Check("schema", CheckStatus.FAILED, "schema_invalid", "not a valid Open Badges 3.0 credential: " + "; ".join(errors[:3]))
     else:
         schema = Check("schema", CheckStatus.PASSED, message="valid Open Badges 3.0 AchievementCredential")
-    window: tuple[datetime, datetime | None] | None = None
-    window_error = None
-    try:
-        start = parse_credential_ts(credential.get("validFrom"), what="validFrom")
-        until_raw = credential.get("validUntil")
-        window = (start, parse_credential_ts(until_raw, what="validUntil") if until_raw is not None else None)
-    except AnchorError as e:
-        window_error = e.message
+    window, window_error = validity_window(credential)
     cid = credential.get("id")
     return credential, Prepared(cid if isinstance(cid, str) else None, schema, proof_check, proof, issuer_id, window, window_error,
                                 credential.get("credentialSubject"), claim)

@@ -188,6 +188,16 @@ def prepare_presented(presented: Presented) -> Prepared:
     return replace(prepared, signature=combine(prepared.signature, envelope), form=presented.format)
 
 
+def validity_window(credential: Mapping[str, Any]) -> tuple[tuple[datetime, datetime | None] | None, str | None]:
+    """(validFrom, validUntil or None) as parsed, or (None, why) when either is not a timestamp."""
+    try:
+        start = parse_credential_ts(credential.get("validFrom"), what="validFrom")
+        until_raw = credential.get("validUntil")
+        return (start, parse_credential_ts(until_raw, what="validUntil") if until_raw is not None else None), None
+    except AnchorError as e:
+        return None, e.message
+
+
 def prepare(credential: Any) -> Prepared:
     """Run the chain-independent part of verification on a parsed credential."""
     if not isinstance(credential, Mapping):
@@ -219,14 +229,7 @@ def prepare(credential: Any) -> Prepared:
         proof_check = Check("proof", CheckStatus.FAILED, e.reason, message)
         proof = None
 
-    window: tuple[datetime, datetime | None] | None = None
-    window_error = None
-    try:
-        start = parse_credential_ts(credential.get("validFrom"), what="validFrom")
-        until_raw = credential.get("validUntil")
-        window = (start, parse_credential_ts(until_raw, what="validUntil") if until_raw is not None else None)
-    except AnchorError as e:
-        window_error = e.message
+    window, window_error = validity_window(credential)
     named = credential.get("issuer")
     issuer_id = named.get("id") if isinstance(named, Mapping) else named
     return Prepared(cid if isinstance(cid, str) else None, schema, proof_check, proof, issuer_id, window, window_error,
